@@ -1,0 +1,265 @@
+//! Commands as RESP arrays of bulk strings, written without intermediate allocations.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use std::fmt;
+
+/// A value that can be a command argument: bytes, strings and integers.
+pub trait Arg {
+    /// Calls `f` with the argument's bytes; integers are formatted on the stack.
+    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R;
+}
+
+impl Arg for [u8] {
+    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        f(self)
+    }
+}
+impl<const N: usize> Arg for [u8; N] {
+    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        f(self)
+    }
+}
+impl Arg for Vec<u8> {
+    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        f(self)
+    }
+}
+impl Arg for Bytes {
+    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        f(self)
+    }
+}
+impl Arg for str {
+    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        f(self.as_bytes())
+    }
+}
+impl Arg for String {
+    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        f(self.as_bytes())
+    }
+}
+impl<T: Arg + ?Sized> Arg for &T {
+    fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        (**self).with_bytes(f)
+    }
+}
+
+macro_rules! int_arg {
+    ($($t:ty),*) => {$(
+        impl Arg for $t {
+            fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+                let mut buf = [0u8; 40];
+                let s = format_int(*self as i128, &mut buf);
+                f(s)
+            }
+        }
+    )*};
+}
+int_arg!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
+
+/// Formats `n` in decimal into the tail of `buf` and returns the written slice.
+pub(crate) fn format_int(n: i128, buf: &mut [u8; 40]) -> &[u8] {
+    let mut i = buf.len();
+    let neg = n < 0;
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if neg {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    &buf[i..]
+}
+
+fn put_header(out: &mut BytesMut, marker: u8, n: usize) {
+    let mut buf = [0u8; 40];
+    out.put_u8(marker);
+    out.put_slice(format_int(n as i128, &mut buf));
+    out.put_slice(b"\r\n");
+}
+
+fn put_bulk(out: &mut BytesMut, arg: &[u8]) {
+    put_header(out, b'$', arg.len());
+    out.put_slice(arg);
+    out.put_slice(b"\r\n");
+}
+
+/// Writes `args` as one command (an array of bulk strings) at the end of `out`.
+pub fn encode_command<A: Arg>(out: &mut BytesMut, args: &[A]) {
+    put_header(out, b'*', args.len());
+    for a in args {
+        a.with_bytes(|b| put_bulk(out, b));
+    }
+}
+
+/// A command being built: its arguments are kept already encoded, so writing it is one copy.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Cmd {
+    /// Encoded arguments (`$len\r\nbytes\r\n` each), name first.
+    body: BytesMut,
+    argc: usize,
+}
+
+/// Starts a command named `name`, e.g. `cmd("SET").arg("k").arg(1)`.
+pub fn cmd(name: impl Arg) -> Cmd {
+    Cmd::new(name)
+}
+
+impl Cmd {
+    /// Starts a command named `name`.
+    pub fn new(name: impl Arg) -> Cmd {
+        let mut c = Cmd {
+            body: BytesMut::new(),
+            argc: 0,
+        };
+        c.push(name);
+        c
+    }
+
+    /// Appends one argument.
+    pub fn arg(mut self, a: impl Arg) -> Cmd {
+        self.push(a);
+        self
+    }
+
+    /// Appends one argument in place.
+    pub fn push(&mut self, a: impl Arg) {
+        a.with_bytes(|b| put_bulk(&mut self.body, b));
+        self.argc += 1;
+    }
+
+    /// Number of words, the name included.
+    pub fn len(&self) -> usize {
+        self.argc
+    }
+
+    /// Always false: a command has at least its name.
+    pub fn is_empty(&self) -> bool {
+        self.argc == 0
+    }
+
+    /// The words of the command, name first.
+    pub fn words(&self) -> Words<'_> {
+        Words {
+            rest: &self.body,
+            left: self.argc,
+        }
+    }
+
+    /// The command name as given (not case-folded).
+    pub fn name(&self) -> &[u8] {
+        self.words().next().unwrap_or(&[])
+    }
+
+    /// True when the name equals `name`, ignoring ASCII case.
+    pub fn is(&self, name: &str) -> bool {
+        self.name().eq_ignore_ascii_case(name.as_bytes())
+    }
+
+    /// Bytes [`Cmd::encode`] will write.
+    pub fn encoded_len(&self) -> usize {
+        let mut buf = [0u8; 40];
+        1 + format_int(self.argc as i128, &mut buf).len() + 2 + self.body.len()
+    }
+
+    /// Writes the command at the end of `out`.
+    pub fn encode(&self, out: &mut BytesMut) {
+        out.reserve(self.encoded_len());
+        put_header(out, b'*', self.argc);
+        out.put_slice(&self.body);
+    }
+
+    /// The command encoded into a fresh buffer.
+    pub fn to_bytes(&self) -> Bytes {
+        let mut out = BytesMut::with_capacity(self.encoded_len());
+        self.encode(&mut out);
+        out.freeze()
+    }
+}
+
+/// Iterator over the words of a [`Cmd`].
+pub struct Words<'a> {
+    rest: &'a [u8],
+    left: usize,
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.left == 0 {
+            return None;
+        }
+        // Layout is ours: `$<len>\r\n<bytes>\r\n`.
+        let cr = memchr::memchr(b'\r', self.rest)?;
+        let len: usize = std::str::from_utf8(&self.rest[1..cr]).ok()?.parse().ok()?;
+        let start = cr + 2;
+        let word = self.rest.get(start..start + len)?;
+        self.rest = &self.rest[start + len + 2..];
+        self.left -= 1;
+        Some(word)
+    }
+}
+
+impl fmt::Debug for Cmd {
+    /// Shows the name and the number of arguments only: arguments may hold passwords.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Cmd({} +{} args)",
+            String::from_utf8_lossy(self.name()),
+            self.argc.saturating_sub(1)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_set_with_integer() {
+        let c = cmd("SET").arg("k").arg(-42i64);
+        assert_eq!(
+            &c.to_bytes()[..],
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\n-42\r\n"
+        );
+        assert_eq!(c.encoded_len(), c.to_bytes().len());
+        assert!(c.is("set"));
+        let words: Vec<&[u8]> = c.words().collect();
+        assert_eq!(words, vec![&b"SET"[..], b"k", b"-42"]);
+    }
+
+    #[test]
+    fn encode_command_matches_builder() {
+        let mut out = BytesMut::new();
+        encode_command(&mut out, &["GET", "key"]);
+        assert_eq!(out.freeze(), cmd("GET").arg("key").to_bytes());
+    }
+
+    #[test]
+    fn debug_hides_arguments() {
+        let c = cmd("AUTH").arg("user").arg("s3cret");
+        assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn formats_extreme_integers() {
+        let mut buf = [0u8; 40];
+        assert_eq!(
+            format_int(i64::MIN as i128, &mut buf),
+            b"-9223372036854775808"
+        );
+        assert_eq!(
+            format_int(u64::MAX as i128, &mut buf),
+            b"18446744073709551615"
+        );
+        assert_eq!(format_int(0, &mut buf), b"0");
+    }
+}

@@ -1,0 +1,20 @@
+//! RESP2 and RESP3: an incremental, zero-copy decoder and an allocation-free command encoder.
+//!
+//! - [`Decoder::parse`] returns a borrowed [`Frame`] over the caller's buffer.
+//! - [`Decoder::decode`] splits a complete frame off a `BytesMut` and returns an owned [`Value`]
+//!   whose strings are `Bytes` slices of the same allocation.
+//! - [`Cmd`] writes a command as an array of bulk strings straight into a `BytesMut`.
+
+mod decoder;
+mod encode;
+mod error;
+mod frame;
+mod limits;
+mod value;
+
+pub use decoder::{Decoder, Parsed};
+pub use encode::{cmd, encode_command, Arg, Cmd, Words};
+pub use error::{ProtocolError, ProtocolErrorKind};
+pub use frame::{Aggregate, Frame};
+pub use limits::Limits;
+pub use value::Value;
