@@ -17,6 +17,9 @@ pub enum UrlError {
     MissingScheme,
     /// The scheme contains characters a scheme cannot have (it is not echoed).
     BadScheme,
+    /// An `@` after the host part, where no `=` or `&` precedes it: most likely a password
+    /// with an unencoded `/`, `?`, `#` (or `;` in a Celery list). Nothing of it is echoed.
+    UnencodedUserinfo,
     /// The scheme is none of the accepted ones.
     UnknownScheme {
         /// The scheme as written.
@@ -165,6 +168,10 @@ impl fmt::Display for UrlError {
             BadScheme => write!(
                 f,
                 "the part before `://` is not a scheme; accepted schemes: {ACCEPTED_SCHEMES}"
+            ),
+            UnencodedUserinfo => f.write_str(
+                "`@` after the host part: if a password contains `/`, `?`, `#` or `;`, \
+                 percent-encode it (%2F, %3F, %23, %3B); the text is not shown",
             ),
             UnknownScheme { scheme } => {
                 write!(f, "unknown scheme `{scheme}`; accepted schemes: {ACCEPTED_SCHEMES}")

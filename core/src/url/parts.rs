@@ -37,6 +37,17 @@ pub(crate) fn split(url: &str) -> Result<Parts<'_>, UrlError> {
             UrlError::BadScheme
         });
     }
+    // A password with an unencoded `/`, `?` or `#` cuts the authority short and leaves its
+    // tail (and the `@`) behind; refuse before any part of it can be echoed in an error.
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    if !rest[..authority_end].contains('@') {
+        if let Some(at) = rest[authority_end..].find('@') {
+            let before = &rest[authority_end..authority_end + at];
+            if !before.contains(['=', '&']) {
+                return Err(UrlError::UnencodedUserinfo);
+            }
+        }
+    }
     let (rest, fragment) = match rest.split_once('#') {
         Some((r, f)) => (r, Some(f)),
         None => (rest, None),
@@ -125,6 +136,22 @@ mod tests {
         assert_eq!(split("://h").unwrap_err(), UrlError::MissingScheme);
         assert_eq!(split("1x://h").unwrap_err(), UrlError::BadScheme);
         assert_eq!(split("u:p@h://x").unwrap_err(), UrlError::BadScheme);
+        for leaky in [
+            "redis+sentinel://u:pa/ss@h/s",
+            "redis+sentinel://u:pa?ss@h/s",
+            "redis+sentinel://u:pa#ss@h/s",
+            "redis+sentinel://h/s@x",
+        ] {
+            assert_eq!(
+                split(leaky).unwrap_err(),
+                UrlError::UnencodedUserinfo,
+                "{leaky}"
+            );
+        }
+        // An `@` in a query value or after a `=` is fine.
+        assert!(split("redis+sentinel://h/s?sentinel_password=p@ss").is_ok());
+        assert!(split("redis+sentinel://h/s?a=1&sentinel_password=p@ss").is_ok());
+        assert!(split("redis+sentinel://u:p@h/s?x=p@ss").is_ok());
     }
 
     #[test]

@@ -45,6 +45,10 @@ fn errors_never_echo_secrets() {
         "redis://h?master_name=m&password=hunter2%",
         "redis://hunter2%zz@h?master_name=m",
         "sentinel://:hunter2@h1;sentinel://:hunter3@h2",
+        "redis+sentinel://u:hunter2/x@h/s",
+        "redis-sentinel://u:hunter2?x@h#s",
+        "sentinel://:hun;ter2@h1",
+        "redis://u:hunter2#x@h?master_name=m",
     ] {
         let msg = parse(url).unwrap_err().to_string();
         assert!(!msg.contains("hunter"), "{url}: {msg}");

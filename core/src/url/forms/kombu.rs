@@ -11,8 +11,22 @@ use crate::url::{SentinelTarget, UrlError, UrlForm};
 
 /// Parses the whole `;`-separated list.
 pub(super) fn parse(url: &str) -> Result<SentinelTarget, UrlError> {
-    let segments: Vec<&str> = url.split(';').collect();
+    let segments: Vec<&str> = url.split(';').map(str::trim).collect();
     let many = segments.len() > 1;
+    // A `;` inside a password splits it across segments: catch that before parsing the first
+    // segment, whose error could quote part of the password.
+    for (i, seg) in segments.iter().enumerate().skip(1) {
+        if !seg.is_empty() && !seg.contains("://") {
+            return Err(UrlError::InSegment {
+                index: i + 1,
+                source: Box::new(if seg.contains('@') {
+                    UrlError::UnencodedUserinfo
+                } else {
+                    UrlError::MissingScheme
+                }),
+            });
+        }
+    }
     let mut t = SentinelTarget::empty(UrlForm::Kombu, "sentinel");
     let mut password: Option<String> = None;
     for (i, seg) in segments.iter().enumerate() {
@@ -157,6 +171,23 @@ mod tests {
         let msg = conflict.to_string();
         assert!(!msg.contains("aaa") && !msg.contains("bbb"), "{msg}");
         assert_eq!(e("sentinel://"), UrlError::EmptyHost { index: 1 });
+        let leak = e("sentinel://:zq;x9@h1;sentinel://h2");
+        assert_eq!(
+            leak,
+            UrlError::InSegment {
+                index: 2,
+                source: Box::new(UrlError::UnencodedUserinfo)
+            }
+        );
+        assert!(!leak.to_string().contains("zq"), "{leak}");
+        // Spaces around `;` are tolerated.
+        assert_eq!(
+            parse("sentinel://h1 ; sentinel://h2")
+                .unwrap()
+                .sentinels
+                .len(),
+            2
+        );
         assert!(matches!(e("sentinel://h1,h2"), UrlError::BadHost { .. }));
         assert!(matches!(
             e("sentinel://h1/mymaster"),
