@@ -91,18 +91,23 @@
 //! # Ok::<(), url::UrlError>(())
 //! ```
 
+mod canonical;
 mod error;
 mod forms;
 mod hosts;
+mod kinds;
 mod parts;
 mod percent;
 mod query;
+mod secret;
 mod target;
 mod values;
 
 pub use error::UrlError;
 pub use hosts::{parse_host_port, DEFAULT_SENTINEL_PORT};
-pub use target::{Protocol, Secret, SentinelTarget, UrlForm};
+pub use kinds::{Protocol, UrlForm};
+pub use secret::Secret;
+pub use target::SentinelTarget;
 
 /// Parses a target URL in any accepted form (see the module docs for the forms and how each
 /// one's userinfo maps). The result may still lack sentinels or a service name that flags must

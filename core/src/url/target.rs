@@ -1,73 +1,9 @@
 //! [`SentinelTarget`]: what a URL (plus command-line flags) says about where and how to connect.
 
-use super::{hosts::push_unique, percent::encode_into, values::format_timeout, UrlError};
+use super::{hosts::push_unique, Protocol, Secret, UrlError, UrlForm};
 use crate::sentinel::{Addr, Role};
 use std::fmt;
 use std::time::Duration;
-
-/// A password (or other secret) whose `Debug` never shows the value.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// The secret itself, for sending in `AUTH` / `HELLO`; never log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-/// RESP protocol version to negotiate with `HELLO`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Protocol {
-    /// RESP2 (no `HELLO`, or `HELLO 2`).
-    Resp2,
-    /// RESP3 (`HELLO 3`).
-    Resp3,
-}
-
-/// Which ecosystem's syntax a target was read from; it decides whom the userinfo authenticates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum UrlForm {
-    /// `redis+sentinel://`, `valkey+sentinel://` and their TLS variants (our canonical form).
-    RedisSentinel,
-    /// Celery/Kombu `sentinel://...;sentinel://...`.
-    Kombu,
-    /// django-redis `redis://service/db?is_master=0|1`.
-    Django,
-    /// Lettuce / fred `redis-sentinel://...` and variants.
-    LettuceFred,
-    /// go-redis `ParseFailoverURL`: `redis://...?master_name=X`.
-    GoRedis,
-    /// rueidis `redis://...?master_set=X`.
-    Rueidis,
-    /// No URL: the target was built from flags only.
-    Flags,
-}
-
-impl fmt::Display for UrlForm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            UrlForm::RedisSentinel => "redis+sentinel",
-            UrlForm::Kombu => "Celery/Kombu sentinel://",
-            UrlForm::Django => "django-redis",
-            UrlForm::LettuceFred => "Lettuce/fred redis-sentinel",
-            UrlForm::GoRedis => "go-redis (master_name=)",
-            UrlForm::Rueidis => "rueidis (master_set=)",
-            UrlForm::Flags => "flags-only",
-        })
-    }
-}
 
 /// Everything a Sentinel client needs to find and reach a service, from any accepted URL form
 /// and/or flags. `Debug` never shows passwords.
@@ -244,85 +180,6 @@ impl SentinelTarget {
         }
         Ok(())
     }
-
-    /// The target in our canonical form,
-    /// `redis[s]+sentinel://[user:pass@]h1:p1[,h2:p2]/service[/db][?...]`, every text part
-    /// percent-encoded. [`super::parse`] of the result gives back the same settings (with form
-    /// [`UrlForm::RedisSentinel`]); a target without sentinels gives a URL that does not parse.
-    /// The result contains the passwords: do not log it.
-    pub fn to_url(&self) -> String {
-        let mut url = String::from(if self.tls {
-            "rediss+sentinel://"
-        } else {
-            "redis+sentinel://"
-        });
-        if self.username.is_some() || self.password.is_some() {
-            if let Some(u) = &self.username {
-                encode_into(&mut url, u);
-            }
-            url.push(':');
-            if let Some(p) = &self.password {
-                encode_into(&mut url, p.expose());
-            }
-            url.push('@');
-        }
-        for (i, a) in self.sentinels.iter().enumerate() {
-            if i > 0 {
-                url.push(',');
-            }
-            url.push_str(&a.to_string());
-        }
-        // A db without a service cannot be written in the path: it goes in the query.
-        if let Some(s) = &self.service {
-            url.push('/');
-            encode_into(&mut url, s);
-            if let Some(db) = self.db {
-                url.push_str(&format!("/{db}"));
-            }
-        }
-        let mut query: Vec<(&str, String)> = Vec::new();
-        if self.service.is_none() {
-            if let Some(db) = self.db {
-                query.push(("db", db.to_string()));
-            }
-        }
-        if let Some(u) = &self.sentinel_username {
-            query.push(("sentinel_username", u.clone()));
-        }
-        if let Some(p) = &self.sentinel_password {
-            query.push(("sentinel_password", p.expose().to_owned()));
-        }
-        if let Some(r) = self.role {
-            query.push((
-                "role",
-                match r {
-                    Role::Master => "master",
-                    Role::Replica => "replica",
-                }
-                .to_owned(),
-            ));
-        }
-        if let Some(p) = self.protocol {
-            query.push((
-                "protocol",
-                match p {
-                    Protocol::Resp2 => "2",
-                    Protocol::Resp3 => "3",
-                }
-                .to_owned(),
-            ));
-        }
-        if let Some(t) = self.timeout {
-            query.push(("timeout", format_timeout(t)));
-        }
-        for (i, (k, v)) in query.iter().enumerate() {
-            url.push(if i == 0 { '?' } else { '&' });
-            url.push_str(k);
-            url.push('=');
-            encode_into(&mut url, v);
-        }
-        url
-    }
 }
 
 #[cfg(test)]
@@ -405,19 +262,5 @@ mod tests {
             ok.with_sentinel_username("u").validate(),
             Err(UrlError::UsernameWithoutPassword { sentinel: true })
         );
-    }
-
-    #[test]
-    fn to_url_encodes_everything() {
-        let url = full().with_password("p@ss:w/rd&x").to_url();
-        assert_eq!(
-            url,
-            "redis+sentinel://app:p%40ss%3Aw%2Frd%26x@h1:1,[::1]:2/svc/3?sentinel_username=sent\
-             &sentinel_password=sent-s3cret&role=replica&protocol=3&timeout=1500ms"
-        );
-        assert!(full()
-            .with_tls(true)
-            .to_url()
-            .starts_with("rediss+sentinel://"));
     }
 }
