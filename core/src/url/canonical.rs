@@ -7,7 +7,7 @@ impl SentinelTarget {
     /// The target in our canonical form,
     /// `redis[s]+sentinel://[user:pass@]h1:p1[,h2:p2]/service[/db][?...]`, every text part
     /// percent-encoded. [`super::parse`] of the result gives back the same settings (with form
-    /// [`UrlForm::RedisSentinel`]); a target without sentinels gives a URL that does not parse.
+    /// [`super::UrlForm::RedisSentinel`]); a target without sentinels gives a URL that does not parse.
     /// The result contains the passwords: do not log it.
     pub fn to_url(&self) -> String {
         let mut url = String::from(if self.tls {
