@@ -270,3 +270,54 @@ impl<'a> Iterator for Pairs<'a> {
         (n, Some(n))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Decoder;
+
+    #[test]
+    fn pairs_of_a_resp2_flat_array() {
+        let input = b"*5\r\n$4\r\nname\r\n$2\r\nr1\r\n$4\r\nport\r\n:6380\r\n+odd\r\n";
+        let p = Decoder::new().parse(input).unwrap().unwrap();
+        let a = p.frame.as_aggregate().unwrap();
+        let pairs: Vec<_> = a.pairs().collect();
+        assert_eq!(
+            pairs,
+            vec![
+                (Frame::Bulk(b"name"), Frame::Bulk(b"r1")),
+                (Frame::Bulk(b"port"), Frame::Integer(6380)),
+            ]
+        );
+        assert_eq!(a.iter().len(), 5);
+        assert_eq!(a.into_iter().last(), Some(Frame::SimpleString(b"odd")));
+    }
+
+    #[test]
+    fn to_value_slices_or_copies() {
+        let backing = Bytes::from_static(b"*2\r\n+a\r\n%1\r\n+k\r\n|0\r\n:1\r\n");
+        let p = Decoder::new().parse(&backing).unwrap().unwrap();
+        let v = p.frame.to_value(&backing);
+        let expected = Value::Array(vec![
+            Value::SimpleString(Bytes::from_static(b"a")),
+            Value::Map(vec![(
+                Value::SimpleString(Bytes::from_static(b"k")),
+                Value::Attributed {
+                    attributes: vec![],
+                    value: Box::new(Value::Integer(1)),
+                },
+            )]),
+        ]);
+        assert_eq!(v, expected);
+        let Value::Array(items) = &v else { panic!() };
+        let Value::SimpleString(a) = &items[0] else {
+            panic!()
+        };
+        assert_eq!(a.as_ptr(), backing[5..].as_ptr(), "zero-copy slice");
+        // A frame not inside `backing` is copied, not a panic.
+        let other = Bytes::from_static(b"unrelated");
+        assert_eq!(p.frame.to_value(&other), expected);
+        assert_eq!(Frame::Bulk(b"xy").as_bytes(), Some(&b"xy"[..]));
+        assert_eq!(Frame::Integer(1).as_aggregate(), None);
+    }
+}

@@ -242,3 +242,142 @@ fn put_blob(out: &mut BytesMut, marker: u8, prefix: &[u8], s: &[u8]) {
     out.put_slice(s);
     out.put_slice(b"\r\n");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Decoder;
+
+    fn b(s: &'static str) -> Bytes {
+        Bytes::from_static(s.as_bytes())
+    }
+
+    fn encoded(v: &Value) -> BytesMut {
+        let mut out = BytesMut::new();
+        v.encode(&mut out);
+        out
+    }
+
+    #[test]
+    fn encodes_every_type() {
+        let cases: Vec<(Value, &[u8])> = vec![
+            (Value::SimpleString(b("OK")), b"+OK\r\n"),
+            (Value::Error(b("ERR x")), b"-ERR x\r\n"),
+            (Value::Integer(-5), b":-5\r\n"),
+            (Value::Bulk(b("a\r\nb")), b"$4\r\na\r\nb\r\n"),
+            (Value::Null, b"_\r\n"),
+            (Value::Boolean(true), b"#t\r\n"),
+            (Value::Double(1.5), b",1.5\r\n"),
+            (Value::Double(f64::NEG_INFINITY), b",-inf\r\n"),
+            (Value::Double(f64::NAN), b",nan\r\n"),
+            (Value::BigNumber(b("-123")), b"(-123\r\n"),
+            (Value::BlobError(b("E")), b"!1\r\nE\r\n"),
+            (
+                Value::Verbatim {
+                    format: *b"txt",
+                    text: b("hi"),
+                },
+                b"=6\r\ntxt:hi\r\n",
+            ),
+            (
+                Value::Array(vec![Value::Integer(1), Value::Set(vec![Value::Null])]),
+                b"*2\r\n:1\r\n~1\r\n_\r\n",
+            ),
+            (
+                Value::Map(vec![(Value::SimpleString(b("k")), Value::Push(vec![]))]),
+                b"%1\r\n+k\r\n>0\r\n",
+            ),
+            (
+                Value::Attributed {
+                    attributes: vec![(Value::SimpleString(b("a")), Value::Integer(1))],
+                    value: Box::new(Value::Boolean(false)),
+                },
+                b"|1\r\n+a\r\n:1\r\n#f\r\n",
+            ),
+            // Values the line form cannot carry fall back to blob forms.
+            (Value::SimpleString(b("a\nb")), b"$3\r\na\nb\r\n"),
+            (Value::Error(b("E\r")), b"!2\r\nE\r\r\n"),
+            (Value::BigNumber(b("12x")), b"$3\r\n12x\r\n"),
+        ];
+        for (v, wire) in cases {
+            assert_eq!(&encoded(&v)[..], wire, "{v:?}");
+            // Every encoding decodes.
+            let mut buf = BytesMut::from(wire);
+            let back = Decoder::new().decode(&mut buf).unwrap().unwrap();
+            assert!(buf.is_empty());
+            assert_eq!(encoded(&back), encoded(&v));
+        }
+    }
+
+    #[test]
+    fn accessors() {
+        assert_eq!(Value::Bulk(b("x")).as_bytes(), Some(&b"x"[..]));
+        assert_eq!(Value::SimpleString(b("ok")).as_str(), Some("ok"));
+        assert_eq!(Value::Bulk(Bytes::from_static(&[0xff])).as_str(), None);
+        let verbatim = Value::Verbatim {
+            format: *b"txt",
+            text: b("t"),
+        };
+        assert_eq!(verbatim.as_str(), Some("t"));
+        assert_eq!(Value::Integer(3).as_bytes(), None);
+        assert_eq!(Value::Integer(3).as_int(), Some(3));
+        assert_eq!(Value::Bulk(b("-42")).as_int(), Some(-42));
+        assert_eq!(Value::SimpleString(b("7")).as_int(), Some(7));
+        assert_eq!(Value::BigNumber(b("12")).as_int(), Some(12));
+        assert_eq!(Value::Bulk(b("4x")).as_int(), None);
+        assert_eq!(Value::Double(1.0).as_int(), None);
+        let arr = Value::Push(vec![Value::Null]);
+        assert_eq!(arr.as_array().map(<[Value]>::len), Some(1));
+        assert_eq!(Value::Null.as_array(), None);
+        assert!(Value::Null.is_null());
+        assert!(!Value::Integer(0).is_null());
+        assert_eq!(
+            Value::Error(b("READONLY no")).error_message(),
+            Some(&b"READONLY no"[..])
+        );
+        assert_eq!(Value::BlobError(b("X")).error_message(), Some(&b"X"[..]));
+        assert_eq!(Value::Bulk(b("X")).error_message(), None);
+    }
+
+    #[test]
+    fn map_pairs_from_resp3_maps_and_resp2_arrays() {
+        let k = || Value::Bulk(b("k"));
+        let v = || Value::Integer(1);
+        let expected = vec![(k(), v())];
+        assert_eq!(
+            Value::Map(vec![(k(), v())]).into_map_pairs(),
+            Some(expected.clone())
+        );
+        assert_eq!(
+            Value::Array(vec![k(), v()]).into_map_pairs(),
+            Some(expected.clone())
+        );
+        assert_eq!(Value::Array(vec![k()]).into_map_pairs(), None);
+        assert_eq!(Value::Integer(1).into_map_pairs(), None);
+        let attributed = Value::Attributed {
+            attributes: vec![],
+            value: Box::new(Value::Map(vec![(k(), v())])),
+        };
+        assert_eq!(attributed.into_map_pairs(), Some(expected));
+    }
+
+    #[test]
+    fn strip_attributes_at_any_depth() {
+        let attr = |v: Value| Value::Attributed {
+            attributes: vec![(Value::Null, Value::Null)],
+            value: Box::new(v),
+        };
+        let v = attr(Value::Array(vec![
+            attr(Value::Integer(1)),
+            Value::Map(vec![(attr(Value::Null), attr(attr(Value::Boolean(true))))]),
+        ]));
+        let stripped = v.strip_attributes();
+        assert_eq!(
+            stripped,
+            Value::Array(vec![
+                Value::Integer(1),
+                Value::Map(vec![(Value::Null, Value::Boolean(true))]),
+            ])
+        );
+    }
+}
