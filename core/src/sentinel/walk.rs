@@ -251,6 +251,7 @@ impl Machine {
         self.schedule_walk(now + next);
         if self.notices.is_none() && self.notices_at.is_none() {
             self.notices_at = Some(now);
+            self.ensure_notices(now);
         }
         match self.cfg.role {
             Role::Master => self.master_named(master, now),
