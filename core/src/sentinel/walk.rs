@@ -356,6 +356,9 @@ impl Machine {
         let Some(pos) = self.sentinels.iter().position(|s| s == a) else {
             return;
         };
+        if self.walk.as_ref().is_some_and(|w| w.idx == pos) {
+            return;
+        }
         self.sentinels.remove(pos);
         if let Some(w) = self.walk.as_mut() {
             if pos < w.idx {

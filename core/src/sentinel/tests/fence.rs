@@ -243,3 +243,45 @@ fn notice_subscription_moves_to_another_sentinel_when_it_drops() {
     let o = t.connected(n2);
     assert!(sent(&o, n2).contains("+switch-master"));
 }
+
+#[test]
+fn resp3_push_and_pmessage_notices_are_understood() {
+    let (mut t, d) = T::ready(T::cfg(1), OLD);
+    let n = notices(&mut t);
+    let payload = selected_slave();
+    let push = format!(
+        ">3\r\n$7\r\nmessage\r\n$15\r\n+selected-slave\r\n${}\r\n{}\r\n",
+        payload.len(),
+        payload
+    );
+    let o = t.feed(n, &push);
+    assert!(closed(&o, d));
+    assert!(t.m.is_fenced());
+    let o = t.feed(
+        n,
+        &arr(&[
+            "pmessage",
+            "*",
+            "+switch-master",
+            "svc 10.0.0.1 6379 10.0.0.2 6380",
+        ]),
+    );
+    assert_eq!(
+        connect_of(&o, PeerKind::Data(Role::Master)).unwrap().1,
+        addr(NEW)
+    );
+}
+
+#[test]
+fn huge_durations_do_not_overflow() {
+    let mut c = T::cfg(1);
+    c.fence_max_hold = Duration::MAX;
+    c.command_timeout = Duration::MAX;
+    c.connect_timeout = Duration::MAX;
+    let (mut t, _) = T::ready(c, OLD);
+    let n = notices(&mut t);
+    notice(&mut t, n, "+selected-slave", &selected_slave());
+    t.m.submit(cmd("GET").arg("k"), t.now);
+    assert!(t.m.poll_timeout().is_some());
+    t.advance(Duration::from_secs(1));
+}

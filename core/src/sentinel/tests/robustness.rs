@@ -119,3 +119,83 @@ fn same_inputs_same_outputs() {
     assert!(a.len() > 5);
     assert_eq!(a, run());
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Connected(u64),
+        Closed(u64),
+        Failed(u64),
+        Bytes(u64, Vec<u8>),
+        Wait(u64),
+        Submit(bool),
+        Subscribe,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let frames = prop::sample::select(vec![
+            b"*2\r\n$8\r\n10.0.0.1\r\n$4\r\n6379\r\n".to_vec(),
+            b"*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n".to_vec(),
+            b"-READONLY x\r\n".to_vec(),
+            b"+OK\r\n".to_vec(),
+            b"*-1\r\n".to_vec(),
+            b"*3\r\n$7\r\nmessage\r\n$15\r\n+selected-slave\r\n$49\r\nslave 10.0.0.2:6380 10.0.0.2 6380 @ svc 10.0.0.1 6379\r\n".to_vec(),
+        ]);
+        prop_oneof![
+            (0..10u64).prop_map(Op::Connected),
+            (0..10u64).prop_map(Op::Closed),
+            (0..10u64).prop_map(Op::Failed),
+            (0..10u64, frames).prop_map(|(c, b)| Op::Bytes(c, b)),
+            (0..10u64, prop::collection::vec(any::<u8>(), 0..24))
+                .prop_map(|(c, b)| Op::Bytes(c, b)),
+            (0..4000u64).prop_map(Op::Wait),
+            any::<bool>().prop_map(Op::Submit),
+            Just(Op::Subscribe),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_inputs_keep_invariants(ops in prop::collection::vec(op(), 0..80)) {
+            let mut t = T::new(T::cfg(2));
+            let mut opened = std::collections::BTreeSet::new();
+            let mut submitted = std::collections::BTreeSet::new();
+            let mut answered = std::collections::BTreeSet::new();
+            let mut check = |o: &[Output], opened: &mut std::collections::BTreeSet<ConnId>| {
+                owned(o, opened);
+                for (id, _) in replies(o) {
+                    assert!(answered.insert(id), "{id:?} answered twice");
+                }
+            };
+            let o = t.out();
+            check(&o, &mut opened);
+            for op in ops {
+                let o = match op {
+                    Op::Connected(c) => t.connected(ConnId(c)),
+                    Op::Closed(c) => t.input(Input::Closed(ConnId(c))),
+                    Op::Failed(c) => t.input(Input::ConnectFailed(ConnId(c))),
+                    Op::Bytes(c, b) => t.input(Input::Received(ConnId(c), &b)),
+                    Op::Wait(ms) => t.advance(Duration::from_millis(ms)),
+                    Op::Submit(idem) => {
+                        let opts = SubmitOptions { idempotent: idem };
+                        submitted.insert(t.m.submit_with(crate::cmd("INCR").arg("k"), opts, t.now));
+                        t.out()
+                    }
+                    Op::Subscribe => {
+                        t.m.subscribe(["ch"], t.now);
+                        t.out()
+                    }
+                };
+                check(&o, &mut opened);
+            }
+            t.m.close();
+            let o = t.out();
+            check(&o, &mut opened);
+            // After close every submitted command has exactly one answer.
+            prop_assert_eq!(&answered, &submitted);
+        }
+    }
+}
