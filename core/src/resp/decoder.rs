@@ -12,7 +12,7 @@
 //! previous one extended requires [`Decoder::reset`] first.
 
 use super::build::build_seq;
-use super::scan::{blob, find_cr, head, is_pairs, is_prefix, read_item, Head, Item};
+use super::scan::{blob, find_cr, head, is_pairs, is_prefix, Head};
 use super::{Aggregate, Frame, Limits, ProtocolError, ProtocolErrorKind, Value};
 use bytes::BytesMut;
 
@@ -177,16 +177,12 @@ impl Decoder {
     /// The frame's bytes become one `Bytes` (no copy); every string in the value is a slice of
     /// it. Attributes that precede the frame wrap it in [`Value::Attributed`].
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
-        let len = match self.parse(&buf[..])? {
-            Some(p) => p.len,
+        let (len, scalar) = match self.parse(&buf[..])? {
+            Some(p) if p.attributes.is_none() => (p.len, owned_scalar(p.frame, &buf[..])),
+            Some(p) => (p.len, None),
             None => return Ok(None),
         };
         let bytes = buf.split_to(len).freeze();
-        // The bytes are validated: building one element cannot fail.
-        let scalar = match read_item(&bytes, 0) {
-            Some((Item::Frame(f), _)) => owned_scalar(f, &bytes),
-            _ => None,
-        };
         Ok(match scalar {
             Some(OwnedScalar::Direct(v)) => Some(v),
             // The one string of a scalar frame: narrow `bytes` to it, no reference-count churn.
