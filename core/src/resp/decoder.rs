@@ -90,8 +90,19 @@ struct PendingBlob {
 /// Incremental RESP2/RESP3 decoder.
 ///
 /// Feed it the same buffer, growing, until a frame completes; it remembers how far it scanned,
-/// so total work is linear in the input whatever the chunking. See the module documentation
-/// for the exact contract.
+/// so total work is linear in the input whatever the chunking.
+///
+/// Contract: the first byte of the buffer is the first byte of a frame. On `Ok(None)` keep the
+/// bytes, append what arrives and call again with the whole, longer buffer (a call that brings
+/// too few bytes for a pending bulk payload costs O(1)). On `Ok(Some(parsed))` the state is
+/// reset and the caller removes `parsed.len` bytes from the front ([`Decoder::decode`] does it
+/// itself). On `Err` the state is reset and the stream is unusable: close the connection. To
+/// feed a buffer that does not extend the previous one, call [`Decoder::reset`] first.
+///
+/// Attributes (`|`) come with the frame they annotate ([`Parsed::attributes`],
+/// [`Value::Attributed`], [`Aggregate::iter_attributed`]); two attribute maps in a row are
+/// rejected with [`ProtocolErrorKind::ConsecutiveAttributes`]. Streamed RESP3 types, which
+/// Redis never sends, are rejected with [`ProtocolErrorKind::StreamedUnsupported`].
 #[derive(Debug, Default)]
 pub struct Decoder {
     limits: Limits,
