@@ -263,8 +263,11 @@ mod tests {
         );
         assert_eq!(parse(b"$-1\r\n").unwrap(), Reply::Nil);
         assert_eq!(parse(b"*-1\r\n").unwrap(), Reply::Nil);
-        let r = parse(b"*4\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n$4\r\nport\r\n:7\r\n").unwrap();
+        let r = parse(b"*4\r\n$2\r\nip\r\n$9\r\n127.0.0.1\r\n$4\r\nport\r\n$1\r\n7\r\n").unwrap();
         assert_eq!(r.field("ip"), Some("127.0.0.1"));
+        assert_eq!(r.field("port").and_then(|p| p.parse().ok()), Some(7u16));
+        assert_eq!(r.field("flags"), None);
+        let r = parse(b"*2\r\n$4\r\nport\r\n:7\r\n").unwrap();
         assert_eq!(r.as_pairs(), None, "an integer value is not text");
     }
 

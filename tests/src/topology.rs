@@ -402,6 +402,9 @@ impl Topology {
 
     /// Runs `redis-cli -h 127.0.0.1 -p <port> <args..>` with the node's credentials (the
     /// password goes through `REDISCLI_AUTH`, not the command line) and returns its stdout.
+    /// It fails when redis-cli exits non-zero (e.g. cannot connect); an error *reply* is part
+    /// of the output, as redis-cli prints it (`ERR ...`): use [`Topology::admin`] for typed
+    /// replies.
     pub fn redis_cli(&self, addr: &Addr, args: &[&str]) -> Result<String, HarnessError> {
         let node = self.node(addr)?;
         let bin = find_binary(&self.opts.redis_cli)?;
@@ -424,11 +427,7 @@ impl Topology {
             .output()
             .map_err(|e| HarnessError::io("running redis-cli", e))?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let failed = !out.status.success()
-            || stdout.starts_with("ERR")
-            || stdout.starts_with("NOAUTH")
-            || stdout.starts_with("WRONGPASS");
-        if failed {
+        if !out.status.success() {
             return Err(HarnessError::Command {
                 addr: addr.clone(),
                 command: args.first().copied().unwrap_or("").to_string(),
@@ -1002,6 +1001,45 @@ mod tests {
         assert!(is_loopback("127.0.0.1", "localhost"));
         assert!(is_loopback("::1", "::1"));
         assert!(!is_loopback("127.0.0.1", "10.0.0.1"));
+    }
+
+    #[test]
+    fn a_taken_port_is_reported_as_a_port_collision() {
+        let holder = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = holder.local_addr().unwrap().port();
+        let dir = TempDir::new(false).unwrap();
+        let node = Node {
+            name: "data-0".into(),
+            kind: NodeKind::Data,
+            addr: Addr::new("127.0.0.1", port),
+            conf: dir.path().join("redis.conf"),
+            log: dir.path().join("redis.log"),
+            out: dir.path().join("stdout.log"),
+            proc: Mutex::new(Proc::default()),
+        };
+        let opts = TopologyOptions::default();
+        write_file(
+            &node.conf,
+            &config::data_node(&opts, port, None, dir.path(), &node.log),
+        )
+        .unwrap();
+        let bin = find_binary(&opts.redis_server).expect("redis-server must be installed");
+        let child = spawn(&bin, &[node.conf.as_os_str()], &node.out).unwrap();
+        node.lock().child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let err = loop {
+            if let Err(e) = node.check_alive() {
+                break e;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server kept running on a taken port"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(err.is_port_collision(), "{err}");
+        assert!(err.to_string().contains("Address already in use"), "{err}");
+        assert_eq!(node.state(), NodeState::Stopped);
     }
 
     #[test]

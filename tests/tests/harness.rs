@@ -79,7 +79,12 @@ fn starts_and_agrees_on_roles() {
         .redis_cli(&t.data_addrs()[1], &["GET", "harness:c"])
         .unwrap();
     assert_eq!(out.trim(), "42");
-    assert!(t.redis_cli(&m, &["NOSUCHCOMMAND"]).is_err());
+    let err = t.redis_cli(&m, &["NOSUCHCOMMAND"]).unwrap();
+    assert!(err.starts_with("ERR unknown command"), "{err}");
+    assert!(matches!(
+        t.admin(&m, &["NOSUCHCOMMAND"]),
+        Err(HarnessError::Command { .. })
+    ));
 }
 
 #[test]
@@ -117,6 +122,10 @@ fn killed_master_fails_over_and_rejoins_as_replica() {
     assert!(!pid_alive(pid), "killed process must be gone");
     assert_eq!(t.state(&old).unwrap(), NodeState::Stopped);
     assert!(matches!(t.kill(&old), Err(HarnessError::InvalidState(_))));
+    assert!(
+        t.redis_cli(&old, &["PING"]).is_err(),
+        "nothing listens there"
+    );
     let new = t
         .wait_for_new_master(&old, Duration::from_secs(40))
         .unwrap();
