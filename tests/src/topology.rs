@@ -988,6 +988,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn topology_can_be_shared_between_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Topology>();
+    }
+
+    #[test]
     fn flags_that_disqualify() {
         assert!(!bad_flags("slave"));
         assert!(!bad_flags("sentinel"));

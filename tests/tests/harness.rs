@@ -283,3 +283,18 @@ fn missing_server_binary_is_a_clear_error() {
         "{e}"
     );
 }
+
+#[test]
+fn paused_master_is_replaced_and_demoted_after_resume() {
+    let t = start(TopologyOptions::default());
+    let old = t.master_addr().unwrap();
+    t.pause(&old).unwrap();
+    let new = t
+        .wait_for_new_master(&old, Duration::from_secs(40))
+        .unwrap();
+    assert_ne!(new, old);
+    t.resume(&old).unwrap();
+    t.wait_until_replica(&old, Duration::from_secs(40)).unwrap();
+    assert_eq!(t.role(&old).unwrap(), "slave");
+    assert_eq!(t.wait_healthy(Duration::from_secs(30)).unwrap(), new);
+}
