@@ -30,6 +30,7 @@ options:
                              SENTINEL FAILOVER and wait for the new master and the old one's demotion
   --kill-master-at S         (repeatable) S seconds after <command> starts, SIGKILL the master, wait
                              for the new master, restart the old one and wait until it is a replica
+Faults run one after another: one that is due while another is still settling starts after it.
 ";
 
 /// A fault the runner injects while the command runs.
