@@ -86,6 +86,11 @@ impl Events {
     pub async fn next(&mut self) -> Option<Event> {
         self.0.recv_async().await.ok()
     }
+
+    /// An event already received, without waiting.
+    pub fn try_next(&mut self) -> Option<Event> {
+        self.0.try_recv().ok()
+    }
 }
 
 /// Messages of a subscription, in order, across failovers.
