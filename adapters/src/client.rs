@@ -109,4 +109,14 @@ impl Subscription {
             }
         }
     }
+
+    /// A message already received, without waiting.
+    pub fn try_next(&mut self) -> Option<Message> {
+        while let Ok(v) = self.rx.try_recv() {
+            if let Some(m) = Message::from_value(&v) {
+                return Some(m);
+            }
+        }
+        None
+    }
 }
