@@ -9,5 +9,6 @@
 
 pub mod resp;
 pub mod sentinel;
+pub mod url;
 
 pub use resp::{cmd, Cmd, Decoder, Frame, Limits, ProtocolError, ProtocolErrorKind, Value};
