@@ -5,10 +5,11 @@
 
 use crate::commands::typed_helpers;
 use crate::convert::FromValue;
+use crate::driver::PubSubOp;
 use crate::driver::{Driver, Link, Msg, Net};
 use crate::error::Error;
 use crate::handle::Shared;
-use crate::pubsub::{subscribe_cmd, Message};
+use crate::pubsub::Message;
 use bytes::Bytes;
 use flume::{RecvTimeoutError, Sender};
 use resp_sentinel_core::resp::Arg;
@@ -26,10 +27,12 @@ pub(crate) struct ThreadNet {
 impl Net for ThreadNet {
     fn open(&self, conn: ConnId, addr: Addr, tx: Sender<Msg>) {
         let timeout = self.connect_timeout;
-        spawn("resp-sentinel-connect", move || match connect(&addr, timeout) {
-            Ok(stream) => start_io(conn, stream, tx),
-            Err(e) => {
-                let _ = tx.send(Msg::ConnectFailed(conn, e.to_string()));
+        spawn("resp-sentinel-connect", move || {
+            match connect(&addr, timeout) {
+                Ok(stream) => start_io(conn, stream, tx),
+                Err(e) => {
+                    let _ = tx.send(Msg::ConnectFailed(conn, e.to_string()));
+                }
             }
         });
     }
@@ -67,7 +70,9 @@ fn start_io(conn: ConnId, stream: TcpStream, tx: Sender<Msg>) {
     let (cancel, _) = flume::bounded::<()>(0);
     let reader_tx = tx.clone();
     let writer_tx = tx.clone();
-    spawn("resp-sentinel-read", move || read_loop(conn, reader, reader_tx));
+    spawn("resp-sentinel-read", move || {
+        read_loop(conn, reader, reader_tx)
+    });
     spawn("resp-sentinel-write", move || {
         let mut w = writer;
         while let Ok(bytes) = wrx.recv() {
@@ -184,17 +189,27 @@ impl Client {
 
     /// Subscribes to `channels`; the subscription survives failovers.
     pub fn subscribe<S: AsRef<[u8]>>(&self, channels: &[S]) -> Subscription {
-        self.subscription(subscribe_cmd(channels, false))
+        self.subscription(PubSubOp::Subscribe, channels)
     }
 
     /// Subscribes to channel patterns; the subscription survives failovers.
     pub fn psubscribe<S: AsRef<[u8]>>(&self, patterns: &[S]) -> Subscription {
-        self.subscription(subscribe_cmd(patterns, true))
+        self.subscription(PubSubOp::PSubscribe, patterns)
     }
 
-    fn subscription(&self, cmd: Cmd) -> Subscription {
+    /// Stops delivering messages of these channels to every subscription of this client.
+    pub fn unsubscribe<S: AsRef<[u8]>>(&self, channels: &[S]) {
+        self.handle.pubsub(PubSubOp::Unsubscribe, channels, None);
+    }
+
+    /// Stops delivering messages of these patterns.
+    pub fn punsubscribe<S: AsRef<[u8]>>(&self, patterns: &[S]) {
+        self.handle.pubsub(PubSubOp::PUnsubscribe, patterns, None);
+    }
+
+    fn subscription<S: AsRef<[u8]>>(&self, op: PubSubOp, names: &[S]) -> Subscription {
         let (tx, rx) = flume::unbounded();
-        self.handle.pubsub(cmd, Some(tx));
+        self.handle.pubsub(op, names, Some(tx));
         Subscription {
             rx,
             _handle: self.handle.clone(),

@@ -3,9 +3,10 @@
 
 use crate::commands::typed_helpers;
 use crate::convert::FromValue;
+use crate::driver::PubSubOp;
 use crate::error::Error;
 use crate::handle::Shared;
-use crate::pubsub::{subscribe_cmd, Message};
+use crate::pubsub::Message;
 use resp_sentinel_core::resp::Arg;
 use resp_sentinel_core::sentinel::{Addr, Event};
 use resp_sentinel_core::{Cmd, Value};
@@ -58,17 +59,31 @@ impl Client {
 
     /// Subscribes to `channels`; the subscription survives failovers.
     pub async fn subscribe<S: AsRef<[u8]>>(&self, channels: &[S]) -> Result<Subscription, Error> {
-        self.subscription(subscribe_cmd(channels, false))
+        self.subscription(PubSubOp::Subscribe, channels)
     }
 
     /// Subscribes to channel patterns; the subscription survives failovers.
     pub async fn psubscribe<S: AsRef<[u8]>>(&self, patterns: &[S]) -> Result<Subscription, Error> {
-        self.subscription(subscribe_cmd(patterns, true))
+        self.subscription(PubSubOp::PSubscribe, patterns)
     }
 
-    fn subscription(&self, cmd: Cmd) -> Result<Subscription, Error> {
+    /// Stops delivering messages of these channels to every subscription of this client.
+    pub async fn unsubscribe<S: AsRef<[u8]>>(&self, channels: &[S]) {
+        self.handle.pubsub(PubSubOp::Unsubscribe, channels, None);
+    }
+
+    /// Stops delivering messages of these patterns.
+    pub async fn punsubscribe<S: AsRef<[u8]>>(&self, patterns: &[S]) {
+        self.handle.pubsub(PubSubOp::PUnsubscribe, patterns, None);
+    }
+
+    fn subscription<S: AsRef<[u8]>>(
+        &self,
+        op: PubSubOp,
+        names: &[S],
+    ) -> Result<Subscription, Error> {
         let (tx, rx) = flume::unbounded();
-        self.handle.pubsub(cmd, Some(tx));
+        self.handle.pubsub(op, names, Some(tx));
         Ok(Subscription {
             rx,
             _handle: self.handle.clone(),

@@ -163,7 +163,14 @@ mod tests {
             },
         );
         assert_eq!(words(&c), ["SET", "k", "v", "NX", "GET", "EX", "10"]);
-        let c = set("k", 1, SetOptions { expiry: Some(Expiry::KeepTtl), ..Default::default() });
+        let c = set(
+            "k",
+            1,
+            SetOptions {
+                expiry: Some(Expiry::KeepTtl),
+                ..Default::default()
+            },
+        );
         assert_eq!(words(&c), ["SET", "k", "1", "KEEPTTL"]);
     }
 

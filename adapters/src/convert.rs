@@ -207,7 +207,10 @@ mod tests {
     fn scalars() {
         assert_eq!(i64::from_value(Value::Integer(-3)).unwrap(), -3);
         assert_eq!(u16::from_value(bulk("42")).unwrap(), 42);
-        assert!(matches!(u16::from_value(Value::Integer(70000)), Err(Error::Conversion(_))));
+        assert!(matches!(
+            u16::from_value(Value::Integer(70000)),
+            Err(Error::Conversion(_))
+        ));
         assert_eq!(String::from_value(bulk("hi")).unwrap(), "hi");
         assert_eq!(Option::<String>::from_value(Value::Null).unwrap(), None);
         assert!(bool::from_value(Value::SimpleString(Bytes::from_static(b"OK"))).unwrap());
@@ -227,7 +230,12 @@ mod tests {
 
     #[test]
     fn maps_from_resp2_and_resp3() {
-        let flat = Value::Array(vec![bulk("a"), Value::Integer(1), bulk("b"), Value::Integer(2)]);
+        let flat = Value::Array(vec![
+            bulk("a"),
+            Value::Integer(1),
+            bulk("b"),
+            Value::Integer(2),
+        ]);
         let m: BTreeMap<String, i64> = FromValue::from_value(flat).unwrap();
         assert_eq!(m.get("b"), Some(&2));
         let map = Value::Map(vec![(bulk("a"), Value::Integer(1))]);

@@ -12,6 +12,7 @@ use resp_sentinel_core::sentinel::{
     Addr, ConnId, Event, Input, Machine, Output, RequestId, SubmitOptions,
 };
 use resp_sentinel_core::{Cmd, Value};
+
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
@@ -26,8 +27,8 @@ pub(crate) enum Msg {
         idempotent: bool,
         reply: Responder,
     },
-    /// Change the caller's pub/sub subscriptions (`SUBSCRIBE`, `PSUBSCRIBE`, `UNSUBSCRIBE`...).
-    PubSub(Cmd),
+    /// Change the caller's pub/sub subscriptions.
+    PubSub(PubSubOp, Vec<Bytes>),
     /// Deliver every future pub/sub message to this sink.
     Messages(Sender<Value>),
     /// Deliver every future event to this sink.
@@ -44,6 +45,15 @@ pub(crate) enum Msg {
     Closed(ConnId),
     /// The last client handle is gone.
     Shutdown,
+}
+
+/// A change to the caller's subscriptions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PubSubOp {
+    Subscribe,
+    PSubscribe,
+    Unsubscribe,
+    PUnsubscribe,
 }
 
 /// The driver's end of an open connection: dropping it closes the connection.
@@ -110,7 +120,12 @@ impl<N: Net> Driver<N> {
                     .submit_with(cmd, SubmitOptions { idempotent }, now);
                 self.pending.insert(id, reply);
             }
-            Msg::PubSub(cmd) => self.machine.pubsub(cmd, now),
+            Msg::PubSub(op, names) => match op {
+                PubSubOp::Subscribe => self.machine.subscribe(names, now),
+                PubSubOp::PSubscribe => self.machine.psubscribe(names, now),
+                PubSubOp::Unsubscribe => self.machine.unsubscribe(names, now),
+                PubSubOp::PUnsubscribe => self.machine.punsubscribe(names, now),
+            },
             Msg::Messages(sink) => self.messages.push(sink),
             Msg::Events(sink) => self.events.push(sink),
             Msg::MasterAddr(reply) => {
@@ -131,7 +146,8 @@ impl<N: Net> Driver<N> {
             }
             Msg::Received(conn, bytes) => {
                 if self.links.contains_key(&conn) {
-                    self.machine.handle_input(Input::Received(conn, &bytes), now);
+                    self.machine
+                        .handle_input(Input::Received(conn, &bytes), now);
                 }
             }
             Msg::Closed(conn) => {
@@ -140,7 +156,7 @@ impl<N: Net> Driver<N> {
                 }
             }
             Msg::Shutdown => {
-                self.machine.close(now);
+                self.machine.close();
                 self.flush();
                 for (_, reply) in self.pending.drain() {
                     let _ = reply.send(Err(Error::Closed));

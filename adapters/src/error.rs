@@ -68,6 +68,9 @@ pub enum Error {
     CircuitOpen,
     /// The reply could not be converted into the requested Rust type.
     Conversion(String),
+    /// The client refused the command (e.g. `SUBSCRIBE` sent as a plain command: use
+    /// `subscribe()`).
+    Rejected(String),
     /// The client was closed.
     Closed,
 }
@@ -88,6 +91,7 @@ impl fmt::Display for Error {
             Error::FailoverInProgress(why) => write!(f, "failover in progress: {why}"),
             Error::CircuitOpen => f.write_str("circuit breaker open"),
             Error::Conversion(e) => write!(f, "unexpected reply: {e}"),
+            Error::Rejected(why) => write!(f, "command rejected: {why}"),
             Error::Closed => f.write_str("client closed"),
         }
     }
@@ -97,6 +101,21 @@ impl std::error::Error for Error {}
 
 impl From<CommandError> for Error {
     fn from(e: CommandError) -> Error {
-        crate::error_map::from_command_error(e)
+        match e {
+            CommandError::Timeout => Error::Timeout,
+            CommandError::ConnectionLost { sent: true } => Error::ConnectionLost,
+            CommandError::ConnectionLost { sent: false } => {
+                Error::Io("connection lost before the command was sent".into())
+            }
+            CommandError::FenceTimeout | CommandError::QueueFull => {
+                Error::FailoverInProgress(e.to_string())
+            }
+            CommandError::MasterNotFound(d) => Error::PrimaryNotFound(d.to_string()),
+            CommandError::ReplicaNotFound(d) => Error::ReplicaNotFound(d.to_string()),
+            CommandError::Auth(why) => Error::Auth(why),
+            CommandError::Protocol(p) => Error::Protocol(p),
+            CommandError::Closed => Error::Closed,
+            other => Error::Rejected(other.to_string()),
+        }
     }
 }

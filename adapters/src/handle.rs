@@ -3,8 +3,9 @@
 
 use crate::breaker::Breaker;
 use crate::convert::FromValue;
-use crate::driver::Msg;
+use crate::driver::{Msg, PubSubOp};
 use crate::error::Error;
+use bytes::Bytes;
 use flume::{Receiver, Sender};
 use resp_sentinel_core::sentinel::{Addr, Event};
 use resp_sentinel_core::{Cmd, Value};
@@ -77,11 +78,20 @@ impl Handle {
         rx
     }
 
-    /// Registers a message sink, then sends the subscribe command.
-    pub(crate) fn pubsub(&self, cmd: Cmd, sink: Option<Sender<Value>>) {
+    /// Registers a message sink (if any), then changes the subscriptions.
+    pub(crate) fn pubsub<S: AsRef<[u8]>>(
+        &self,
+        op: PubSubOp,
+        names: &[S],
+        sink: Option<Sender<Value>>,
+    ) {
         if let Some(sink) = sink {
             let _ = self.tx.send(Msg::Messages(sink));
         }
-        let _ = self.tx.send(Msg::PubSub(cmd));
+        let names = names
+            .iter()
+            .map(|n| Bytes::copy_from_slice(n.as_ref()))
+            .collect();
+        let _ = self.tx.send(Msg::PubSub(op, names));
     }
 }

@@ -1,7 +1,7 @@
 //! Pub/sub messages as the caller sees them.
 
 use bytes::Bytes;
-use resp_sentinel_core::{cmd, Cmd, Value};
+use resp_sentinel_core::Value;
 
 /// One published message received on a subscription.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,15 +46,6 @@ impl Message {
     }
 }
 
-/// `SUBSCRIBE` or `PSUBSCRIBE` for `channels`.
-pub(crate) fn subscribe_cmd<S: AsRef<[u8]>>(channels: &[S], pattern: bool) -> Cmd {
-    let mut c = cmd(if pattern { "PSUBSCRIBE" } else { "SUBSCRIBE" });
-    for ch in channels {
-        c.push(ch.as_ref());
-    }
-    c
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,12 +57,19 @@ mod tests {
     #[test]
     fn reads_message_and_pmessage() {
         let m = Message::from_value(&Value::Push(vec![b("message"), b("ch"), b("hi")])).unwrap();
-        assert_eq!((&m.channel[..], &m.payload[..], m.pattern), (&b"ch"[..], &b"hi"[..], None));
+        assert_eq!(
+            (&m.channel[..], &m.payload[..], m.pattern),
+            (&b"ch"[..], &b"hi"[..], None)
+        );
         let p = Message::from_value(&Value::Array(vec![b("pmessage"), b("c*"), b("ch"), b("x")]))
             .unwrap();
         assert_eq!(p.pattern.as_deref(), Some(&b"c*"[..]));
-        assert!(Message::from_value(&Value::Array(vec![b("subscribe"), b("ch"), Value::Integer(1)]))
-            .is_none());
+        assert!(Message::from_value(&Value::Array(vec![
+            b("subscribe"),
+            b("ch"),
+            Value::Integer(1)
+        ]))
+        .is_none());
         assert!(Message::from_value(&Value::Array(vec![b("message"), b("ch")])).is_none());
     }
 }

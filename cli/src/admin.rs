@@ -17,7 +17,11 @@ pub struct SentinelConn {
 
 impl SentinelConn {
     /// Connects to `addr` and authenticates with `auth` if given.
-    pub fn open(addr: &Addr, auth: Option<&Credentials>, timeout: Duration) -> Result<Self, String> {
+    pub fn open(
+        addr: &Addr,
+        auth: Option<&Credentials>,
+        timeout: Duration,
+    ) -> Result<Self, String> {
         let sa = (addr.host.as_str(), addr.port)
             .to_socket_addrs()
             .map_err(|e| format!("{addr}: {e}"))?
@@ -61,7 +65,11 @@ impl SentinelConn {
             let _ = self.stream.set_read_timeout(timeout);
         }
         loop {
-            if let Some(v) = self.decoder.decode(&mut self.buf).map_err(|e| e.to_string())? {
+            if let Some(v) = self
+                .decoder
+                .decode(&mut self.buf)
+                .map_err(|e| e.to_string())?
+            {
                 return Ok(v);
             }
             let mut chunk = [0u8; 8192];
@@ -89,5 +97,8 @@ pub fn trigger_failover(
             Err(e) => why.push(format!("{s}: {e}")),
         }
     }
-    Err(format!("no sentinel accepted SENTINEL FAILOVER: {}", why.join("; ")))
+    Err(format!(
+        "no sentinel accepted SENTINEL FAILOVER: {}",
+        why.join("; ")
+    ))
 }

@@ -64,7 +64,10 @@ impl Args {
 
     /// The last value of `--name`.
     pub fn value(&self, name: &str) -> Option<&str> {
-        self.values.get(name).and_then(|v| v.last()).map(|s| s.as_str())
+        self.values
+            .get(name)
+            .and_then(|v| v.last())
+            .map(|s| s.as_str())
     }
 
     /// Every value of a repeatable `--name`.
@@ -82,7 +85,9 @@ impl Args {
         self.value(name)
             .map(|v| {
                 parse_duration(v).ok_or_else(|| {
-                    UsageError(format!("--{name} {v}: expected a duration like 20s or 500ms"))
+                    UsageError(format!(
+                        "--{name} {v}: expected a duration like 20s or 500ms"
+                    ))
                 })
             })
             .transpose()
@@ -123,7 +128,10 @@ mod tests {
         assert_eq!(a.positional, ["url"]);
         assert_eq!(a.values("sentinel"), ["a:1", "b:2"]);
         assert!(a.switch("json"));
-        assert_eq!(a.duration("duration").unwrap(), Some(Duration::from_secs(5)));
+        assert_eq!(
+            a.duration("duration").unwrap(),
+            Some(Duration::from_secs(5))
+        );
     }
 
     #[test]

@@ -95,7 +95,12 @@ impl Report {
         let addr = |a: &Option<Addr>| a.as_ref().map_or("(unknown)".into(), |a| a.to_string());
         let mut s = String::new();
         let _ = writeln!(s, "failover drill ({} runtime)", self.runtime);
-        let _ = writeln!(s, "  master             {} -> {}", addr(&self.old_master), addr(&self.new_master));
+        let _ = writeln!(
+            s,
+            "  master             {} -> {}",
+            addr(&self.old_master),
+            addr(&self.new_master)
+        );
         let _ = writeln!(
             s,
             "  writes             {} attempted, {} acknowledged, {} failed ({:.0} ops/s)",
@@ -104,17 +109,32 @@ impl Report {
             self.errors,
             self.ops_per_sec()
         );
-        let _ = writeln!(s, "  longest gap        {} ms between acknowledged writes", self.longest_failure_window_ms);
+        let _ = writeln!(
+            s,
+            "  longest gap        {} ms between acknowledged writes",
+            self.longest_failure_window_ms
+        );
         match self.trigger_to_first_new_master_write_ms {
             Some(ms) => {
-                let _ = writeln!(s, "  recovery           first write on the new master {ms} ms after the trigger");
+                let _ = writeln!(
+                    s,
+                    "  recovery           first write on the new master {ms} ms after the trigger"
+                );
             }
             None => {
                 let _ = writeln!(s, "  recovery           no write reached a new master");
             }
         }
-        let _ = writeln!(s, "  old master acks    {} after the trigger", self.old_master_acks_after_trigger);
-        let _ = writeln!(s, "  acknowledged lost  {} (final counter {})", self.acked_lost, self.final_value);
+        let _ = writeln!(
+            s,
+            "  old master acks    {} after the trigger",
+            self.old_master_acks_after_trigger
+        );
+        let _ = writeln!(
+            s,
+            "  acknowledged lost  {} (final counter {})",
+            self.acked_lost, self.final_value
+        );
         if let Some(e) = &self.trigger_error {
             let _ = writeln!(s, "  trigger failed     {e}");
         }
@@ -155,9 +175,17 @@ mod tests {
         r.trigger_error = Some("bad \"quote\"".into());
         let j = r.to_json();
         for key in [
-            "attempted", "ok", "errors", "longest_failure_window_ms",
-            "trigger_to_first_new_master_write_ms", "old_master_acks_after_trigger",
-            "acked_lost", "ops_per_sec", "old_master", "new_master", "runtime",
+            "attempted",
+            "ok",
+            "errors",
+            "longest_failure_window_ms",
+            "trigger_to_first_new_master_write_ms",
+            "old_master_acks_after_trigger",
+            "acked_lost",
+            "ops_per_sec",
+            "old_master",
+            "new_master",
+            "runtime",
         ] {
             assert_eq!(j.matches(&format!("\"{key}\":")).count(), 1, "{key} in {j}");
         }

@@ -28,7 +28,9 @@ pub fn replicas(argv: &[String]) -> Result<ExitCode, Failure> {
     let mut why = Vec::new();
     for s in &config.sentinels {
         let reply = SentinelConn::open(s, config.sentinel_auth.as_ref(), config.sentinel_timeout)
-            .and_then(|mut c| c.call(&cmd("SENTINEL").arg("REPLICAS").arg(config.service.as_str())));
+            .and_then(|mut c| {
+                c.call(&cmd("SENTINEL").arg("REPLICAS").arg(config.service.as_str()))
+            });
         match reply {
             Ok(v) => {
                 print_replicas(&v);
@@ -37,7 +39,10 @@ pub fn replicas(argv: &[String]) -> Result<ExitCode, Failure> {
             Err(e) => why.push(format!("{s}: {e}")),
         }
     }
-    Err(Failure::Run(format!("no sentinel answered: {}", why.join("; "))))
+    Err(Failure::Run(format!(
+        "no sentinel answered: {}",
+        why.join("; ")
+    )))
 }
 
 fn print_replicas(v: &Value) {
@@ -83,14 +88,22 @@ pub fn drill(argv: &[String]) -> Result<ExitCode, Failure> {
         &["no-trigger", "json"],
     )?;
     let config = target::config_from(&args)?;
-    let duration = args.duration("duration")?.unwrap_or(Duration::from_secs(20));
+    let duration = args
+        .duration("duration")?
+        .unwrap_or(Duration::from_secs(20));
     let failover_at = if args.switch("no-trigger") {
         if args.value("failover-at").is_some() {
-            return Err(crate::UsageError("--failover-at and --no-trigger exclude each other".into()).into());
+            return Err(crate::UsageError(
+                "--failover-at and --no-trigger exclude each other".into(),
+            )
+            .into());
         }
         None
     } else {
-        Some(args.duration("failover-at")?.unwrap_or(Duration::from_secs(5)))
+        Some(
+            args.duration("failover-at")?
+                .unwrap_or(Duration::from_secs(5)),
+        )
     };
     let runtime = match args.value("runtime").unwrap_or("tokio") {
         "blocking" => "blocking",

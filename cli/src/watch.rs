@@ -13,8 +13,9 @@ pub fn watch(argv: &[String]) -> Result<ExitCode, Failure> {
     let mut failures = 0usize;
     loop {
         for s in &config.sentinels {
-            let conn = SentinelConn::open(s, config.sentinel_auth.as_ref(), config.sentinel_timeout)
-                .and_then(|mut c| c.call(&cmd("PSUBSCRIBE").arg("*")).map(|_| c));
+            let conn =
+                SentinelConn::open(s, config.sentinel_auth.as_ref(), config.sentinel_timeout)
+                    .and_then(|mut c| c.call(&cmd("PSUBSCRIBE").arg("*")).map(|_| c));
             let mut conn = match conn {
                 Ok(c) => c,
                 Err(e) => {

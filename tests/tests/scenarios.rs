@@ -20,7 +20,9 @@ fn opts() -> TopologyOptions {
 fn discovery(rt: Rt) {
     let topo = topology(opts());
     let client = TestClient::new(rt, config_for(&topo), Role::Master);
-    client.query::<()>(cmd("SET").arg("k").arg("v")).expect("SET");
+    client
+        .query::<()>(cmd("SET").arg("k").arg("v"))
+        .expect("SET");
     assert_eq!(client.master_addr(), Some(topo.master_addr().unwrap()));
     assert_eq!(client.role().unwrap(), "master");
     assert_eq!(topo.role(&client.master_addr().unwrap()).unwrap(), "master");
@@ -30,7 +32,9 @@ fn discovery(rt: Rt) {
 fn replicas_each_strategy(rt: Rt) {
     let topo = topology(opts());
     let master = TestClient::new(rt, config_for(&topo), Role::Master);
-    master.query::<()>(cmd("SET").arg("shared").arg("42")).unwrap();
+    master
+        .query::<()>(cmd("SET").arg("shared").arg("42"))
+        .unwrap();
     let acked: i64 = master
         .query(cmd("WAIT").arg(2).arg(2000))
         .expect("WAIT for replicas");
@@ -64,7 +68,10 @@ fn replica_fallback_to_master(rt: Rt) {
     // Let the sentinels flag them down so they are not offered any more.
     std::thread::sleep(Duration::from_millis(2500));
     let replica = TestClient::new(rt, config_for(&topo), Role::Replica);
-    assert_eq!(eventually(Duration::from_secs(10), || replica.role()), "master");
+    assert_eq!(
+        eventually(Duration::from_secs(10), || replica.role()),
+        "master"
+    );
 }
 
 /// Writes in a loop on a second thread; returns every acknowledged value and the error count.
@@ -121,7 +128,13 @@ fn wait_for_writes(w: &Writer, n: usize, timeout: Duration) {
             Instant::now() < deadline,
             "writes did not resume within {timeout:?}: {} acknowledged, last errors {:?}",
             w.acked(),
-            w.errors.lock().unwrap().iter().rev().take(3).collect::<Vec<_>>()
+            w.errors
+                .lock()
+                .unwrap()
+                .iter()
+                .rev()
+                .take(3)
+                .collect::<Vec<_>>()
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -135,7 +148,9 @@ fn forced_failover_under_writes(rt: Rt) {
     let writer = Writer::start(client.clone(), "drill");
     wait_for_writes(&writer, 200, Duration::from_secs(10));
     let old = topo.failover().unwrap();
-    let new = topo.wait_for_new_master(&old, Duration::from_secs(30)).unwrap();
+    let new = topo
+        .wait_for_new_master(&old, Duration::from_secs(30))
+        .unwrap();
     wait_for_writes(&writer, 200, Duration::from_secs(20));
     assert_eq!(client.master_addr(), Some(new.clone()));
     let (acked, errors) = writer.finish();
@@ -156,10 +171,13 @@ fn master_killed_then_restarted(rt: Rt) {
     wait_for_writes(&writer, 100, Duration::from_secs(10));
     let old = topo.master_addr().unwrap();
     topo.kill(&old).unwrap();
-    let new = topo.wait_for_new_master(&old, Duration::from_secs(30)).unwrap();
+    let new = topo
+        .wait_for_new_master(&old, Duration::from_secs(30))
+        .unwrap();
     wait_for_writes(&writer, 100, Duration::from_secs(30));
     topo.restart(&old).unwrap();
-    topo.wait_until_replica(&old, Duration::from_secs(30)).unwrap();
+    topo.wait_until_replica(&old, Duration::from_secs(30))
+        .unwrap();
     wait_for_writes(&writer, 100, Duration::from_secs(10));
     assert_eq!(client.master_addr(), Some(new));
     let (acked, _) = writer.finish();
@@ -180,10 +198,13 @@ fn master_paused_then_resumed(rt: Rt) {
     wait_for_writes(&writer, 100, Duration::from_secs(10));
     let old = topo.master_addr().unwrap();
     topo.pause(&old).unwrap();
-    let new = topo.wait_for_new_master(&old, Duration::from_secs(30)).unwrap();
+    let new = topo
+        .wait_for_new_master(&old, Duration::from_secs(30))
+        .unwrap();
     wait_for_writes(&writer, 100, Duration::from_secs(30));
     topo.resume(&old).unwrap();
-    topo.wait_until_replica(&old, Duration::from_secs(30)).unwrap();
+    topo.wait_until_replica(&old, Duration::from_secs(30))
+        .unwrap();
     wait_for_writes(&writer, 100, Duration::from_secs(10));
     assert_eq!(client.master_addr(), Some(new));
     let (acked, _) = writer.finish();
@@ -198,7 +219,9 @@ fn sentinel_killed(rt: Rt) {
     let writer = Writer::start(client.clone(), "drill");
     wait_for_writes(&writer, 100, Duration::from_secs(10));
     let old = topo.failover().unwrap();
-    let new = topo.wait_for_new_master(&old, Duration::from_secs(30)).unwrap();
+    let new = topo
+        .wait_for_new_master(&old, Duration::from_secs(30))
+        .unwrap();
     wait_for_writes(&writer, 100, Duration::from_secs(20));
     assert_eq!(client.master_addr(), Some(new));
     let (acked, _) = writer.finish();
@@ -215,7 +238,9 @@ fn all_sentinels_down_then_back(rt: Rt) {
         topo.kill_sentinel(i).unwrap();
     }
     for _ in 0..20 {
-        client.incr("n").expect("the verified master still takes writes");
+        client
+            .incr("n")
+            .expect("the verified master still takes writes");
     }
     let mut config = config_for(&topo);
     config.fence_max_hold = Duration::from_secs(2);
@@ -260,7 +285,10 @@ fn wrong_sentinel_password(rt: Rt) {
         matches!(err, Error::PrimaryNotFound(_) | Error::Auth(_)),
         "got {err:?}"
     );
-    assert!(text.to_lowercase().contains("auth") || text.contains("WRONGPASS"), "{text}");
+    assert!(
+        text.to_lowercase().contains("auth") || text.contains("WRONGPASS"),
+        "{text}"
+    );
     assert!(!text.contains("wrong-sentinel-pass"), "{text}");
     let good = TestClient::new(rt, config_for(&topo), Role::Master);
     assert_eq!(good.incr("n").unwrap(), 1);
@@ -286,7 +314,8 @@ fn pubsub_across_failover(rt: Rt) {
     };
     received(&mut sub, "before");
     let old = topo.failover().unwrap();
-    topo.wait_for_new_master(&old, Duration::from_secs(30)).unwrap();
+    topo.wait_for_new_master(&old, Duration::from_secs(30))
+        .unwrap();
     received(&mut sub, "after");
 }
 

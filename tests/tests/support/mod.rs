@@ -101,7 +101,10 @@ impl TestClient {
     /// The first word of `ROLE` (`master` or `slave`) on the node the client uses.
     pub fn role(&self) -> Result<String, Error> {
         let v: Vec<resp_sentinel::Value> = self.query(resp_sentinel::cmd("ROLE"))?;
-        let first = v.into_iter().next().ok_or_else(|| Error::Conversion("empty ROLE".into()))?;
+        let first = v
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Conversion("empty ROLE".into()))?;
         String::from_value(first)
     }
 
@@ -117,10 +120,7 @@ impl TestClient {
     pub fn subscribe(&self, channel: &str) -> TestSub {
         match &self.inner {
             Inner::Blocking(c) => TestSub::Blocking(c.subscribe(&[channel])),
-            _ => TestSub::Async(
-                self.block(|c| c.subscribe(&[channel]))
-                    .expect("subscribe"),
-            ),
+            _ => TestSub::Async(self.block(|c| c.subscribe(&[channel])).expect("subscribe")),
         }
     }
 }
