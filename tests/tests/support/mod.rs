@@ -76,12 +76,12 @@ impl TestClient {
         TestClient { inner }
     }
 
-    fn block<F: Future>(&self, f: impl FnOnce(&resp_sentinel::Client) -> F) -> F::Output {
+    /// Runs `fut` to completion on this client's runtime.
+    fn run<F: Future>(&self, fut: F) -> F::Output {
         match &self.inner {
-            Inner::Tokio(c, rt) => rt.block_on(f(c)),
-            Inner::AsyncStd(c) => async_std::task::block_on(f(c)),
-            Inner::Smol(c) => smol::block_on(f(c)),
-            Inner::Blocking(_) => unreachable!("blocking clients are called directly"),
+            Inner::Tokio(_, rt) => rt.block_on(fut),
+            Inner::AsyncStd(_) => async_std::task::block_on(fut),
+            Inner::Smol(_) | Inner::Blocking(_) => smol::block_on(fut),
         }
     }
 
@@ -89,7 +89,7 @@ impl TestClient {
     pub fn query<T: FromValue>(&self, cmd: Cmd) -> Result<T, Error> {
         match &self.inner {
             Inner::Blocking(c) => c.query(cmd),
-            _ => self.block(|c| c.query(cmd)),
+            Inner::Tokio(c, _) | Inner::AsyncStd(c) | Inner::Smol(c) => self.run(c.query(cmd)),
         }
     }
 
@@ -112,7 +112,7 @@ impl TestClient {
     pub fn master_addr(&self) -> Option<Addr> {
         match &self.inner {
             Inner::Blocking(c) => c.master_addr(),
-            _ => self.block(|c| c.master_addr()),
+            Inner::Tokio(c, _) | Inner::AsyncStd(c) | Inner::Smol(c) => self.run(c.master_addr()),
         }
     }
 
@@ -120,7 +120,9 @@ impl TestClient {
     pub fn subscribe(&self, channel: &str) -> TestSub {
         match &self.inner {
             Inner::Blocking(c) => TestSub::Blocking(c.subscribe(&[channel])),
-            _ => TestSub::Async(self.block(|c| c.subscribe(&[channel])).expect("subscribe")),
+            Inner::Tokio(c, _) | Inner::AsyncStd(c) | Inner::Smol(c) => {
+                TestSub::Async(self.run(c.subscribe(&[channel])).expect("subscribe"))
+            }
         }
     }
 }
