@@ -55,10 +55,12 @@ impl Machine {
         at(self.queue_due());
         at(self.walk_at);
         at(self.notices_at.filter(|_| self.notices.is_none()));
+        // The pub/sub connection follows the data node: with no ready node there is nothing to
+        // open yet, and the node becoming ready syncs it (a past deadline here would spin).
         let want_pubsub = !self.channels.is_empty() || !self.patterns.is_empty();
         at(self
             .pubsub_at
-            .filter(|_| self.pubsub.is_none() && want_pubsub));
+            .filter(|_| self.pubsub.is_none() && want_pubsub && self.ready_node().is_some()));
         at(self
             .fence
             .as_ref()

@@ -153,6 +153,11 @@ pub enum UrlError {
         /// True for the sentinel credentials, false for the data-node ones.
         sentinel: bool,
     },
+    /// A TLS scheme (`rediss+sentinel://`...): TLS is not supported yet.
+    TlsUnsupported {
+        /// The scheme as written.
+        scheme: String,
+    },
 }
 
 impl fmt::Display for UrlError {
@@ -254,6 +259,11 @@ impl fmt::Display for UrlError {
                     (false, false) => f.write_str("incomplete target"),
                 }
             }
+            TlsUnsupported { scheme } => write!(
+                f,
+                "`{scheme}://` asks for TLS, which resp-sentinel does not support yet; \
+                 use the plain scheme on a trusted network"
+            ),
             UsernameWithoutPassword { sentinel: true } => {
                 f.write_str("sentinel username given without a sentinel password")
             }

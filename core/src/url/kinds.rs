@@ -2,14 +2,8 @@
 
 use std::fmt;
 
-/// RESP protocol version to negotiate with `HELLO`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Protocol {
-    /// RESP2 (no `HELLO`, or `HELLO 2`).
-    Resp2,
-    /// RESP3 (`HELLO 3`).
-    Resp3,
-}
+/// RESP protocol version to negotiate: the same type the client configuration uses.
+pub use crate::sentinel::Protocol;
 
 /// Which ecosystem's syntax a target was read from; it decides whom the userinfo authenticates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -92,6 +92,7 @@
 //! ```
 
 mod canonical;
+mod config;
 mod error;
 mod forms;
 mod hosts;

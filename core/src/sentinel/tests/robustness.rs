@@ -190,6 +190,15 @@ mod props {
                     }
                 };
                 check(&o, &mut opened);
+                // Once handle_timeout(now) ran, no deadline may be due any more: a driver that
+                // sleeps until poll_timeout() would otherwise spin without yielding.
+                let now = t.now;
+                t.m.handle_timeout(now);
+                let o = t.out();
+                check(&o, &mut opened);
+                if let Some(d) = t.m.poll_timeout() {
+                    prop_assert!(d > now, "deadline {:?} before now survives handle_timeout", now - d);
+                }
             }
             t.m.close();
             let o = t.out();
@@ -197,5 +206,20 @@ mod props {
             // After close every submitted command has exactly one answer.
             prop_assert_eq!(&answered, &submitted);
         }
+    }
+}
+
+#[test]
+fn subscribing_before_a_master_is_known_sets_no_due_deadline() {
+    let mut t = T::new(T::cfg(2));
+    t.out();
+    t.m.subscribe(["news"], t.now);
+    t.out();
+    for ms in [0, 1, 5] {
+        let now = t.now + Duration::from_millis(ms);
+        t.m.handle_timeout(now);
+        t.out();
+        let next = t.m.poll_timeout().expect("the sentinel connect timeout is pending");
+        assert!(next > now, "due deadline left behind at {ms} ms");
     }
 }

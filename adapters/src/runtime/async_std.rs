@@ -1,0 +1,56 @@
+//! async-std: `Sentinel` and `Client` running on async-std tasks.
+//!
+//! async-std is discontinued upstream (its authors point to smol); it stays supported here for
+//! programs that still run on it.
+
+use super::Runtime;
+use async_std::net::TcpStream;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use std::future::Future;
+use std::io;
+use std::net::Shutdown;
+use std::time::Instant;
+
+/// The async-std runtime.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AsyncStd;
+
+/// A [`crate::Sentinel`] whose clients run on async-std.
+pub type Sentinel = crate::sentinel::Sentinel<AsyncStd>;
+
+impl Runtime for AsyncStd {
+    type Reader = TcpStream;
+    type Writer = TcpStream;
+
+    fn spawn(fut: impl Future<Output = ()> + Send + 'static) {
+        async_std::task::spawn(fut);
+    }
+
+    async fn connect(host: String, port: u16) -> io::Result<(TcpStream, TcpStream)> {
+        let stream = TcpStream::connect((host.as_str(), port)).await?;
+        stream.set_nodelay(true)?;
+        Ok((stream.clone(), stream))
+    }
+
+    fn read<'a>(
+        r: &'a mut TcpStream,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
+        r.read(buf)
+    }
+
+    fn write_all<'a>(
+        w: &'a mut TcpStream,
+        bytes: &'a [u8],
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+        w.write_all(bytes)
+    }
+
+    async fn shutdown(w: &mut TcpStream) {
+        let _ = w.shutdown(Shutdown::Both);
+    }
+
+    async fn sleep_until(deadline: Instant) {
+        async_std::task::sleep(deadline.saturating_duration_since(Instant::now())).await
+    }
+}

@@ -1,0 +1,164 @@
+//! The async driver, written once over a tiny [`Runtime`] trait; each runtime module supplies
+//! spawning, TCP and timers.
+
+#[cfg(feature = "async-std")]
+pub mod async_std;
+#[cfg(feature = "smol")]
+pub mod smol;
+#[cfg(feature = "tokio")]
+pub mod tokio;
+
+use crate::driver::{Driver, Link, Msg, Net};
+use bytes::Bytes;
+use flume::Sender;
+use futures_lite::FutureExt;
+use resp_sentinel_core::sentinel::{Addr, ConnId, Machine};
+use std::future::Future;
+use std::io;
+use std::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+/// What the async driver needs from a runtime.
+pub trait Runtime: Send + Sync + 'static {
+    /// Read half of a TCP connection.
+    type Reader: Send + 'static;
+    /// Write half of a TCP connection.
+    type Writer: Send + 'static;
+    /// Runs `fut` in the background.
+    fn spawn(fut: impl Future<Output = ()> + Send + 'static);
+    /// Opens a TCP connection (no delay) and splits it.
+    fn connect(
+        host: String,
+        port: u16,
+    ) -> impl Future<Output = io::Result<(Self::Reader, Self::Writer)>> + Send;
+    /// Reads some bytes; 0 means the peer closed.
+    fn read<'a>(
+        r: &'a mut Self::Reader,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<usize>> + Send + 'a;
+    /// Writes all of `bytes`.
+    fn write_all<'a>(
+        w: &'a mut Self::Writer,
+        bytes: &'a [u8],
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a;
+    /// Shuts the write side down (sends FIN).
+    fn shutdown(w: &mut Self::Writer) -> impl Future<Output = ()> + Send + '_;
+    /// Completes at `deadline`.
+    fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send;
+}
+
+/// Opens connections as tasks of runtime `R`.
+pub(crate) struct AsyncNet<R> {
+    connect_timeout: Duration,
+    _rt: PhantomData<R>,
+}
+
+impl<R: Runtime> Net for AsyncNet<R> {
+    fn open(&self, conn: ConnId, addr: Addr, tx: Sender<Msg>) {
+        let deadline = Instant::now() + self.connect_timeout;
+        R::spawn(async move {
+            let connect = R::connect(addr.host.clone(), addr.port);
+            let timeout = async {
+                R::sleep_until(deadline).await;
+                Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))
+            };
+            match connect.or(timeout).await {
+                Ok((reader, writer)) => {
+                    let (wtx, wrx) = flume::unbounded::<Bytes>();
+                    let (cancel, cancelled) = flume::bounded::<()>(0);
+                    R::spawn(write_loop::<R>(conn, writer, wrx, tx.clone()));
+                    R::spawn(read_loop::<R>(conn, reader, cancelled, tx.clone()));
+                    let link = Link {
+                        writer: wtx,
+                        _cancel: cancel,
+                    };
+                    let _ = tx.send(Msg::Connected(conn, link));
+                }
+                Err(e) => {
+                    let _ = tx.send(Msg::ConnectFailed(conn, e.to_string()));
+                }
+            }
+        });
+    }
+}
+
+async fn write_loop<R: Runtime>(
+    conn: ConnId,
+    mut writer: R::Writer,
+    rx: flume::Receiver<Bytes>,
+    tx: Sender<Msg>,
+) {
+    while let Ok(bytes) = rx.recv_async().await {
+        if R::write_all(&mut writer, &bytes).await.is_err() {
+            let _ = tx.send(Msg::Closed(conn));
+            return;
+        }
+    }
+    R::shutdown(&mut writer).await;
+}
+
+async fn read_loop<R: Runtime>(
+    conn: ConnId,
+    mut reader: R::Reader,
+    cancelled: flume::Receiver<()>,
+    tx: Sender<Msg>,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let read = async { Some(R::read(&mut reader, &mut buf).await) };
+        let cancel = async {
+            let _ = cancelled.recv_async().await;
+            None
+        };
+        match read.or(cancel).await {
+            Some(Ok(n)) if n > 0 => {
+                let bytes = Bytes::copy_from_slice(&buf[..n]);
+                if tx.send(Msg::Received(conn, bytes)).is_err() {
+                    return;
+                }
+            }
+            Some(_) => {
+                let _ = tx.send(Msg::Closed(conn));
+                return;
+            }
+            None => return,
+        }
+    }
+}
+
+/// Starts the driver task for `machine` on runtime `R`; returns the loop's sender.
+pub(crate) fn spawn_driver<R: Runtime>(machine: Machine, connect_timeout: Duration) -> Sender<Msg> {
+    let (tx, rx) = flume::unbounded();
+    let net = AsyncNet::<R> {
+        connect_timeout,
+        _rt: PhantomData,
+    };
+    let mut driver = Driver::new(machine, net, tx.clone());
+    R::spawn(async move {
+        loop {
+            driver.flush();
+            let msg = match driver.deadline() {
+                Some(deadline) => {
+                    let recv = async { Some(rx.recv_async().await) };
+                    let wake = async {
+                        R::sleep_until(deadline).await;
+                        None
+                    };
+                    recv.or(wake).await
+                }
+                None => Some(rx.recv_async().await),
+            };
+            let now = Instant::now();
+            match msg {
+                Some(Ok(msg)) => {
+                    if !driver.handle(msg, now) {
+                        return;
+                    }
+                }
+                Some(Err(_)) => return,
+                None => driver.on_timeout(now),
+            }
+        }
+    });
+    tx
+}

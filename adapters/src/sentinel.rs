@@ -1,0 +1,104 @@
+//! The entry point: a set of sentinels and options, from which clients for a service's master or
+//! replicas are made.
+
+use crate::breaker::{Breaker, BreakerConfig};
+use crate::handle::Handle;
+use resp_sentinel_core::sentinel::{Config, Machine, Role};
+use std::marker::PhantomData;
+use std::time::Instant;
+
+/// Which driver a [`Sentinel`] starts its clients on.
+pub trait Flavor: Sized {
+    /// The client handle this flavor hands out.
+    type Client;
+    /// Starts a driver for `machine` and returns a client handle to it.
+    #[doc(hidden)]
+    fn start(machine: Machine, config: &Config, breaker: Option<BreakerConfig>) -> Self::Client;
+}
+
+/// Sentinel addresses and client options; makes clients for services' masters and replicas.
+///
+/// `R` is the runtime: [`crate::blocking::Blocking`], or `Tokio`, `AsyncStd`, `Smol` behind
+/// their features. Use the aliases `resp_sentinel::blocking::Sentinel`,
+/// `resp_sentinel::tokio::Sentinel` and so on.
+#[derive(Debug, Clone)]
+pub struct Sentinel<R> {
+    config: Config,
+    breaker: Option<BreakerConfig>,
+    _rt: PhantomData<fn() -> R>,
+}
+
+impl<R: Flavor> Sentinel<R> {
+    /// Clients made from this take every option from `config` (sentinels, credentials,
+    /// timeouts...), with the service name and role of each call.
+    pub fn new(config: Config) -> Self {
+        Sentinel {
+            config,
+            breaker: None,
+            _rt: PhantomData,
+        }
+    }
+
+    /// Adds a circuit breaker to every client made from now on.
+    pub fn with_circuit_breaker(mut self, breaker: BreakerConfig) -> Self {
+        self.breaker = Some(breaker);
+        self
+    }
+
+    /// The options clients are made with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// A client for the master of `service`: it discovers, verifies and follows it through
+    /// failovers. Connects in the background; the first command waits for it.
+    pub fn master_for(&self, service: &str) -> R::Client {
+        self.client(service, Role::Master)
+    }
+
+    /// A client for a replica of `service`, chosen by the configured strategy, falling back to
+    /// the master when no replica is usable.
+    pub fn replica_for(&self, service: &str) -> R::Client {
+        self.client(service, Role::Replica)
+    }
+
+    fn client(&self, service: &str, role: Role) -> R::Client {
+        let mut config = self.config.clone();
+        config.service = service.to_string();
+        config.role = role;
+        let machine = Machine::new(config.clone(), Instant::now());
+        R::start(machine, &config, self.breaker)
+    }
+}
+
+impl Flavor for crate::blocking::Blocking {
+    type Client = crate::blocking::Client;
+    fn start(machine: Machine, config: &Config, breaker: Option<BreakerConfig>) -> Self::Client {
+        let tx = crate::blocking::spawn_driver(machine, config.connect_timeout);
+        crate::blocking::Client {
+            handle: Handle::new(tx, breaker.map(Breaker::new)),
+        }
+    }
+}
+
+macro_rules! async_flavor {
+    ($feature:literal, $rt:ty) => {
+        #[cfg(feature = $feature)]
+        impl Flavor for $rt {
+            type Client = crate::Client;
+            fn start(
+                machine: Machine,
+                config: &Config,
+                breaker: Option<BreakerConfig>,
+            ) -> Self::Client {
+                let tx = crate::runtime::spawn_driver::<$rt>(machine, config.connect_timeout);
+                crate::Client {
+                    handle: Handle::new(tx, breaker.map(Breaker::new)),
+                }
+            }
+        }
+    };
+}
+async_flavor!("tokio", crate::runtime::tokio::Tokio);
+async_flavor!("async-std", crate::runtime::async_std::AsyncStd);
+async_flavor!("smol", crate::runtime::smol::Smol);

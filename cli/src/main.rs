@@ -1,0 +1,89 @@
+//! `resp-sentinel`: resolve a service's master, list its replicas, watch sentinel events, and run
+//! the failover drill through the resp-sentinel client.
+
+mod admin;
+mod args;
+mod drill;
+mod report;
+mod runtimes;
+mod target;
+mod watch;
+
+use args::{Args, UsageError};
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: resp-sentinel <command> [<target>] [flags]
+
+commands:
+  resolve  <target>   print the current master host:port (verified with ROLE)
+  replicas <target>   print the replicas sentinels know, with their flags
+  watch    <target>   print sentinel events as they happen, with timestamps
+  drill    <target>   INCR in a loop through a forced failover and audit the result
+             --duration 20s  --failover-at 5s | --no-trigger  --key drill:counter
+             --runtime blocking|tokio|async-std|smol  --json
+
+<target> is a URL (redis+sentinel://[user:pass@]h1:p1,h2:p2/service[/db]?sentinel_password=..,
+valkey+sentinel://, rediss+sentinel://, sentinel://..;sentinel://.., redis://service/db?is_master=1,
+redis-sentinel://h:p#service, redis://h:p?master_name=service...) and/or these flags:
+  --sentinel h:p (repeatable)  --master NAME  --db N  --password P  --username U
+  --sentinel-password P  --sentinel-username U
+";
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = argv.split_first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match command.as_str() {
+        "resolve" => runtimes::resolve(rest),
+        "replicas" => runtimes::replicas(rest),
+        "watch" => watch::watch(rest),
+        "drill" => runtimes::drill(rest),
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        other => Err(UsageError(format!("unknown command `{other}`")).into()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(Failure::Usage(e)) => {
+            eprintln!("resp-sentinel: {e}\n");
+            eprint!("{USAGE}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Run(e)) => {
+            eprintln!("resp-sentinel: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Why a command did not run to completion.
+pub enum Failure {
+    /// The command line is wrong.
+    Usage(UsageError),
+    /// Something failed while running.
+    Run(String),
+}
+
+impl From<UsageError> for Failure {
+    fn from(e: UsageError) -> Failure {
+        Failure::Usage(e)
+    }
+}
+
+impl From<String> for Failure {
+    fn from(e: String) -> Failure {
+        Failure::Run(e)
+    }
+}
+
+/// Parses a subcommand's arguments: target flags plus `extra` valued flags and `switches`.
+pub fn parse_args(argv: &[String], extra: &[&str], switches: &[&str]) -> Result<Args, UsageError> {
+    let mut with_value = target::TARGET_FLAGS.to_vec();
+    with_value.extend_from_slice(extra);
+    Args::parse(argv, &with_value, switches)
+}

@@ -1,0 +1,60 @@
+//! `<target>`: a URL of any accepted form, completed or overridden by flags.
+
+use crate::args::{Args, UsageError};
+use resp_sentinel_core::sentinel::{Addr, Config};
+use resp_sentinel_core::url::{self, SentinelTarget};
+
+/// Flags that describe a target, shared by every subcommand.
+pub const TARGET_FLAGS: &[&str] = &[
+    "sentinel",
+    "master",
+    "db",
+    "password",
+    "username",
+    "sentinel-password",
+    "sentinel-username",
+];
+
+/// Builds the client configuration from the positional URL (if any) and the target flags.
+pub fn config_from(args: &Args) -> Result<Config, UsageError> {
+    let mut target = match args.positional.first() {
+        Some(u) => url::parse(u).map_err(|e| UsageError(format!("{u}: {e}")))?,
+        None => SentinelTarget::new(),
+    };
+    let sentinels = args
+        .values("sentinel")
+        .iter()
+        .map(|s| {
+            s.parse::<Addr>()
+                .map_err(|e| UsageError(format!("--sentinel {s}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    target = target.with_sentinels(sentinels);
+    if let Some(m) = args.value("master") {
+        target = target.with_service(m);
+    }
+    if let Some(db) = args.value("db") {
+        let db = db
+            .parse()
+            .map_err(|_| UsageError(format!("--db {db}: expected a database number")))?;
+        target = target.with_db(db);
+    }
+    if let Some(p) = args.value("password") {
+        target = target.with_password(p);
+    }
+    if let Some(u) = args.value("username") {
+        target = target.with_username(u);
+    }
+    if let Some(p) = args.value("sentinel-password") {
+        target = target.with_sentinel_password(p);
+    }
+    if let Some(u) = args.value("sentinel-username") {
+        target = target.with_sentinel_username(u);
+    }
+    for key in &target.ignored_keys {
+        eprintln!("note: URL key `{key}` has no effect here");
+    }
+    target
+        .to_config()
+        .map_err(|e| UsageError(format!("target: {e}")))
+}

@@ -1,0 +1,86 @@
+//! From a parsed target to the client configuration.
+
+use super::{SentinelTarget, UrlError};
+use crate::sentinel::{Config, Credentials};
+
+impl SentinelTarget {
+    /// The client configuration this target describes, with defaults for everything it leaves
+    /// open. Fails when the target is incomplete ([`SentinelTarget::validate`]) or asks for TLS.
+    pub fn to_config(&self) -> Result<Config, UrlError> {
+        self.validate()?;
+        if self.tls {
+            return Err(UrlError::TlsUnsupported {
+                scheme: self.scheme.clone(),
+            });
+        }
+        let service = self.service.clone().unwrap_or_default();
+        let mut c = Config::new(self.sentinels.clone(), service);
+        if let Some(role) = self.role {
+            c.role = role;
+        }
+        c.db = self.db.unwrap_or(0);
+        c.auth = self.password.as_ref().map(|p| Credentials {
+            username: self.username.clone(),
+            password: p.expose().to_owned(),
+        });
+        c.sentinel_auth = self.sentinel_password.as_ref().map(|p| Credentials {
+            username: self.sentinel_username.clone(),
+            password: p.expose().to_owned(),
+        });
+        if let Some(p) = self.protocol {
+            c.protocol = p;
+        }
+        if let Some(t) = self.timeout {
+            c.connect_timeout = t;
+            c.command_timeout = t;
+            c.sentinel_timeout = t;
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::sentinel::{Addr, Protocol, Role};
+    use crate::url::{parse, UrlError};
+    use std::time::Duration;
+
+    #[test]
+    fn full_url_becomes_config() {
+        let t = parse(
+            "redis+sentinel://app:s3cret@10.0.0.1:26379,10.0.0.2/svc/3\
+             ?sentinel_password=sp&role=replica&protocol=3&timeout=250ms",
+        )
+        .unwrap();
+        let c = t.to_config().unwrap();
+        assert_eq!(
+            c.sentinels,
+            vec![Addr::new("10.0.0.1", 26379), Addr::new("10.0.0.2", 26379)]
+        );
+        assert_eq!(
+            (c.service.as_str(), c.db, c.role),
+            ("svc", 3, Role::Replica)
+        );
+        let auth = c.auth.unwrap();
+        assert_eq!(
+            (auth.username.as_deref(), auth.password.as_str()),
+            (Some("app"), "s3cret")
+        );
+        assert_eq!(c.sentinel_auth.unwrap().password, "sp");
+        assert_eq!(c.protocol, Protocol::Resp3);
+        assert_eq!(c.command_timeout, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn incomplete_and_tls_are_errors() {
+        let no_service = parse("redis+sentinel://h1:26379").unwrap();
+        assert!(matches!(
+            no_service.to_config(),
+            Err(UrlError::Incomplete { .. })
+        ));
+        let tls = parse("rediss+sentinel://h1:26379/svc").unwrap();
+        let err = tls.to_config().unwrap_err();
+        assert!(matches!(err, UrlError::TlsUnsupported { .. }));
+        assert!(err.to_string().contains("rediss+sentinel"));
+    }
+}

@@ -1,0 +1,224 @@
+//! What every end-to-end scenario shares: a synchronous facade over the four client flavors, so
+//! one scenario body runs on blocking, tokio, async-std and smol alike, and topology helpers.
+
+#![allow(dead_code)]
+
+use resp_sentinel::core::sentinel::{Addr, Config, Credentials, Role};
+use resp_sentinel::{blocking, Cmd, Error, FromValue, Message};
+use resp_sentinel_tests::{Topology, TopologyOptions};
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// The runtime a scenario runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rt {
+    Blocking,
+    Tokio,
+    AsyncStd,
+    Smol,
+}
+
+enum Inner {
+    Blocking(blocking::Client),
+    Tokio(resp_sentinel::Client, tokio::runtime::Runtime),
+    AsyncStd(resp_sentinel::Client),
+    Smol(resp_sentinel::Client),
+}
+
+/// A client of any flavor, driven synchronously from the test thread.
+pub struct TestClient {
+    inner: Inner,
+}
+
+impl TestClient {
+    /// A client for `role` of the topology's service, made with `config`.
+    pub fn new(rt: Rt, config: Config, role: Role) -> TestClient {
+        let service = config.service.clone();
+        let inner = match rt {
+            Rt::Blocking => {
+                let s = blocking::Sentinel::new(config);
+                Inner::Blocking(match role {
+                    Role::Master => s.master_for(&service),
+                    Role::Replica => s.replica_for(&service),
+                })
+            }
+            Rt::Tokio => {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("tokio runtime");
+                let s = resp_sentinel::tokio::Sentinel::new(config);
+                let client = {
+                    let _guard = runtime.enter();
+                    match role {
+                        Role::Master => s.master_for(&service),
+                        Role::Replica => s.replica_for(&service),
+                    }
+                };
+                Inner::Tokio(client, runtime)
+            }
+            Rt::AsyncStd => {
+                let s = resp_sentinel::async_std::Sentinel::new(config);
+                Inner::AsyncStd(match role {
+                    Role::Master => s.master_for(&service),
+                    Role::Replica => s.replica_for(&service),
+                })
+            }
+            Rt::Smol => {
+                let s = resp_sentinel::smol::Sentinel::new(config);
+                Inner::Smol(match role {
+                    Role::Master => s.master_for(&service),
+                    Role::Replica => s.replica_for(&service),
+                })
+            }
+        };
+        TestClient { inner }
+    }
+
+    /// Runs `fut` to completion on this client's runtime.
+    fn run<F: Future>(&self, fut: F) -> F::Output {
+        match &self.inner {
+            Inner::Tokio(_, rt) => rt.block_on(fut),
+            Inner::AsyncStd(_) => async_std::task::block_on(fut),
+            Inner::Smol(_) | Inner::Blocking(_) => smol::block_on(fut),
+        }
+    }
+
+    /// Sends a command and converts the reply.
+    pub fn query<T: FromValue>(&self, cmd: Cmd) -> Result<T, Error> {
+        match &self.inner {
+            Inner::Blocking(c) => c.query(cmd),
+            Inner::Tokio(c, _) | Inner::AsyncStd(c) | Inner::Smol(c) => self.run(c.query(cmd)),
+        }
+    }
+
+    /// `INCR key`.
+    pub fn incr(&self, key: &str) -> Result<i64, Error> {
+        self.query(resp_sentinel::cmd("INCR").arg(key))
+    }
+
+    /// The first word of `ROLE` (`master` or `slave`) on the node the client uses.
+    pub fn role(&self) -> Result<String, Error> {
+        let v: Vec<resp_sentinel::Value> = self.query(resp_sentinel::cmd("ROLE"))?;
+        let first = v
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Conversion("empty ROLE".into()))?;
+        String::from_value(first)
+    }
+
+    /// The verified master in use.
+    pub fn master_addr(&self) -> Option<Addr> {
+        match &self.inner {
+            Inner::Blocking(c) => c.master_addr(),
+            Inner::Tokio(c, _) | Inner::AsyncStd(c) | Inner::Smol(c) => self.run(c.master_addr()),
+        }
+    }
+
+    /// Subscribes to `channel`.
+    pub fn subscribe(&self, channel: &str) -> TestSub {
+        match &self.inner {
+            Inner::Blocking(c) => TestSub::Blocking(c.subscribe(&[channel])),
+            Inner::Tokio(c, _) | Inner::AsyncStd(c) | Inner::Smol(c) => {
+                TestSub::Async(self.run(c.subscribe(&[channel])).expect("subscribe"))
+            }
+        }
+    }
+}
+
+/// A subscription of any flavor.
+pub enum TestSub {
+    Blocking(blocking::Subscription),
+    Async(resp_sentinel::Subscription),
+}
+
+impl TestSub {
+    /// The next message within `timeout`.
+    pub fn next(&mut self, timeout: Duration) -> Option<Message> {
+        match self {
+            TestSub::Blocking(s) => s.next_timeout(timeout),
+            TestSub::Async(s) => {
+                let deadline = Instant::now() + timeout;
+                loop {
+                    if let Some(m) = s.try_next() {
+                        return Some(m);
+                    }
+                    if Instant::now() >= deadline {
+                        return None;
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+}
+
+/// Starts a topology or fails the test with the harness's message (a missing Redis fails).
+pub fn topology(opts: TopologyOptions) -> Topology {
+    match Topology::start(opts) {
+        Ok(t) => t,
+        Err(e) => panic!("cannot start the Redis topology: {e}"),
+    }
+}
+
+/// Client options matching the topology's credentials, with test-friendly timeouts.
+pub fn config_for(topo: &Topology) -> Config {
+    let mut c = Config::new(topo.sentinel_addrs(), topo.service_name());
+    let o = topo.options();
+    c.auth = o.data_auth.as_ref().map(|a| Credentials {
+        username: a.username.clone(),
+        password: a.password.clone(),
+    });
+    c.sentinel_auth = o.sentinel_auth.as_ref().map(|a| Credentials {
+        username: a.username.clone(),
+        password: a.password.clone(),
+    });
+    c.command_timeout = Duration::from_secs(3);
+    c.health_check_interval = Duration::from_millis(500);
+    c.sentinel_poll_interval = Duration::from_millis(500);
+    c.fence_max_hold = Duration::from_secs(20);
+    c
+}
+
+/// Retries `f` until it succeeds or `timeout` passes; returns the last error on timeout.
+pub fn eventually<T, E: std::fmt::Debug>(
+    timeout: Duration,
+    mut f: impl FnMut() -> Result<T, E>,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(e) if Instant::now() >= deadline => panic!("gave up after {timeout:?}: {e:?}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+/// The audit behind "no acknowledged write lost, none taken by a demoted master": every value
+/// an INCR acknowledged is distinct (a write accepted by the old master after the new one took
+/// over repeats a value) and no larger than the counter the current master holds.
+pub fn audit_counter(acked: &[i64], final_value: i64) {
+    let mut sorted = acked.to_vec();
+    sorted.sort_unstable();
+    let before = sorted.len();
+    sorted.dedup();
+    assert_eq!(
+        sorted.len(),
+        before,
+        "{} acknowledged values repeat: writes went to a demoted master",
+        before - sorted.len()
+    );
+    if let Some(max) = sorted.last() {
+        assert!(
+            *max <= final_value,
+            "acknowledged value {max} is missing: the master holds {final_value}"
+        );
+    }
+    assert!(
+        acked.len() as i64 <= final_value,
+        "{} writes acknowledged but the counter is {final_value}",
+        acked.len()
+    );
+}
