@@ -219,7 +219,9 @@ fn subscribing_before_a_master_is_known_sets_no_due_deadline() {
         let now = t.now + Duration::from_millis(ms);
         t.m.handle_timeout(now);
         t.out();
-        let next = t.m.poll_timeout().expect("the sentinel connect timeout is pending");
+        let next =
+            t.m.poll_timeout()
+                .expect("the sentinel connect timeout is pending");
         assert!(next > now, "due deadline left behind at {ms} ms");
     }
 }
