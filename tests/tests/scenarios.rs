@@ -326,7 +326,7 @@ fn resp2_and_resp3(rt: Rt) {
         let mut config = config_for(&topo);
         config.protocol = protocol;
         let client = TestClient::new(rt, config, Role::Master);
-        assert_eq!(client.incr("p").unwrap() > 0, true);
+        assert!(client.incr("p").unwrap() > 0);
         client
             .query::<()>(cmd("HSET").arg("h").arg("f").arg("v"))
             .unwrap();
