@@ -4,7 +4,7 @@
 use crate::report::Report;
 use resp_sentinel::core::sentinel::{Addr, Event};
 use resp_sentinel::Error;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 /// What the drill needs from a client, whatever runtime drives it.
@@ -57,6 +57,7 @@ pub async fn run<C: DrillClient>(
     let mut trigger_error = None;
     let (trigger_tx, trigger_rx) = std::sync::mpsc::channel();
 
+    let tty = std::io::stderr().is_terminal();
     let start = Instant::now();
     let end = start + plan.duration;
     let mut last_ok = start;
@@ -113,20 +114,27 @@ pub async fn run<C: DrillClient>(
                 last_error = Some(e.to_string());
             }
         }
-        if plan.progress && now.duration_since(last_print) >= Duration::from_millis(250) {
+        // A live line on a terminal; a line a second in logs.
+        let every = if tty { 250 } else { 1000 };
+        if plan.progress && now.duration_since(last_print) >= Duration::from_millis(every) {
             last_print = now;
             let master = client.master().await.map(|a| a.to_string());
-            eprint!(
-                "\r  {:>6.1}s  ok {:>8}  errors {:>5}  master {:<21}",
+            let line = format!(
+                "  {:>6.1}s  ok {:>8}  errors {:>5}  master {:<21}",
                 start.elapsed().as_secs_f64(),
                 r.ok,
                 r.errors,
                 master.as_deref().unwrap_or("(none)")
             );
-            let _ = std::io::stderr().flush();
+            if tty {
+                eprint!("\r{line}");
+                let _ = std::io::stderr().flush();
+            } else {
+                eprintln!("{line}");
+            }
         }
     }
-    if plan.progress {
+    if plan.progress && tty {
         eprintln!();
     }
     r.elapsed = start.elapsed();
