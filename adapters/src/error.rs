@@ -44,6 +44,8 @@ impl fmt::Display for ErrorReply {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Error {
+    /// The configuration or URL is not usable (the message says what is wrong).
+    Config(String),
     /// No sentinel could name a reachable, verified master for the service.
     PrimaryNotFound(String),
     /// No usable replica (nor the master as fallback) could be found.
@@ -78,6 +80,7 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Error::Config(why) => write!(f, "invalid configuration: {why}"),
             Error::PrimaryNotFound(why) => write!(f, "master not found: {why}"),
             Error::ReplicaNotFound(why) => write!(f, "replica not found: {why}"),
             Error::Timeout => f.write_str("command timed out"),

@@ -2,6 +2,7 @@
 //! replicas are made.
 
 use crate::breaker::{Breaker, BreakerConfig};
+use crate::error::Error;
 use crate::handle::Handle;
 use resp_sentinel_core::sentinel::{Config, Machine, Role};
 use std::marker::PhantomData;
@@ -37,6 +38,20 @@ impl<R: Flavor> Sentinel<R> {
             breaker: None,
             _rt: PhantomData,
         }
+    }
+
+    /// Options from a URL of any form [`resp_sentinel_core::url::parse`] accepts, e.g.
+    /// `redis+sentinel://:pass@h1:26379,h2:26379/mymaster/0?sentinel_password=..`.
+    pub fn from_url(url: &str) -> Result<Self, Error> {
+        let config = resp_sentinel_core::url::parse(url)
+            .and_then(|t| t.to_config())
+            .map_err(|e| Error::Config(e.to_string()))?;
+        Ok(Sentinel::new(config))
+    }
+
+    /// The service named by the URL or configuration this was made from.
+    pub fn service(&self) -> &str {
+        &self.config.service
     }
 
     /// Adds a circuit breaker to every client made from now on.
@@ -102,3 +117,21 @@ macro_rules! async_flavor {
 async_flavor!("tokio", crate::runtime::tokio::Tokio);
 async_flavor!("async-std", crate::runtime::async_std::AsyncStd);
 async_flavor!("smol", crate::runtime::smol::Smol);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blocking::Blocking;
+
+    #[test]
+    fn from_url_reads_every_option_and_reports_mistakes() {
+        let s =
+            Sentinel::<Blocking>::from_url("redis+sentinel://:pw@127.0.0.1:26379/svc/2").unwrap();
+        assert_eq!(s.service(), "svc");
+        assert_eq!(s.config().db, 2);
+        let err =
+            Sentinel::<Blocking>::from_url("redis+sentinel://127.0.0.1:70000/svc").unwrap_err();
+        assert!(matches!(err, Error::Config(_)), "{err:?}");
+        assert!(err.to_string().contains("70000"), "{err}");
+    }
+}
