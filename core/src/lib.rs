@@ -9,5 +9,7 @@
 
 pub mod resp;
 pub mod sentinel;
+#[cfg(feature = "sim")]
+pub mod sim;
 
 pub use resp::{cmd, Cmd, Decoder, Frame, Limits, ProtocolError, ProtocolErrorKind, Value};
