@@ -185,6 +185,14 @@ pub enum Event {
         /// The sentinel event that raised the fence (e.g. `+selected-slave`).
         reason: String,
     },
+    /// The fence came down without a new master (failover aborted, or the hold expired);
+    /// commands resume wherever sentinels point.
+    FenceLifted {
+        /// The master that was fenced.
+        old: Addr,
+        /// What lifted it (e.g. `-failover-abort-not-elected`).
+        reason: String,
+    },
     /// The master moved.
     MasterChanged {
         /// Previous master, if one was known.

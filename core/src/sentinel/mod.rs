@@ -2,10 +2,60 @@
 //!
 //! Drive it like quinn-proto: feed [`Input`]s and timeouts with `now`, drain [`Output`]s, and
 //! sleep until [`Machine::poll_timeout`]. The same inputs in the same order always give the same
-//! outputs.
+//! outputs (no clock reads, ordered maps only, randomness from the seeded generator).
+//!
+//! ```text
+//!                 +-----------+  all sentinels fail: fail queued (MasterNotFound), back off
+//!   new() ------> | Resolving |<------------------------------------------------+
+//!                 +-----------+  get-master-addr-by-name, in order, move-to-front |
+//!                       | address                                                 |
+//!                       v                                                         |
+//!                 +------------+  connect failed / timeout / ROLE mismatch ------>+
+//!                 | Connecting |  (AUTH|HELLO, SELECT, CLIENT SETNAME, ROLE        |
+//!                 | + verifying|   pipelined)                                      |
+//!                 +------------+                                                  |
+//!                       | ROLE ok: MasterChanged, Ready, flush queue              |
+//!                       v                                                         |
+//!                 +-----------+  closed / timeout / -READONLY -LOADING -MASTERDOWN|
+//!                 |   Ready   |--------------------------- rediscover now ------->+
+//!                 +-----------+  (backstop poll, health PING, sentinel refresh)
+//!                   |       ^
+//!  failover notice  |       | different master verified (fence cleared, queue released),
+//!  for our master   v       | or abort / hold expired (fence lifted, rediscover)
+//!                 +-----------+
+//!                 |  Fenced   |  nothing written to the old master; new commands queue
+//!                 +-----------+  (fence_max_queued, fence_max_hold); sentinels polled every
+//!                                fence_poll_interval; +switch-master connects straight away
+//! ```
+//!
+//! Retry promises: a command never written is sent to the next verified node. A command written
+//! and answered `-READONLY` / `-LOADING` / `-MASTERDOWN` was refused, so it is re-sent (up to
+//! `max_retries`). A command written and unanswered when its connection died fails with
+//! [`CommandError::ConnectionLost`] `{ sent: true }` (or `Timeout`) unless it was submitted as
+//! idempotent, in which case it is re-sent. Replies are matched to requests in order on one
+//! pipelined connection; RESP3 push frames come out as [`Output::Message`], never as replies.
 
+mod backoff;
+mod config;
+mod conn;
+mod discovery;
+mod error;
+mod fence;
 mod io;
 mod machine;
+mod node;
+mod notice;
+mod pubsub;
+mod replicas;
+mod reply;
+mod timers;
+mod walk;
 
+#[cfg(test)]
+mod tests;
+
+pub use config::{Backoff, Config, Credentials, Jitter, Protocol, ReplicaStrategy};
+pub use discovery::{Discovered, Discovery};
+pub use error::{CommandError, DiscoveryError};
 pub use io::{Addr, AddrParseError, ConnId, Event, Input, Output, PeerKind, RequestId, Role};
-pub use machine::{CommandError, Machine};
+pub use machine::{Machine, SubmitOptions};

@@ -1,0 +1,204 @@
+//! What the caller configures: sentinels, service, credentials, timeouts, backoff, strategies.
+
+use super::io::{Addr, Role};
+use std::fmt;
+use std::time::Duration;
+
+/// A password, optionally with an ACL user name. `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// ACL user; `None` authenticates as the default user.
+    pub username: Option<String>,
+    /// The password.
+    pub password: String,
+}
+
+impl Credentials {
+    /// Password-only credentials (the `default` user).
+    pub fn password(password: impl Into<String>) -> Credentials {
+        Credentials {
+            username: None,
+            password: password.into(),
+        }
+    }
+
+    /// ACL user and password.
+    pub fn user(username: impl Into<String>, password: impl Into<String>) -> Credentials {
+        Credentials {
+            username: Some(username.into()),
+            password: password.into(),
+        }
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Wire protocol used on data connections (sentinel connections always speak RESP2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// RESP2: `AUTH`, `SELECT`, `CLIENT SETNAME`.
+    #[default]
+    Resp2,
+    /// RESP3 via `HELLO 3`, falling back to RESP2 when the server answers NOPROTO or does not
+    /// know `HELLO`.
+    Resp3,
+}
+
+/// How a backoff delay is randomised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Jitter {
+    /// Uniform in `[0, min(cap, base * 2^attempt)]`.
+    #[default]
+    Full,
+    /// Uniform in `[base, min(cap, previous * 3)]`.
+    Decorrelated,
+}
+
+/// Delay policy between failed attempts; deterministic for a given `seed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
+    /// First delay scale.
+    pub base: Duration,
+    /// Largest delay.
+    pub cap: Duration,
+    /// Seed of the machine's pseudo-random generator (jitter and random replica choice).
+    pub seed: u64,
+    /// Jitter flavour.
+    pub jitter: Jitter,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            base: Duration::from_millis(50),
+            cap: Duration::from_secs(2),
+            seed: 0x05e1_71e1,
+            jitter: Jitter::Full,
+        }
+    }
+}
+
+/// How a replica is chosen among the usable ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ReplicaStrategy {
+    /// Uniformly at random (from the seeded generator).
+    #[default]
+    Random,
+    /// In turn.
+    RoundRobin,
+    /// The lowest `ROLE` round-trip time seen so far; unmeasured replicas are tried first.
+    LowestLatency,
+}
+
+/// Everything the [`super::Machine`] needs to find and keep the right node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Sentinels to ask, in order (host names allowed).
+    pub sentinels: Vec<Addr>,
+    /// The monitored master's name (`sentinel monitor <name> ...`).
+    pub service: String,
+    /// Which node carries commands.
+    pub role: Role,
+    /// Database selected on data connections.
+    pub db: u32,
+    /// Sent with `CLIENT SETNAME` (or `HELLO ... SETNAME`).
+    pub client_name: Option<String>,
+    /// Credentials for data nodes.
+    pub auth: Option<Credentials>,
+    /// Credentials for sentinels (separate from data auth).
+    pub sentinel_auth: Option<Credentials>,
+    /// Data connection protocol.
+    pub protocol: Protocol,
+    /// Longest wait for a TCP connection.
+    pub connect_timeout: Duration,
+    /// Longest wait for a sentinel's answer.
+    pub sentinel_timeout: Duration,
+    /// Longest wait for a data node's reply (and for an unsent command in the queue).
+    pub command_timeout: Duration,
+    /// An idle data connection is `PING`ed this often, so a paused server is noticed.
+    pub health_check_interval: Duration,
+    /// Backstop poll of `get-master-addr-by-name` while connected (pub/sub can lose messages).
+    pub sentinel_poll_interval: Duration,
+    /// How often `SENTINEL sentinels` refreshes the sentinel list.
+    pub sentinel_refresh_interval: Duration,
+    /// Delays between failed attempts.
+    pub backoff: Backoff,
+    /// Replica choice when `role` is [`Role::Replica`].
+    pub replica_strategy: ReplicaStrategy,
+    /// Raise the failover fence on failover-progress events (strongly recommended).
+    pub fence: bool,
+    /// Most commands held while the fence is up; more fail with `QueueFull`.
+    pub fence_max_queued: usize,
+    /// Longest time the fence holds commands; they then fail with `FenceTimeout`.
+    pub fence_max_hold: Duration,
+    /// While fenced, sentinels are polled this often until they name a new master.
+    pub fence_poll_interval: Duration,
+    /// Most commands queued while no node is ready (outside the fence).
+    pub max_queued: usize,
+    /// How many times a command is re-sent after `-READONLY`/`-LOADING`/`-MASTERDOWN` or, when
+    /// idempotent, after a lost connection.
+    pub max_retries: u32,
+}
+
+impl Config {
+    /// A configuration with defaults for everything but the sentinels and the service name.
+    pub fn new(sentinels: Vec<Addr>, service: impl Into<String>) -> Config {
+        Config {
+            sentinels,
+            service: service.into(),
+            role: Role::Master,
+            db: 0,
+            client_name: None,
+            auth: None,
+            sentinel_auth: None,
+            protocol: Protocol::Resp2,
+            connect_timeout: Duration::from_secs(2),
+            sentinel_timeout: Duration::from_millis(1000),
+            command_timeout: Duration::from_secs(5),
+            health_check_interval: Duration::from_secs(1),
+            sentinel_poll_interval: Duration::from_secs(2),
+            sentinel_refresh_interval: Duration::from_secs(30),
+            backoff: Backoff::default(),
+            replica_strategy: ReplicaStrategy::Random,
+            fence: true,
+            fence_max_queued: 65_536,
+            fence_max_hold: Duration::from_secs(10),
+            fence_poll_interval: Duration::from_millis(50),
+            max_queued: 65_536,
+            max_retries: 3,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_passwords() {
+        let mut c = Config::new(vec![Addr::new("s1", 26379)], "mymaster");
+        c.auth = Some(Credentials::user("app", "data-secret-1"));
+        c.sentinel_auth = Some(Credentials::password("sentinel-secret-2"));
+        let d = format!("{c:?} {:?}", c.auth);
+        assert!(!d.contains("data-secret-1"), "{d}");
+        assert!(!d.contains("sentinel-secret-2"), "{d}");
+        assert!(d.contains("app") && d.contains("<redacted>"));
+    }
+
+    #[test]
+    fn defaults_are_sensible() {
+        let c = Config::new(vec![Addr::new("s1", 26379)], "svc");
+        assert_eq!(c.role, Role::Master);
+        assert_eq!(c.service, "svc");
+        assert!(c.fence && c.fence_max_queued > 0);
+        assert!(c.fence_poll_interval <= Duration::from_millis(100));
+        assert!(c.backoff.base < c.backoff.cap);
+    }
+}

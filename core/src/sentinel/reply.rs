@@ -1,0 +1,234 @@
+//! Reading server replies: addresses, `ROLE`, `SENTINEL replicas|sentinels` entries, errors.
+//!
+//! Everything here is total: any value (garbage included) gives `Ok` or a short description.
+
+use super::io::Addr;
+use crate::Value;
+
+/// The bytes of a string-like value.
+pub(crate) fn text(v: &Value) -> Option<&[u8]> {
+    match v {
+        Value::SimpleString(b) | Value::Bulk(b) | Value::Verbatim { text: b, .. } => Some(b),
+        Value::Attributed { value, .. } => text(value),
+        _ => None,
+    }
+}
+
+/// The elements of an array-like value.
+pub(crate) fn items(v: &Value) -> Option<&[Value]> {
+    match v {
+        Value::Array(a) | Value::Set(a) | Value::Push(a) => Some(a),
+        Value::Attributed { value, .. } => items(value),
+        _ => None,
+    }
+}
+
+/// The text of an error reply.
+pub(crate) fn error_text(v: &Value) -> Option<&[u8]> {
+    match v {
+        Value::Error(b) | Value::BlobError(b) => Some(b),
+        _ => None,
+    }
+}
+
+/// True when the error reply's first word is `code` (e.g. `READONLY`).
+pub(crate) fn error_is(v: &Value, code: &str) -> bool {
+    error_text(v).is_some_and(|e| {
+        e.len() >= code.len()
+            && e[..code.len()].eq_ignore_ascii_case(code.as_bytes())
+            && e.get(code.len()).is_none_or(|b| *b == b' ')
+    })
+}
+
+/// Key/value pairs of a RESP3 map or of a RESP2 flat array with string keys.
+pub(crate) fn pairs(v: &Value) -> Option<Vec<(&[u8], &Value)>> {
+    match v {
+        Value::Map(m) => m.iter().map(|(k, v)| Some((text(k)?, v))).collect(),
+        _ => {
+            let a = items(v)?;
+            if a.len() % 2 != 0 {
+                return None;
+            }
+            a.chunks_exact(2)
+                .map(|kv| Some((text(&kv[0])?, &kv[1])))
+                .collect()
+        }
+    }
+}
+
+/// Lossy, length-capped text for error messages.
+pub(crate) fn show(b: &[u8]) -> String {
+    let cut = &b[..b.len().min(120)];
+    String::from_utf8_lossy(cut).into_owned()
+}
+
+/// A short description of a value for error messages.
+pub(crate) fn describe(v: &Value) -> String {
+    match v {
+        Value::Error(e) | Value::BlobError(e) => format!("error reply `{}`", show(e)),
+        Value::Null => "null".into(),
+        Value::Array(a) => format!("array of {}", a.len()),
+        Value::Integer(i) => format!("integer {i}"),
+        other => match text(other) {
+            Some(t) => format!("string `{}`", show(t)),
+            None => "unexpected reply type".into(),
+        },
+    }
+}
+
+fn parse_port(v: &Value) -> Option<u16> {
+    let p = match v {
+        Value::Integer(i) => u16::try_from(*i).ok()?,
+        other => std::str::from_utf8(text(other)?)
+            .ok()?
+            .parse::<u16>()
+            .ok()?,
+    };
+    (p != 0).then_some(p)
+}
+
+fn parse_host(v: &Value) -> Option<String> {
+    let h = std::str::from_utf8(text(v)?).ok()?;
+    (!h.is_empty() && !h.contains(char::is_whitespace)).then(|| h.to_string())
+}
+
+/// A `get-master-addr-by-name` reply: `Ok(None)` for null (unknown service).
+pub(crate) fn master_addr(v: &Value) -> Result<Option<Addr>, String> {
+    if matches!(v, Value::Null) {
+        return Ok(None);
+    }
+    if let Some(e) = error_text(v) {
+        return Err(format!("error reply `{}`", show(e)));
+    }
+    let a = items(v).ok_or_else(|| format!("not an address: {}", describe(v)))?;
+    if a.len() != 2 {
+        return Err(format!("address with {} elements, expected 2", a.len()));
+    }
+    let host = parse_host(&a[0]).ok_or("invalid host in address")?;
+    let port = parse_port(&a[1]).ok_or("port not in 1-65535")?;
+    Ok(Some(Addr::new(host, port)))
+}
+
+/// What `ROLE` said.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum RoleReply {
+    Master,
+    Replica,
+    Other(String),
+}
+
+pub(crate) fn role(v: &Value) -> RoleReply {
+    let first = items(v).and_then(|a| a.first()).and_then(text);
+    match first {
+        Some(b"master") => RoleReply::Master,
+        Some(b"slave") | Some(b"replica") => RoleReply::Replica,
+        Some(other) => RoleReply::Other(show(other)),
+        None => RoleReply::Other(describe(v)),
+    }
+}
+
+/// One entry of `SENTINEL replicas` or `SENTINEL sentinels`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Instance {
+    pub addr: Addr,
+    pub flags: String,
+    pub link_ok: bool,
+}
+
+impl Instance {
+    /// Not flagged down or disconnected.
+    pub(crate) fn up(&self) -> bool {
+        !self
+            .flags
+            .split(',')
+            .any(|f| matches!(f, "s_down" | "o_down" | "disconnected"))
+    }
+}
+
+/// Entries of a `SENTINEL replicas|sentinels` reply; malformed entries are skipped.
+pub(crate) fn instances(v: &Value) -> Result<Vec<Instance>, String> {
+    if let Some(e) = error_text(v) {
+        return Err(format!("error reply `{}`", show(e)));
+    }
+    let list = items(v).ok_or_else(|| format!("not a list: {}", describe(v)))?;
+    let mut out = Vec::new();
+    for entry in list {
+        let Some(kv) = pairs(entry) else { continue };
+        let get = |k: &str| kv.iter().find(|(key, _)| *key == k.as_bytes()).map(|p| p.1);
+        let (Some(ip), Some(port)) = (get("ip").and_then(parse_host), get("port")) else {
+            continue;
+        };
+        let Some(port) = parse_port(port) else {
+            continue;
+        };
+        let flags = get("flags")
+            .and_then(text)
+            .map(|t| String::from_utf8_lossy(t).into_owned())
+            .unwrap_or_default();
+        let link_ok = get("master-link-status").and_then(text) == Some(b"ok");
+        out.push(Instance {
+            addr: Addr::new(ip, port),
+            flags,
+            link_ok,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn b(s: &str) -> Value {
+        Value::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    #[test]
+    fn master_addr_cases() {
+        let ok = Value::Array(vec![b("10.0.0.1"), b("6379")]);
+        assert_eq!(master_addr(&ok), Ok(Some(Addr::new("10.0.0.1", 6379))));
+        assert_eq!(master_addr(&Value::Null), Ok(None));
+        assert!(master_addr(&Value::Array(vec![b("h")])).is_err());
+        assert!(master_addr(&Value::Array(vec![b("h"), b("70000")])).is_err());
+        assert!(master_addr(&Value::Array(vec![b("h"), b("0")])).is_err());
+        assert!(master_addr(&Value::Array(vec![b(""), b("1")])).is_err());
+        assert!(master_addr(&b("garbage")).is_err());
+        assert!(master_addr(&Value::Error(Bytes::from_static(b"ERR x"))).is_err());
+    }
+
+    #[test]
+    fn role_and_errors() {
+        assert_eq!(role(&Value::Array(vec![b("master")])), RoleReply::Master);
+        assert_eq!(role(&Value::Array(vec![b("slave")])), RoleReply::Replica);
+        assert!(matches!(role(&Value::Integer(1)), RoleReply::Other(_)));
+        let e = Value::Error(Bytes::from_static(b"READONLY You can't write"));
+        assert!(error_is(&e, "READONLY"));
+        assert!(!error_is(&e, "READ"));
+        assert!(!error_is(&b("READONLY"), "READONLY"));
+    }
+
+    #[test]
+    fn instances_filter_bad_entries() {
+        let good = Value::Array(vec![
+            b("ip"),
+            b("10.0.0.2"),
+            b("port"),
+            b("6380"),
+            b("flags"),
+            b("slave,s_down"),
+            b("master-link-status"),
+            b("ok"),
+        ]);
+        let bad_port = Value::Array(vec![b("ip"), b("h"), b("port"), b("99999")]);
+        let odd = Value::Array(vec![b("ip")]);
+        let r = instances(&Value::Array(vec![good, bad_port, odd, Value::Integer(3)])).unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].addr, Addr::new("10.0.0.2", 6380));
+        assert!(r[0].link_ok && !r[0].up());
+        let map = Value::Map(vec![(b("ip"), b("h")), (b("port"), Value::Integer(5))]);
+        let r = instances(&Value::Array(vec![map])).unwrap();
+        assert!(r[0].up() && !r[0].link_ok);
+        assert!(instances(&Value::Integer(1)).is_err());
+    }
+}
