@@ -4,7 +4,7 @@ use super::rng::Rng;
 use super::schedule::Schedule;
 use super::world::{Delivery, World, WorldSpec};
 use crate::sentinel::{
-    Addr, CommandError, ConnId, Event, Input, Machine, Output, PeerKind, RequestId, Role,
+    Addr, CommandError, Config, ConnId, Event, Input, Machine, Output, PeerKind, RequestId, Role,
 };
 use crate::{cmd, Cmd, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -164,6 +164,35 @@ impl fmt::Display for Report {
     }
 }
 
+/// A [`Config`] for a machine talking to a world built from `spec`: its sentinels, service,
+/// credentials and the run's database, with the backoff seeded from `seed`.
+pub fn machine_config(spec: &WorldSpec, db: u32, seed: u64) -> Config {
+    let sentinels = (0..spec.sentinels)
+        .map(|i| Addr::new("127.0.0.1", 26379 + i as u16))
+        .collect();
+    let mut c = Config::new(sentinels, spec.service.clone());
+    c.db = db;
+    c.auth = spec.data_auth.clone();
+    c.sentinel_auth = spec.sentinel_auth.clone();
+    c.backoff.seed = seed;
+    c
+}
+
+impl Sim<Machine> {
+    /// A run of a [`Machine`] configured by [`machine_config`], after `adjust` edits the config.
+    pub fn with_machine(
+        cfg: SimConfig,
+        schedule: Schedule,
+        start: Instant,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Sim<Machine> {
+        let mut mc = machine_config(&cfg.spec, cfg.db, cfg.seed);
+        adjust(&mut mc);
+        let machine = Machine::new(mc, start);
+        Sim::new(cfg, schedule, machine, start)
+    }
+}
+
 /// One simulation run: a world, a client, a workload and the invariant checker.
 pub struct Sim<C: Client> {
     /// The simulated deployment.
@@ -177,12 +206,13 @@ pub struct Sim<C: Client> {
     rng: Rng,
     requests: BTreeMap<RequestId, Req>,
     kinds: BTreeMap<ConnId, PeerKind>,
-    fenced: BTreeMap<Addr, String>,
+    /// Nodes the client knows are not master: why, and whether it learned so from a failover.
+    fenced: BTreeMap<Addr, (String, bool)>,
     learned: Vec<(Instant, Addr)>,
     checked_failovers: BTreeSet<usize>,
     next_submit: Option<Instant>,
     op_seq: u64,
-    acked: Vec<u64>,
+    acked: Vec<(u64, Instant)>,
     report: Report,
 }
 
@@ -304,7 +334,7 @@ impl<C: Client> Sim<C> {
                     if self.kinds.get(&conn) == Some(&PeerKind::Data(Role::Master)) {
                         self.fenced
                             .entry(addr)
-                            .or_insert_with(|| "a -READONLY or ROLE-replica reply".into());
+                            .or_insert_with(|| ("a -READONLY or ROLE-replica reply".into(), false));
                     }
                 }
                 self.client.handle_input(Input::Received(conn, &bytes), now)
@@ -353,7 +383,7 @@ impl<C: Client> Sim<C> {
                         (&sent.addr, sent.kind)
                     {
                         if !sent.writes.is_empty() {
-                            if let Some(why) = self.fenced.get(addr) {
+                            if let Some((why, _)) = self.fenced.get(addr) {
                                 let msg = format!(
                                     "write {:?} sent to {addr} after the client learned it is not master (from {why})",
                                     sent.writes
@@ -376,31 +406,47 @@ impl<C: Client> Sim<C> {
     }
 
     fn on_event(&mut self, e: Event) {
+        if self.world.trace {
+            eprintln!(
+                "event {:?}: {e:?}",
+                self.now.saturating_duration_since(self.start)
+            );
+        }
         match e {
             Event::FenceRaised { old, reason } => {
                 self.fenced
                     .entry(old)
-                    .or_insert_with(|| format!("its own FenceRaised ({reason})"));
+                    .or_insert_with(|| (format!("its own FenceRaised ({reason})"), true));
             }
             Event::MasterChanged { old, new } => {
                 if let Some(old) = old.filter(|o| *o != new) {
                     self.fenced
                         .entry(old)
-                        .or_insert_with(|| "its own MasterChanged".into());
+                        .or_insert_with(|| ("its own MasterChanged".into(), true));
                 }
-                self.fenced.remove(&new);
+                self.maybe_lift(&new);
                 self.learned.push((self.now, new));
             }
             Event::Ready {
                 addr,
                 role: Role::Master,
             } => {
-                if &addr == self.world.master() && !self.world.failover_in_progress() {
-                    self.fenced.remove(&addr);
-                }
+                self.maybe_lift(&addr);
                 self.learned.push((self.now, addr));
             }
             _ => {}
+        }
+    }
+
+    /// The client says `addr` is master again. Believe it only if that is true: `addr` is the
+    /// authoritative master and, when the client learned otherwise from a failover, no
+    /// failover is running (a stale sentinel naming the old master does not count).
+    fn maybe_lift(&mut self, addr: &Addr) {
+        if let Some((_, from_failover)) = self.fenced.get(addr) {
+            let true_master = addr == self.world.master();
+            if true_master && !(*from_failover && self.world.failover_in_progress()) {
+                self.fenced.remove(addr);
+            }
         }
     }
 
@@ -429,7 +475,7 @@ impl<C: Client> Sim<C> {
             (Expect::IncrBy(i), Value::Integer(n)) => {
                 if *n as u64 == *i {
                     self.report.acked_writes += 1;
-                    self.acked.push(*i);
+                    self.acked.push((*i, self.now));
                     true
                 } else {
                     false
@@ -456,14 +502,16 @@ impl<C: Client> Sim<C> {
             .enumerate()
             .filter_map(|(i, f)| Some((i, f.started, f.switched_at?, f.new.clone()?)))
             .collect();
-        for (i, started, switched, new) in records {
+        for (k, &(i, started, switched, ref new)) in records.iter().enumerate() {
             if self.checked_failovers.contains(&i) {
                 continue;
             }
+            // Reaching the master of a later failover also counts: this one's may be gone.
+            let targets: Vec<&Addr> = records[k..].iter().map(|r| &r.3).collect();
             let reached = self
                 .learned
                 .iter()
-                .find(|(t, a)| *t >= started && *a == new)
+                .find(|(t, a)| *t >= started && targets.contains(&a))
                 .map(|(t, _)| *t);
             if let Some(t) = reached {
                 self.checked_failovers.insert(i);
@@ -519,10 +567,10 @@ impl<C: Client> Sim<C> {
         // Acknowledged writes: those whose reply was their own value.
         let acked = std::mem::take(&mut self.acked);
         if let Some(node) = self.world.node(&master) {
-            for i in acked {
+            for (i, t) in acked {
                 let v = node.get(db, format!("w:{i}").as_bytes());
                 if v.map(|b| &b[..]) != Some(i.to_string().as_bytes()) {
-                    lost.push(i);
+                    lost.push((i, t));
                 }
             }
         }
@@ -535,11 +583,45 @@ impl<C: Client> Sim<C> {
             ));
         }
         if self.cfg.check_acked && self.schedule.strict && !lost.is_empty() {
-            self.violation(format!(
-                "{} acknowledged write(s) missing from final master {master}, e.g. w:{}",
+            let (i, t) = lost[0];
+            let (j, u) = lost[lost.len() - 1];
+            let key = format!("w:{i}");
+            let holders: Vec<String> = self
+                .world
+                .nodes()
+                .iter()
+                .filter(|n| n.get(db, key.as_bytes()).is_some())
+                .map(|n| n.addr.to_string())
+                .collect();
+            let start = self.start;
+            let since = move |t: Instant| t.saturating_duration_since(start);
+            let msg = format!(
+                "{} acknowledged write(s) missing from final master {master}: w:{i} acked at {:?} (now on {holders:?}) .. w:{j} acked at {:?}; failovers: {:?}",
                 lost.len(),
-                lost[0]
-            ));
+                since(t),
+                since(u),
+                self.world
+                    .failovers()
+                    .iter()
+                    .map(|f| format!(
+                        "{} -> {:?} started {:?} selected {:?} switched {:?} demoted {:?}",
+                        f.old,
+                        f.new.as_ref().map(|a| a.port),
+                        since(f.started),
+                        f.selected_at.map(since),
+                        f.switched_at.map(since),
+                        f.demoted_at.map(since)
+                    ))
+                    .collect::<Vec<_>>()
+            );
+            self.violation(msg);
+            if self.world.trace {
+                for (t, a, c, line) in &self.world.trace_log {
+                    if line.contains(&format!(" {key} ")) {
+                        eprintln!("trace {:?} {a} {c:?}: {line}", since(*t));
+                    }
+                }
+            }
         }
         self.report.failovers = self
             .world

@@ -427,10 +427,7 @@ mod tests {
             Addr::new("127.0.0.1", 6379),
             NodeRole::Master,
             NodeOptions {
-                auth: Some(Credentials {
-                    user: None,
-                    password: "pw".into(),
-                }),
+                auth: Some(Credentials::password("pw")),
                 hello: HelloSupport::Full,
             },
         );

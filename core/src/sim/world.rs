@@ -281,6 +281,10 @@ pub struct World {
     epoch: u64,
     /// Events processed so far, for step counts in reports.
     pub events_processed: u64,
+    /// When set, commands executed on data nodes are logged in [`World::trace_log`].
+    pub trace: bool,
+    /// (time, node, connection, command words) of executed data-node commands, when tracing.
+    pub trace_log: Vec<(Instant, Addr, ConnId, String)>,
 }
 
 const HOST: &str = "127.0.0.1";
@@ -342,6 +346,8 @@ impl World {
             failovers: Vec::new(),
             epoch: 0,
             events_processed: 0,
+            trace: false,
+            trace_log: Vec::new(),
         }
     }
 
@@ -734,6 +740,15 @@ impl World {
                     let (replies, effect) =
                         self.nodes[i].execute(&mut session, &args, &replicas, now);
                     let mut replies = replies;
+                    if self.trace {
+                        let words: Vec<String> = args
+                            .iter()
+                            .map(|a| String::from_utf8_lossy(a).into_owned())
+                            .collect();
+                        let line = format!("{} -> {:?}", words.join(" "), replies);
+                        self.trace_log
+                            .push((now, self.nodes[i].addr.clone(), conn, line));
+                    }
                     if let Some(NodeEffect::Publish { channel, message }) = &effect {
                         let n = self.publish_node(i, conn, &session, channel, message);
                         replies = vec![Value::Integer(n)];
