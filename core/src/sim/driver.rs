@@ -395,7 +395,11 @@ impl<C: Client> Sim<C> {
                 }
             }
             match out {
-                Output::Connect { conn, kind, .. } => {
+                Output::Connect { conn, kind, addr } => {
+                    if self.world.trace {
+                        let at = self.now.saturating_duration_since(self.start);
+                        eprintln!("connect {at:?}: {conn:?} {kind:?} {addr}");
+                    }
                     self.kinds.insert(conn, kind);
                 }
                 Output::Reply { request, result } => self.on_reply(request, result),
@@ -472,14 +476,10 @@ impl<C: Client> Sim<C> {
         };
         self.report.ok += 1;
         let fits = match (&expect, &v) {
-            (Expect::IncrBy(i), Value::Integer(n)) => {
-                if *n as u64 == *i {
-                    self.report.acked_writes += 1;
-                    self.acked.push((*i, self.now));
-                    true
-                } else {
-                    false
-                }
+            (Expect::IncrBy(i), Value::Integer(n)) if *n as u64 == *i => {
+                self.report.acked_writes += 1;
+                self.acked.push((*i, self.now));
+                true
             }
             (Expect::Echo(i), Value::Bulk(b)) => b[..] == *format!("e:{i}").as_bytes(),
             (Expect::Get(_), Value::Null) => true,

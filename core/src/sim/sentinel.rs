@@ -127,7 +127,7 @@ impl SimSentinel {
     pub fn new(addr: Addr, index: usize, service: &str, master: Addr) -> SimSentinel {
         SimSentinel {
             addr,
-            run_id: format!("{:040x}", 0x5e47_1e1u64 + index as u64),
+            run_id: format!("{:040x}", 0x05e4_71e1_u64 + index as u64),
             service: service.to_string(),
             master,
             epoch: 0,

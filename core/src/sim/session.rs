@@ -41,7 +41,8 @@ pub struct Session {
 impl Session {
     /// True in RESP2 subscribed mode, where only a few commands are allowed.
     pub fn in_pubsub_mode(&self) -> bool {
-        !self.resp3 && !(self.channels.is_empty() && self.patterns.is_empty())
+        let subscribed = !(self.channels.is_empty() && self.patterns.is_empty());
+        !self.resp3 && subscribed
     }
 
     /// Subscription count as Redis reports it.

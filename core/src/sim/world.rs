@@ -632,7 +632,7 @@ impl World {
                     out.push(Delivery::Connected(conn));
                 }
             }
-            Ev::ToServer(conn, bytes) => self.to_server(conn, bytes),
+            Ev::ToServer(conn, bytes) => self.server_receives(conn, bytes),
             Ev::ToClient(conn, bytes, reveal) => {
                 if let Some(t) = self.held_until(conn) {
                     return self.push(t, Ev::ToClient(conn, bytes, reveal));
@@ -694,7 +694,7 @@ impl World {
         }
     }
 
-    fn to_server(&mut self, conn: ConnId, bytes: Bytes) {
+    fn server_receives(&mut self, conn: ConnId, bytes: Bytes) {
         if let Some(t) = self.held_until(conn) {
             return self.push(t, Ev::ToServer(conn, bytes));
         }
@@ -1244,7 +1244,7 @@ impl World {
                         let n = &self.nodes[*i];
                         matches!(&n.role, NodeRole::Replica { of, .. } if *of == old_addr)
                             && !n.is_paused(now)
-                            && !n.loading_until.is_some_and(|t| now < t)
+                            && n.loading_until.is_none_or(|t| now >= t)
                     })
                     .max_by_key(|i| (self.nodes[*i].offset, std::cmp::Reverse(*i)));
                 let Some(new) = candidate else {
