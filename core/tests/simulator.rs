@@ -802,3 +802,46 @@ fn auth_protocols_and_db_survive_a_failover() {
         );
     }
 }
+
+#[test]
+fn caller_subscriptions_follow_the_master_through_a_failover() {
+    let mut s = Schedule::none().at(Duration::from_secs(4), Fault::ForcedFailover { leader: 0 });
+    for k in 1..40u64 {
+        s = s.at(
+            Duration::from_millis(500 * k),
+            Fault::Publish(NodeSel::CurrentMaster, "news".into(), format!("n{k}")),
+        );
+    }
+    let start = Instant::now();
+    let mut sim = Sim::with_machine(SimConfig::new(700), s, start, |_| {});
+    sim.run_to(start + Duration::from_millis(200));
+    let now = sim.now();
+    sim.client.subscribe(["news"], now);
+    let r = sim.run();
+    eprintln!("{r}; messages {:?}", r.messages);
+    r.assert_ok();
+    assert_eq!(r.failovers, 1);
+    assert!(
+        r.messages.contains(&"n2".to_string()),
+        "subscribed before the failover"
+    );
+    assert!(
+        r.messages.contains(&"n39".to_string()),
+        "resubscribed on the new master"
+    );
+    assert!(
+        r.messages.len() >= 30,
+        "few messages lost around the switch: {:?}",
+        r.messages
+    );
+}
+
+#[test]
+fn subscribing_before_the_first_connection_does_not_spin() {
+    let start = Instant::now();
+    let mut sim = Sim::with_machine(SimConfig::new(701), Schedule::none(), start, |_| {});
+    sim.client.subscribe(["news"], start);
+    let r = sim.run();
+    r.assert_ok();
+    assert!(r.ok > 500, "{r}");
+}

@@ -126,6 +126,8 @@ pub struct Report {
     pub virtual_time: Duration,
     /// Whether the schedule was strict (acked loss attributable to the client).
     pub strict: bool,
+    /// Pub/sub messages delivered to the caller, as text, in order.
+    pub messages: Vec<String>,
     /// Invariant violations, in order.
     pub violations: Vec<String>,
 }
@@ -256,9 +258,26 @@ impl<C: Client> Sim<C> {
 
     /// Runs to the end and returns the report (violations included, not asserted).
     pub fn run(mut self) -> Report {
+        self.run_until(None);
+        self.finish()
+    }
+
+    /// Current virtual time.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Runs until virtual time `until` (or the natural end of the run, if earlier), so a test
+    /// can act on the client mid-run (e.g. subscribe) and then call [`Sim::run`].
+    pub fn run_to(&mut self, until: Instant) {
+        self.run_until(Some(until));
+    }
+
+    fn run_until(&mut self, limit: Option<Instant>) {
         let work_end = self.start + self.cfg.workload;
         let quiet = (self.start + self.schedule.quiet_after()).max(work_end);
         let hard_end = quiet + self.cfg.settle;
+        let end = limit.map_or(hard_end, |l| l.min(hard_end));
         let mut same_time = 0u32;
         loop {
             self.drain();
@@ -269,14 +288,14 @@ impl<C: Client> Sim<C> {
             if self.now >= quiet && all_answered && !self.world.failover_in_progress() {
                 break;
             }
-            if self.now >= hard_end {
+            if self.now >= end {
                 break;
             }
             let candidates = [
                 self.world.next_event_at(),
                 self.client.poll_timeout(),
                 self.next_submit,
-                Some(hard_end),
+                Some(end),
             ];
             let Some(next) = candidates.into_iter().flatten().min() else {
                 break;
@@ -285,7 +304,13 @@ impl<C: Client> Sim<C> {
             if next == self.now {
                 same_time += 1;
                 if same_time > 100_000 {
-                    self.violation("livelock: 100000 steps without time advancing".into());
+                    let why = format!(
+                        "livelock: 100000 steps without time advancing (client deadline {:?}, world event {:?}, now {:?})",
+                        self.client.poll_timeout().map(|t| t.saturating_duration_since(self.start)),
+                        self.world.next_event_at().map(|t| t.saturating_duration_since(self.start)),
+                        self.now.saturating_duration_since(self.start)
+                    );
+                    self.violation(why);
                     break;
                 }
             } else {
@@ -316,7 +341,6 @@ impl<C: Client> Sim<C> {
             }
             self.check_failover_bound(false);
         }
-        self.finish()
     }
 
     fn deliver(&mut self, d: Delivery) {
@@ -404,6 +428,16 @@ impl<C: Client> Sim<C> {
                 }
                 Output::Reply { request, result } => self.on_reply(request, result),
                 Output::Event(e) => self.on_event(e),
+                Output::Message(v) => {
+                    let text = match &v {
+                        Value::Array(items) | Value::Push(items) => match items.last() {
+                            Some(Value::Bulk(b)) => String::from_utf8_lossy(b).into_owned(),
+                            _ => format!("{v:?}"),
+                        },
+                        _ => format!("{v:?}"),
+                    };
+                    self.report.messages.push(text);
+                }
                 _ => {}
             }
         }

@@ -162,7 +162,8 @@ pub fn fault_duration(f: &Fault) -> Duration {
         Fault::ForcedFailover { .. } => Duration::from_secs(15),
         Fault::DropConnections(_)
         | Fault::DropSentinelConnections(_)
-        | Fault::DropOneConnection { .. } => Duration::ZERO,
+        | Fault::DropOneConnection { .. }
+        | Fault::Publish(..) => Duration::ZERO,
         Fault::RefuseConnects(_, d)
         | Fault::Partition(_, d)
         | Fault::PartitionSentinel(_, d)

@@ -108,6 +108,8 @@ pub enum Fault {
     MasterTurnsReplica(Duration),
     /// The node answers `-LOADING` for a while.
     Loading(NodeSel, Duration),
+    /// Another client publishes `message` on `channel` through the node.
+    Publish(NodeSel, String, String),
 }
 
 /// What the driver must tell the client machine.
@@ -1061,6 +1063,17 @@ impl World {
             Fault::Loading(sel, d) => {
                 let i = self.sel(sel);
                 self.nodes[i].loading_until = Some(now + d);
+            }
+            Fault::Publish(sel, channel, message) => {
+                let i = self.sel(sel);
+                let nobody = Session::default();
+                self.publish_node(
+                    i,
+                    ConnId(u64::MAX),
+                    &nobody,
+                    channel.as_bytes(),
+                    message.as_bytes(),
+                );
             }
         }
     }
