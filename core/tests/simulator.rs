@@ -520,8 +520,39 @@ fn seed_sweep_holds_every_invariant() {
         worst
     );
     if let Some(first) = failures.first() {
+        let mut kinds: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+        for r in &failures {
+            for v in &r.violations {
+                let kind = [
+                    "acknowledged write(s) missing",
+                    "after the client learned it is not master",
+                    "did not reach new master",
+                    "reached new master",
+                    "never answered",
+                    "not its own",
+                    "answered twice",
+                    "more than once",
+                    "livelock",
+                    "Transmit",
+                ]
+                .into_iter()
+                .find(|k| v.contains(k))
+                .unwrap_or("other");
+                let seeds = kinds.entry(kind).or_default();
+                if seeds.last() != Some(&r.seed) {
+                    seeds.push(r.seed);
+                }
+            }
+        }
+        for (kind, seeds) in &kinds {
+            eprintln!(
+                "{} seeds: {kind}: e.g. {:?}",
+                seeds.len(),
+                &seeds[..seeds.len().min(8)]
+            );
+        }
         let list: Vec<u64> = failures.iter().map(|r| r.seed).collect();
-        eprintln!("failing seeds: {list:?}");
+        eprintln!("{} failing seeds: {list:?}", list.len());
         first.assert_ok();
     }
 }
@@ -844,4 +875,13 @@ fn subscribing_before_the_first_connection_does_not_spin() {
     let r = sim.run();
     r.assert_ok();
     assert!(r.ok > 500, "{r}");
+}
+
+#[test]
+fn same_seed_same_run() {
+    let a = run_seed(77);
+    let b = run_seed(77);
+    assert_eq!(a.to_string(), b.to_string());
+    assert_eq!(a.violations, b.violations);
+    assert!(a.submitted > 0 && a.steps > 0);
 }

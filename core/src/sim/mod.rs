@@ -18,8 +18,9 @@
 //!
 //! Running it: `cargo test -p resp-sentinel-core --features sim --test simulator`. The seed
 //! sweep runs `SIM_SEEDS` seeds (default a few hundred, CI-sized); set `SIM_SEEDS=10000` for
-//! the long run and `SIM_SEED=<n>` to replay one seed. Every failure message starts with the
-//! seed.
+//! the long run and `SIM_SEED=<n>` to replay one seed (it then prints the schedule); add
+//! `SIM_TRACE=1` to print the client's events, its connections, and the data-node commands
+//! that touched the first lost key. Every failure message starts with the seed.
 //!
 //! Enabled by the `sim` cargo feature; it is test support, not part of the client.
 

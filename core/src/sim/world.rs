@@ -430,6 +430,13 @@ impl World {
         });
     }
 
+    /// Re-queues a held event at `at` under its original sequence number, so events of one
+    /// connection held by overlapping partitions or pauses keep their order (TCP never
+    /// reorders).
+    fn hold(&mut self, at: Instant, seq: u64, ev: Ev) {
+        self.queue.push(Scheduled { at, seq, ev });
+    }
+
     fn latency(&mut self, addr: &Addr) -> Duration {
         let base = self.rng.duration(self.spec.latency.0, self.spec.latency.1);
         match self.slow.get(addr) {
@@ -577,13 +584,13 @@ impl World {
             if top.at > now {
                 break;
             }
-            let Some(Scheduled { at, ev, .. }) = self.queue.pop() else {
+            let Some(Scheduled { at, seq, ev }) = self.queue.pop() else {
                 break;
             };
             self.now = self.now.max(at);
             self.replicate();
             self.events_processed += 1;
-            self.process(ev, &mut out);
+            self.process(seq, ev, &mut out);
         }
         self.now = self.now.max(now);
         self.replicate();
@@ -599,11 +606,11 @@ impl World {
             .filter(|t| self.now < *t)
     }
 
-    fn process(&mut self, ev: Ev, out: &mut Vec<Delivery>) {
+    fn process(&mut self, seq: u64, ev: Ev, out: &mut Vec<Delivery>) {
         match ev {
             Ev::ConnectDone(conn) => {
                 if let Some(t) = self.held_until(conn) {
-                    return self.push(t, Ev::ConnectDone(conn));
+                    return self.hold(t, seq, Ev::ConnectDone(conn));
                 }
                 let now = self.now;
                 let refused = self.conns.get(&conn).is_some_and(|c| {
@@ -634,10 +641,10 @@ impl World {
                     out.push(Delivery::Connected(conn));
                 }
             }
-            Ev::ToServer(conn, bytes) => self.server_receives(conn, bytes),
+            Ev::ToServer(conn, bytes) => self.server_receives(seq, conn, bytes),
             Ev::ToClient(conn, bytes, reveal) => {
                 if let Some(t) = self.held_until(conn) {
-                    return self.push(t, Ev::ToClient(conn, bytes, reveal));
+                    return self.hold(t, seq, Ev::ToClient(conn, bytes, reveal));
                 }
                 let Some(c) = self.conns.get(&conn) else {
                     return;
@@ -655,7 +662,7 @@ impl World {
             }
             Ev::Closed(conn) => {
                 if let Some(t) = self.held_until(conn) {
-                    return self.push(t, Ev::Closed(conn));
+                    return self.hold(t, seq, Ev::Closed(conn));
                 }
                 if let Some(c) = self.conns.get_mut(&conn) {
                     if c.state == (ConnState::ServerClosed { delivered: false }) {
@@ -674,13 +681,11 @@ impl World {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
+        // Connections still connecting are settled by their pending `ConnectDone`.
         if c.state == ConnState::Open {
             c.state = ConnState::ServerClosed { delivered: false };
             c.session = Session::default();
             self.sched_down(conn, Ev::Closed(conn));
-        } else if c.state == ConnState::Connecting {
-            c.state = ConnState::Failed;
-            self.sched_down(conn, Ev::ConnectDone(conn));
         }
     }
 
@@ -696,9 +701,9 @@ impl World {
         }
     }
 
-    fn server_receives(&mut self, conn: ConnId, bytes: Bytes) {
+    fn server_receives(&mut self, seq: u64, conn: ConnId, bytes: Bytes) {
         if let Some(t) = self.held_until(conn) {
-            return self.push(t, Ev::ToServer(conn, bytes));
+            return self.hold(t, seq, Ev::ToServer(conn, bytes));
         }
         let Some(c) = self.conns.get(&conn) else {
             return;
@@ -709,7 +714,7 @@ impl World {
         let target = c.target;
         if let Target::Node(i) = target {
             if let Some(t) = self.nodes[i].paused_until.filter(|t| self.now < *t) {
-                return self.push(t, Ev::ToServer(conn, bytes));
+                return self.hold(t, seq, Ev::ToServer(conn, bytes));
             }
         }
         let Some(c) = self.conns.get_mut(&conn) else {
