@@ -218,7 +218,7 @@ enum Heal {
     Slow(Addr),
     Sentinel(usize),
     SentinelUp(usize),
-    MasterBack(usize),
+    MasterBack(usize, usize),
 }
 
 enum Ev {
@@ -1062,7 +1062,8 @@ impl World {
                         of: Addr::new(HOST, 1),
                         link_up: false,
                     };
-                    self.push(now + d, Ev::Heal(Heal::MasterBack(m)));
+                    let count = self.failovers.len();
+                    self.push(now + d, Ev::Heal(Heal::MasterBack(m, count)));
                 }
             }
             Fault::Loading(sel, d) => {
@@ -1126,8 +1127,12 @@ impl World {
                     self.sentinels[i].epoch = self.epoch;
                 }
             }
-            Heal::MasterBack(m) => {
-                if !self.nodes[m].is_master() && m == self.master {
+            Heal::MasterBack(m, failovers_then) => {
+                // Sentinel restores its master's role, unless a failover replaced it meanwhile.
+                if !self.nodes[m].is_master()
+                    && m == self.master
+                    && self.failovers.len() == failovers_then
+                {
                     self.nodes[m].promote();
                 }
             }
