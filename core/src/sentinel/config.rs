@@ -177,6 +177,27 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Caps every duration at one year so deadline arithmetic on `Instant` cannot overflow.
+    pub(crate) fn clamp_durations(&mut self) {
+        const MAX: Duration = Duration::from_secs(365 * 24 * 3600);
+        for d in [
+            &mut self.connect_timeout,
+            &mut self.sentinel_timeout,
+            &mut self.command_timeout,
+            &mut self.health_check_interval,
+            &mut self.sentinel_poll_interval,
+            &mut self.sentinel_refresh_interval,
+            &mut self.fence_max_hold,
+            &mut self.fence_poll_interval,
+            &mut self.backoff.base,
+            &mut self.backoff.cap,
+        ] {
+            *d = (*d).min(MAX);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

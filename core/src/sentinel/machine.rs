@@ -119,7 +119,8 @@ impl Machine {
         Machine::with_mode(config, Mode::Client, now)
     }
 
-    pub(crate) fn with_mode(config: Config, mode: Mode, now: Instant) -> Machine {
+    pub(crate) fn with_mode(mut config: Config, mode: Mode, now: Instant) -> Machine {
+        config.clamp_durations();
         let mut m = Machine {
             sentinels: config.sentinels.clone(),
             configured: config.sentinels.iter().cloned().collect(),
@@ -289,7 +290,9 @@ impl Machine {
         let usage = c.usage;
         let is_push = matches!(v, Value::Push(_));
         match usage {
-            Use::Notices if c.pending.is_empty() => return self.on_notice_frame(&v, now),
+            Use::Notices if c.pending.is_empty() || is_push => {
+                return self.on_notice_frame(&v, now)
+            }
             Use::PubSub if c.pending.is_empty() || is_push => {
                 self.out.push_back(Output::Message(v));
                 return;
@@ -298,7 +301,7 @@ impl Machine {
                 self.out.push_back(Output::Message(v));
                 return;
             }
-            Use::Query | Use::Notices if is_push => return,
+            Use::Query if is_push => return,
             _ => {}
         }
         let Some((p, sent)) = c.pending.pop_front() else {

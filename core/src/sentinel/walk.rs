@@ -251,6 +251,7 @@ impl Machine {
         self.schedule_walk(now + next);
         if self.notices.is_none() && self.notices_at.is_none() {
             self.notices_at = Some(now);
+            self.ensure_notices(now);
         }
         match self.cfg.role {
             Role::Master => self.master_named(master, now),
@@ -355,6 +356,9 @@ impl Machine {
         let Some(pos) = self.sentinels.iter().position(|s| s == a) else {
             return;
         };
+        if self.walk.as_ref().is_some_and(|w| w.idx == pos) {
+            return;
+        }
         self.sentinels.remove(pos);
         if let Some(w) = self.walk.as_mut() {
             if pos < w.idx {

@@ -1,0 +1,287 @@
+//! Items 5 and 6: the sentinel subscription, the failover fence, switches, aborts, expiry.
+
+use super::*;
+use crate::cmd;
+
+const OLD: &str = "10.0.0.1:6379";
+const NEW: &str = "10.0.0.2:6380";
+
+/// Connects the notice subscription; returns its connection.
+pub(super) fn notices(t: &mut T) -> ConnId {
+    let n = t.m.notices.expect("notice subscription opened");
+    let o = t.connected(n);
+    let s = sent(&o, n);
+    assert!(s.starts_with("*") && s.contains("SUBSCRIBE"));
+    for ch in [
+        "+switch-master",
+        "+selected-slave",
+        "+odown",
+        "+failover-end",
+        "+sentinel",
+    ] {
+        assert!(s.contains(ch), "{ch}");
+    }
+    t.feed(
+        n,
+        "*3\r\n$9\r\nsubscribe\r\n$14\r\n+switch-master\r\n:1\r\n",
+    );
+    n
+}
+
+pub(super) fn notice(t: &mut T, n: ConnId, ch: &str, payload: &str) -> Vec<Output> {
+    t.feed(n, &arr(&["message", ch, payload]))
+}
+
+fn selected_slave() -> String {
+    "slave 10.0.0.2:6380 10.0.0.2 6380 @ svc 10.0.0.1 6379".to_string()
+}
+
+#[test]
+fn fence_stops_writes_holds_commands_and_releases_them_on_the_new_master() {
+    let (mut t, d) = T::ready(T::cfg(2), OLD);
+    let n = notices(&mut t);
+    let a = t.m.submit(cmd("INCR").arg("x"), t.now);
+    let o = t.out();
+    assert_eq!(sent(&o, d), arr(&["INCR", "x"]));
+    // Written but not yet flushed to the driver when the fence goes up: taken back.
+    let b = t.m.submit(cmd("INCR").arg("y"), t.now);
+    let o = notice(&mut t, n, "+selected-slave", &selected_slave());
+    assert!(events(&o).contains(&Event::FenceRaised {
+        old: addr(OLD),
+        reason: "+selected-slave".into()
+    }));
+    assert_eq!(sent(&o, d), "", "nothing more reaches the old master");
+    assert!(t.m.is_fenced());
+    let c = t.m.submit(cmd("INCR").arg("z"), t.now);
+    let o2 = t.out();
+    assert_eq!(sent(&o2, d), "");
+    // The in-flight command still gets its reply from the old master.
+    let o3 = t.feed(d, ":41\r\n");
+    assert_eq!(replies(&o3), vec![(a, Ok(Value::Integer(41)))]);
+    assert!(closed(&o3, d), "old connection closed once drained");
+    // Sentinels still name the old master: poll again soon.
+    let q = t.m.query.unwrap();
+    assert!(sent(&o, q).contains("get-master"));
+    let o = t.feed(q, &arr(&["10.0.0.1", "6379"]));
+    assert!(connects(&o).is_empty());
+    let o = t.advance(t.m.cfg.fence_poll_interval);
+    assert!(sent(&o, q).contains("get-master"));
+    let o = t.feed(q, &arr(&["10.0.0.2", "6380"]));
+    let (d2, a2) = connect_of(&o, PeerKind::Data(Role::Master)).unwrap();
+    assert_eq!(a2, addr(NEW));
+    let o = t.verify(d2, ROLE_MASTER);
+    assert!(events(&o).contains(&Event::MasterChanged {
+        old: Some(addr(OLD)),
+        new: addr(NEW)
+    }));
+    assert!(!t.m.is_fenced());
+    assert_eq!(sent(&o, d2), arr(&["INCR", "y"]) + &arr(&["INCR", "z"]));
+    let o = t.feed(d2, ":1\r\n:1\r\n");
+    let ids: Vec<_> = replies(&o).into_iter().map(|r| r.0).collect();
+    assert_eq!(ids, vec![b, c]);
+}
+
+#[test]
+fn switch_master_connects_straight_to_the_new_master() {
+    let (mut t, d) = T::ready(T::cfg(1), OLD);
+    let n = notices(&mut t);
+    let o = notice(
+        &mut t,
+        n,
+        "+switch-master",
+        "svc 10.0.0.1 6379 10.0.0.2 6380",
+    );
+    assert!(closed(&o, d));
+    assert!(events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::FenceRaised { reason, .. } if reason == "+switch-master")));
+    let (d2, a) = connect_of(&o, PeerKind::Data(Role::Master)).unwrap();
+    assert_eq!(a, addr(NEW));
+    let (id, _) = t.submit(cmd("SET").arg("k").arg("v"));
+    let o = t.verify(d2, ROLE_MASTER);
+    assert_eq!(sent(&o, d2), arr(&["SET", "k", "v"]));
+    assert!(t
+        .feed(d2, "+OK\r\n")
+        .iter()
+        .any(|x| matches!(x, Output::Reply { request, .. } if *request == id)));
+}
+
+#[test]
+fn events_for_other_services_or_masters_are_ignored() {
+    let (mut t, _) = T::ready(T::cfg(1), OLD);
+    let n = notices(&mut t);
+    let o = notice(
+        &mut t,
+        n,
+        "+selected-slave",
+        "slave a:1 10.0.0.5 1 @ other 10.0.0.1 6379",
+    );
+    assert!(events(&o).is_empty());
+    let o = notice(
+        &mut t,
+        n,
+        "+selected-slave",
+        "slave a:1 10.0.0.5 1 @ svc 10.9.9.9 6379",
+    );
+    assert!(events(&o).is_empty());
+    let o = notice(&mut t, n, "+odown", "garbage");
+    assert!(o.is_empty());
+    assert!(!t.m.is_fenced());
+}
+
+#[test]
+fn failover_abort_lifts_the_fence_and_resumes_on_the_old_master() {
+    let (mut t, d) = T::ready(T::cfg(1), OLD);
+    let n = notices(&mut t);
+    notice(&mut t, n, "+try-failover", "master svc 10.0.0.1 6379");
+    assert!(t.m.is_fenced());
+    let (id, _) = t.submit(cmd("SET").arg("k").arg(1));
+    let o = notice(
+        &mut t,
+        n,
+        "-failover-abort-not-elected",
+        "master svc 10.0.0.1 6379",
+    );
+    assert!(events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::FenceLifted { .. })));
+    assert!(!t.m.is_fenced());
+    let _ = d;
+    let q = t.m.query.unwrap();
+    let o = t.feed(q, &arr(&["10.0.0.1", "6379"]));
+    let (d2, a) = connect_of(&o, PeerKind::Data(Role::Master)).unwrap();
+    assert_eq!(a, addr(OLD));
+    let o = t.verify(d2, ROLE_MASTER);
+    assert_eq!(sent(&o, d2), arr(&["SET", "k", "1"]));
+    let o = t.feed(d2, "+OK\r\n");
+    assert_eq!(replies(&o)[0].0, id);
+}
+
+#[test]
+fn odown_cleared_lifts_a_suspected_fence_only() {
+    let (mut t, _) = T::ready(T::cfg(1), OLD);
+    let n = notices(&mut t);
+    notice(&mut t, n, "+odown", "master svc 10.0.0.1 6379 #quorum 2/2");
+    assert!(t.m.is_fenced());
+    notice(&mut t, n, "-odown", "master svc 10.0.0.1 6379");
+    assert!(!t.m.is_fenced());
+    notice(&mut t, n, "+odown", "master svc 10.0.0.1 6379 #quorum 2/2");
+    notice(&mut t, n, "+selected-slave", &selected_slave());
+    notice(&mut t, n, "-odown", "master svc 10.0.0.1 6379");
+    assert!(
+        t.m.is_fenced(),
+        "a failover in progress is not called off by -odown"
+    );
+}
+
+#[test]
+fn fence_hold_expires_with_fence_timeout_and_bounded_queue() {
+    let mut c = T::cfg(1);
+    c.fence_max_queued = 1;
+    let (mut t, _) = T::ready(c, OLD);
+    let n = notices(&mut t);
+    notice(&mut t, n, "+promoted-slave", &selected_slave());
+    let a = t.m.submit(cmd("SET").arg("a").arg(1), t.now);
+    let (b, o) = t.submit(cmd("SET").arg("b").arg(1));
+    assert_eq!(replies(&o), vec![(b, Err(CommandError::QueueFull))]);
+    // Commands are not timed out individually while fenced; the fence deadline applies.
+    let q = t.m.query.unwrap();
+    let hold = t.m.cfg.fence_max_hold;
+    let mut waited = Duration::ZERO;
+    let mut all = Vec::new();
+    while waited < hold {
+        let o = t.advance(t.m.cfg.fence_poll_interval);
+        waited += t.m.cfg.fence_poll_interval;
+        if sent(&o, q).contains("get-master") {
+            t.feed(q, &arr(&["10.0.0.1", "6379"]));
+        }
+        all.extend(o);
+    }
+    assert_eq!(replies(&all), vec![(a, Err(CommandError::FenceTimeout))]);
+    assert!(events(&all)
+        .iter()
+        .any(|e| matches!(e, Event::FenceLifted { reason, .. } if reason.contains("expired"))));
+    assert!(!t.m.is_fenced());
+}
+
+#[test]
+fn backstop_poll_moves_to_a_new_master_without_any_notice() {
+    let (mut t, d) = T::ready(T::cfg(1), OLD);
+    let q = t.m.query.unwrap();
+    let mut o = Vec::new();
+    for _ in 0..10 {
+        o = t.advance(t.m.cfg.sentinel_poll_interval / 4);
+        if sent(&o, q).contains("get-master") {
+            break;
+        }
+        if sent(&o, d).contains("PING") {
+            t.feed(d, "+PONG\r\n");
+        }
+    }
+    assert!(sent(&o, q).contains("get-master"));
+    let o = t.feed(q, &arr(&["10.0.0.2", "6380"]));
+    assert!(closed(&o, d));
+    let (d2, _) = connect_of(&o, PeerKind::Data(Role::Master)).unwrap();
+    let o = t.verify(d2, ROLE_MASTER);
+    assert!(events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::MasterChanged { .. })));
+}
+
+#[test]
+fn notice_subscription_moves_to_another_sentinel_when_it_drops() {
+    let (mut t, _) = T::ready(T::cfg(2), OLD);
+    let n = notices(&mut t);
+    let first = t.m.conns[&n].addr.clone();
+    let o = t.input(Input::Closed(n));
+    assert!(events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::Error(m) if m.contains("subscription"))));
+    let o = t.advance(t.m.cfg.backoff.base);
+    let (n2, a) = connect_of(&o, PeerKind::SentinelSubscriber).unwrap();
+    assert_ne!(a, first);
+    let o = t.connected(n2);
+    assert!(sent(&o, n2).contains("+switch-master"));
+}
+
+#[test]
+fn resp3_push_and_pmessage_notices_are_understood() {
+    let (mut t, d) = T::ready(T::cfg(1), OLD);
+    let n = notices(&mut t);
+    let payload = selected_slave();
+    let push = format!(
+        ">3\r\n$7\r\nmessage\r\n$15\r\n+selected-slave\r\n${}\r\n{}\r\n",
+        payload.len(),
+        payload
+    );
+    let o = t.feed(n, &push);
+    assert!(closed(&o, d));
+    assert!(t.m.is_fenced());
+    let o = t.feed(
+        n,
+        &arr(&[
+            "pmessage",
+            "*",
+            "+switch-master",
+            "svc 10.0.0.1 6379 10.0.0.2 6380",
+        ]),
+    );
+    assert_eq!(
+        connect_of(&o, PeerKind::Data(Role::Master)).unwrap().1,
+        addr(NEW)
+    );
+}
+
+#[test]
+fn huge_durations_do_not_overflow() {
+    let mut c = T::cfg(1);
+    c.fence_max_hold = Duration::MAX;
+    c.command_timeout = Duration::MAX;
+    c.connect_timeout = Duration::MAX;
+    let (mut t, _) = T::ready(c, OLD);
+    let n = notices(&mut t);
+    notice(&mut t, n, "+selected-slave", &selected_slave());
+    t.m.submit(cmd("GET").arg("k"), t.now);
+    assert!(t.m.poll_timeout().is_some());
+    t.advance(Duration::from_secs(1));
+}

@@ -1,0 +1,118 @@
+//! Items 5, 8, 9: sentinel list refresh, the caller's pub/sub following the master.
+
+use super::fence::{notice, notices};
+use super::*;
+
+fn sentinel_entry(ip: &str, flags: &str) -> String {
+    arr(&["name", "x", "ip", ip, "port", "26379", "flags", flags])
+}
+
+#[test]
+fn refresh_adds_newcomers_skips_down_ones_and_keeps_configured() {
+    let mut t = T::new(T::cfg(1));
+    let o = t.out();
+    let q = connects(&o)[0].0;
+    let o = t.connected(q);
+    let s = sent(&o, q);
+    assert!(
+        s.contains("sentinels"),
+        "refresh pipelined with the first query: {s}"
+    );
+    let reply = format!(
+        "{}*2\r\n{}{}",
+        arr(&["10.0.0.1", "6379"]),
+        sentinel_entry("10.0.0.7", "sentinel"),
+        sentinel_entry("10.0.0.8", "sentinel,s_down")
+    );
+    let o = t.feed(q, &reply);
+    let ev = events(&o);
+    assert!(ev.contains(&Event::SentinelAdded(addr("10.0.0.7:26379"))));
+    assert!(!ev.contains(&Event::SentinelAdded(addr("10.0.0.8:26379"))));
+    assert_eq!(t.m.sentinels(), &[addr("s1:26379"), addr("10.0.0.7:26379")]);
+    // Next refresh: the newcomer is now flagged down and is removed; the configured one stays.
+    t.now += t.m.cfg.sentinel_refresh_interval;
+    let mut o = Vec::new();
+    for _ in 0..5 {
+        o = t.advance(t.m.cfg.sentinel_poll_interval);
+        if sent(&o, q).contains("sentinels") {
+            break;
+        }
+    }
+    assert!(sent(&o, q).contains("sentinels"));
+    let reply = format!(
+        "{}*1\r\n{}",
+        arr(&["10.0.0.1", "6379"]),
+        sentinel_entry("10.0.0.7", "sentinel,s_down")
+    );
+    let o = t.feed(q, &reply);
+    assert!(events(&o).contains(&Event::SentinelRemoved(addr("10.0.0.7:26379"))));
+    assert_eq!(t.m.sentinels(), &[addr("s1:26379")]);
+}
+
+#[test]
+fn sentinel_notice_adds_a_sentinel() {
+    let (mut t, _) = T::ready(T::cfg(1), "10.0.0.1:6379");
+    let n = notices(&mut t);
+    let o = notice(
+        &mut t,
+        n,
+        "+sentinel",
+        "sentinel abc 10.0.0.9 26379 @ svc 10.0.0.1 6379",
+    );
+    assert!(events(&o).contains(&Event::SentinelAdded(addr("10.0.0.9:26379"))));
+}
+
+#[test]
+fn user_pubsub_has_its_own_connection_and_follows_the_master() {
+    let (mut t, d) = T::ready(T::cfg(1), "10.0.0.1:6379");
+    t.m.subscribe(["news"], t.now);
+    t.m.psubscribe(["h*"], t.now);
+    let o = t.out();
+    let (p, a) = connect_of(&o, PeerKind::DataSubscriber(Role::Master)).unwrap();
+    assert_eq!(a, addr("10.0.0.1:6379"));
+    assert_ne!(p, d);
+    let o = t.connected(p);
+    assert_eq!(sent(&o, p), arr(&["ROLE"]));
+    let o = t.feed(p, ROLE_MASTER);
+    assert_eq!(
+        sent(&o, p),
+        arr(&["SUBSCRIBE", "news"]) + &arr(&["PSUBSCRIBE", "h*"])
+    );
+    let msg = arr(&["message", "news", "hello"]);
+    let o = t.feed(p, &msg);
+    assert_eq!(
+        o,
+        vec![Output::Message(Value::Array(vec![
+            bulk("message"),
+            bulk("news"),
+            bulk("hello")
+        ]))]
+    );
+    // A later subscription goes out on the live connection.
+    t.m.subscribe(["more"], t.now);
+    assert_eq!(sent(&t.out(), p), arr(&["SUBSCRIBE", "more"]));
+    // Failover: the pub/sub connection moves with the command connection and resubscribes.
+    let n = notices(&mut t);
+    let o = notice(
+        &mut t,
+        n,
+        "+switch-master",
+        "svc 10.0.0.1 6379 10.0.0.2 6380",
+    );
+    let (d2, _) = connect_of(&o, PeerKind::Data(Role::Master)).unwrap();
+    let o = t.verify(d2, ROLE_MASTER);
+    assert!(closed(&o, p));
+    let (p2, a2) = connect_of(&o, PeerKind::DataSubscriber(Role::Master)).unwrap();
+    assert_eq!(a2, addr("10.0.0.2:6380"));
+    t.connected(p2);
+    let o = t.feed(p2, ROLE_MASTER);
+    assert_eq!(
+        sent(&o, p2),
+        arr(&["SUBSCRIBE", "more", "news"]) + &arr(&["PSUBSCRIBE", "h*"])
+    );
+    // Unsubscribing everything closes it.
+    t.m.unsubscribe(["news", "more"], t.now);
+    t.m.punsubscribe(["h*"], t.now);
+    let o = t.out();
+    assert!(closed(&o, p2));
+}
