@@ -885,3 +885,61 @@ fn same_seed_same_run() {
     assert_eq!(a.violations, b.violations);
     assert!(a.submitted > 0 && a.steps > 0);
 }
+
+#[test]
+fn sentinels_learned_later_carry_the_client_when_the_configured_one_dies() {
+    // Only sentinel 0 is configured; the others must be learned from `SENTINEL sentinels`.
+    let s = Schedule::none()
+        .at(
+            Duration::from_secs(5),
+            Fault::SentinelDown(0, Duration::from_secs(30)),
+        )
+        .at(
+            Duration::from_secs(6),
+            Fault::DropConnections(NodeSel::CurrentMaster),
+        )
+        .at(Duration::from_secs(8), Fault::ForcedFailover { leader: 1 });
+    let mut cfg = SimConfig::new(800);
+    cfg.check_acked = false;
+    let r = Sim::with_machine(cfg, s, Instant::now(), |c| {
+        c.sentinels.truncate(1);
+        c.sentinel_refresh_interval = Duration::from_secs(1);
+    })
+    .run();
+    eprintln!("{r}");
+    r.assert_ok();
+    assert_eq!(r.failovers, 1);
+    assert!(r.ok > r.submitted * 3 / 4, "{r}");
+    assert!(
+        r.time_to_new_master
+            .iter()
+            .all(|d| *d < Duration::from_secs(5)),
+        "{r}"
+    );
+}
+
+#[test]
+fn replica_role_reads_from_replicas_through_a_failover() {
+    use resp_sentinel_core::sentinel::Role;
+    let s = Schedule::none()
+        .at(Duration::from_secs(4), Fault::ForcedFailover { leader: 0 })
+        .at(
+            Duration::from_secs(9),
+            Fault::DropConnections(NodeSel::Replica(0)),
+        );
+    let mut cfg = SimConfig::new(900);
+    cfg.check_acked = false;
+    cfg.follow_master = false;
+    let r = Sim::with_machine(cfg, s, Instant::now(), |c| c.role = Role::Replica).run();
+    eprintln!("{r}");
+    r.assert_ok();
+    // Writes are refused by replicas (-READONLY) and reads succeed: both are answered.
+    assert_eq!(
+        r.acked_writes, 0,
+        "a replica never acknowledges a write: {r}"
+    );
+    assert!(
+        r.ok > r.submitted / 4,
+        "reads and ECHOs served by replicas: {r}"
+    );
+}

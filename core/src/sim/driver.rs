@@ -59,6 +59,8 @@ pub struct SimConfig {
     /// After a `+switch-master`, the client must report the new master (`MasterChanged` or
     /// `Ready`) within this much virtual time.
     pub failover_bound: Duration,
+    /// Check `failover_bound` (off for clients configured for replicas).
+    pub follow_master: bool,
     /// Assert zero acknowledged writes lost (only meaningful for strict schedules).
     pub check_acked: bool,
     /// Give up (and report unanswered requests) this long after workload and faults end.
@@ -77,6 +79,7 @@ impl SimConfig {
             interval: (Duration::from_millis(5), Duration::from_millis(40)),
             db: 0,
             failover_bound: Duration::from_secs(15),
+            follow_master: true,
             check_acked: true,
             settle: Duration::from_secs(60),
             max_steps: 2_000_000,
@@ -531,6 +534,9 @@ impl<C: Client> Sim<C> {
     }
 
     fn check_failover_bound(&mut self, at_end: bool) {
+        if !self.cfg.follow_master {
+            return;
+        }
         let bound = self.cfg.failover_bound;
         let records: Vec<(usize, Instant, Instant, Addr)> = self
             .world
