@@ -482,13 +482,19 @@ impl<C: Client> Sim<C> {
         }
     }
 
-    /// The client says `addr` is master again. Believe it only if that is true: `addr` is the
-    /// authoritative master and, when the client learned otherwise from a failover, no
-    /// failover is running (a stale sentinel naming the old master does not count).
+    /// The client says `addr` is master again. When it had learned otherwise from a reply
+    /// (`-READONLY`, `ROLE`), a fresh verification is enough if the node really is a master
+    /// now. When it had learned so from a failover, `addr` must be the node a correct client
+    /// may write to and not the master being replaced (a stale sentinel naming the old master
+    /// does not count).
     fn maybe_lift(&mut self, addr: &Addr) {
         if let Some((_, from_failover)) = self.fenced.get(addr) {
-            let true_master = addr == self.world.master();
-            if true_master && !(*from_failover && self.world.failover_in_progress()) {
+            let ok = if *from_failover {
+                addr == self.world.writable_master() && self.world.failing_over() != Some(addr)
+            } else {
+                self.world.node(addr).is_some_and(|n| n.is_master())
+            };
+            if ok {
                 self.fenced.remove(addr);
             }
         }
@@ -577,7 +583,9 @@ impl<C: Client> Sim<C> {
     }
 
     fn finish(mut self) -> Report {
-        self.check_failover_bound(true);
+        if !self.aborted {
+            self.check_failover_bound(true);
+        }
         let unanswered: Vec<RequestId> = self
             .requests
             .iter()

@@ -398,6 +398,22 @@ impl World {
         &self.failovers
     }
 
+    /// The node a correct client may write to now: the promoted replica once a running
+    /// failover has promoted it, else the authoritative master.
+    pub fn writable_master(&self) -> &Addr {
+        if let Some(new) = self.failover.as_ref().and_then(|f| f.new) {
+            if self.nodes[new].is_master() {
+                return &self.nodes[new].addr;
+            }
+        }
+        self.master()
+    }
+
+    /// The master being replaced by the running failover, if any.
+    pub fn failing_over(&self) -> Option<&Addr> {
+        self.failover.as_ref().map(|f| &self.nodes[f.old].addr)
+    }
+
     /// True while a failover runs (from `+try-failover` to `+switch-master`).
     pub fn failover_in_progress(&self) -> bool {
         self.failover.is_some()
