@@ -9,6 +9,8 @@
 
 pub mod resp;
 pub mod sentinel;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod url;
 
 pub use resp::{cmd, Cmd, Decoder, Frame, Limits, ProtocolError, ProtocolErrorKind, Value};
