@@ -48,6 +48,10 @@ pub(crate) enum Pending {
     GetMaster {
         walk: u64,
     },
+    /// `SENTINEL MASTER <name>`, asked for its `config-epoch`.
+    MasterInfo {
+        walk: u64,
+    },
     Replicas {
         walk: u64,
     },

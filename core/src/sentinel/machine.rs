@@ -8,10 +8,12 @@ use super::backoff::{BackoffState, Rng};
 use super::config::Config;
 use super::conn::{Conn, Pending, Queued, Use};
 use super::discovery::{Discovered, Target};
+use super::epoch::Replaced;
 use super::error::{CommandError, DiscoveryError};
 use super::fence::Fence;
 use super::io::{Addr, ConnId, Event, Input, Output, PeerKind, RequestId, Role};
 use super::walk::Walk;
+use super::watch::{Seen, Watch};
 use crate::{Cmd, ProtocolError, Value};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -44,6 +46,8 @@ pub(crate) struct NodeRef {
     pub conn: ConnId,
     pub addr: Addr,
     pub expect: Role,
+    /// The sentinel whose answer chose this node (moved to the back if it fails verification).
+    pub named_by: Option<Addr>,
 }
 
 /// Why a connection went away.
@@ -94,6 +98,12 @@ pub struct Machine {
     pub(crate) refresh_at: Option<Instant>,
     pub(crate) node: Option<NodeRef>,
     pub(crate) master: Option<Addr>,
+    /// Highest `config-epoch` any sentinel reported (see `epoch.rs`).
+    pub(crate) epoch: u64,
+    /// Masters the machine moved away from, stale for sentinels' answers (see `epoch.rs`).
+    pub(crate) replaced: BTreeMap<Addr, Replaced>,
+    /// The sentinel whose answer the next `connect_node` follows, while a walk acts on it.
+    pub(crate) naming: Option<Addr>,
     pub(crate) resp3: bool,
     pub(crate) auth_error: Option<String>,
     pub(crate) excluded: BTreeSet<Addr>,
@@ -102,9 +112,12 @@ pub struct Machine {
     pub(crate) retry: VecDeque<Queued>,
     pub(crate) waiting: VecDeque<Queued>,
     pub(crate) fence: Option<Fence>,
-    pub(crate) notices: Option<ConnId>,
-    pub(crate) notices_idx: usize,
-    pub(crate) notices_at: Option<Instant>,
+    /// Notice subscriptions, one per known sentinel (see `watch.rs`).
+    pub(crate) watches: BTreeMap<Addr, Watch>,
+    /// Subscriptions are kept up (set once a sentinel first answered).
+    pub(crate) watching: bool,
+    /// Recent notices, to drop the copies other sentinels publish.
+    pub(crate) seen: Seen,
     pub(crate) channels: BTreeSet<Vec<u8>>,
     pub(crate) patterns: BTreeSet<Vec<u8>>,
     pub(crate) pubsub: Option<ConnId>,
@@ -140,6 +153,9 @@ impl Machine {
             refresh_at: (mode == Mode::Client).then_some(now),
             node: None,
             master: None,
+            epoch: 0,
+            replaced: BTreeMap::new(),
+            naming: None,
             resp3: true,
             auth_error: None,
             excluded: BTreeSet::new(),
@@ -148,9 +164,9 @@ impl Machine {
             retry: VecDeque::new(),
             waiting: VecDeque::new(),
             fence: None,
-            notices: None,
-            notices_idx: 0,
-            notices_at: None,
+            watches: BTreeMap::new(),
+            watching: false,
+            seen: Seen::default(),
             channels: BTreeSet::new(),
             patterns: BTreeSet::new(),
             pubsub: None,
@@ -291,7 +307,7 @@ impl Machine {
         let is_push = matches!(v, Value::Push(_));
         match usage {
             Use::Notices if c.pending.is_empty() || is_push => {
-                return self.on_notice_frame(&v, now)
+                return self.on_notice_frame(id, &v, now)
             }
             Use::PubSub if c.pending.is_empty() || is_push => {
                 self.out.push_back(Output::Message(v));
@@ -317,10 +333,12 @@ impl Machine {
             Pending::Ping => self.on_ping_reply(id, &v, now),
             Pending::User(q) => self.on_user_reply(id, q, v, now),
             Pending::SentinelAuth => self.on_sentinel_auth(id, &v, now),
-            Pending::GetMaster { walk } | Pending::Replicas { walk } => {
+            Pending::GetMaster { walk }
+            | Pending::MasterInfo { walk }
+            | Pending::Replicas { walk } => {
                 self.on_walk_reply(id, walk, p, &v, now)
             }
-            Pending::Sentinels => self.on_sentinels_reply(id, &v),
+            Pending::Sentinels => self.on_sentinels_reply(id, &v, now),
         }
     }
 
@@ -393,8 +411,8 @@ impl Machine {
         self.walk = None;
         self.walk_at = None;
         self.query = None;
-        self.notices = None;
-        self.notices_at = None;
+        self.watches.clear();
+        self.watching = false;
         self.pubsub = None;
         self.pubsub_at = None;
         self.fence = None;

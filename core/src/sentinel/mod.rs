@@ -39,6 +39,7 @@ mod backoff;
 mod config;
 mod conn;
 mod discovery;
+mod epoch;
 mod error;
 mod fence;
 mod io;
@@ -50,6 +51,7 @@ mod replicas;
 mod reply;
 mod timers;
 mod walk;
+mod watch;
 
 #[cfg(test)]
 mod tests;

@@ -38,6 +38,7 @@ impl Machine {
             conn: id,
             addr: addr.clone(),
             expect,
+            named_by: self.naming.take(),
         });
         self.event(Event::Connecting { addr, role: expect });
     }
@@ -175,6 +176,10 @@ impl Machine {
                 self.fence = None;
             }
             let old = self.master.replace(addr.clone());
+            self.replaced.remove(&addr);
+            if let Some(o) = old.clone().filter(|o| *o != addr) {
+                self.mark_replaced(o, now);
+            }
             if old.as_ref() != Some(&addr) {
                 self.event(Event::MasterChanged {
                     old,
@@ -317,10 +322,14 @@ impl Machine {
                 self.reply(q.id, Err(err));
             }
         }
-        if self.node.as_ref().is_none_or(|n| n.conn != id) {
+        let Some(n) = self.node.take_if(|n| n.conn == id) else {
             return;
+        };
+        if !c.ready && n.expect == Role::Master {
+            if let Some(s) = &n.named_by {
+                self.demote_sentinel(s);
+            }
         }
-        self.node = None;
         if self.closed {
             return;
         }

@@ -29,7 +29,7 @@ pub(crate) const CHANNELS: &[&str] = &[
 ];
 
 /// One notification: the channel, the service it concerns and the addresses it names.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Notice {
     pub channel: String,
     pub service: String,

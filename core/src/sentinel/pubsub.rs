@@ -1,11 +1,10 @@
-//! Subscriptions: one connection to a sentinel for its notices, and one data connection for
-//! the caller's channels (it follows the data node through failovers and resubscribes).
+//! The caller's pub/sub: one data connection for the caller's channels (it follows the data
+//! node through failovers and resubscribes). Sentinel notice subscriptions live in `watch.rs`.
 
-use super::conn::{Pending, Use};
-use super::io::{ConnId, Event, PeerKind};
-use super::machine::{Cause, Machine, Mode};
-use super::notice::{message, parse, CHANNELS};
-use crate::{cmd, Cmd, Value};
+use super::conn::Use;
+use super::io::{ConnId, PeerKind};
+use super::machine::{Machine, Mode};
+use crate::{cmd, Cmd};
 use std::time::Instant;
 
 impl Machine {
@@ -134,57 +133,5 @@ impl Machine {
             }
         }
         self.dirty.insert(id);
-    }
-
-    /// Opens the sentinel notice subscription when due.
-    pub(crate) fn ensure_notices(&mut self, now: Instant) {
-        if self.mode != Mode::Client || self.closed || self.notices.is_some() {
-            return;
-        }
-        if self.notices_at.is_none_or(|t| t > now) || self.sentinels.is_empty() {
-            return;
-        }
-        self.notices_at = None;
-        let addr = self.sentinels[self.notices_idx % self.sentinels.len()].clone();
-        self.notices = Some(self.open(addr, Use::Notices, PeerKind::SentinelSubscriber, now));
-    }
-
-    /// The notice connection is up: authenticate and subscribe.
-    pub(crate) fn notices_connected(&mut self, id: ConnId, now: Instant) {
-        if let Some(a) = self.cfg.sentinel_auth.clone() {
-            let mut c = cmd("AUTH");
-            if let Some(u) = &a.username {
-                c = c.arg(u);
-            }
-            self.send(id, &c.arg(&a.password), Pending::SentinelAuth, now);
-        }
-        let mut c = cmd("SUBSCRIBE");
-        for ch in CHANNELS {
-            c.push(*ch);
-        }
-        self.send_raw(id, &c);
-    }
-
-    /// A frame on the notice connection (after its AUTH reply).
-    pub(crate) fn on_notice_frame(&mut self, v: &Value, now: Instant) {
-        if let Some(n) = message(v).and_then(|(ch, payload)| parse(ch, payload)) {
-            self.on_notice(n, now);
-        }
-    }
-
-    /// AUTH on the notice connection failed, or it closed: use the next sentinel.
-    pub(crate) fn notices_lost(&mut self, id: ConnId, cause: &Cause, now: Instant) {
-        if self.notices != Some(id) {
-            return;
-        }
-        self.notices = None;
-        self.notices_idx = self.notices_idx.wrapping_add(1);
-        self.notices_at = Some(now + self.cfg.backoff.base);
-        if !self.closed {
-            self.event(Event::Error(format!(
-                "sentinel subscription lost: {}",
-                cause.describe()
-            )));
-        }
     }
 }

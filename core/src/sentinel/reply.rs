@@ -109,6 +109,16 @@ pub(crate) fn master_addr(v: &Value) -> Result<Option<Addr>, String> {
     Ok(Some(Addr::new(host, port)))
 }
 
+/// The `config-epoch` field of a `SENTINEL MASTER` reply; `None` for anything else.
+pub(crate) fn config_epoch(v: &Value) -> Option<u64> {
+    let kv = pairs(v)?;
+    let (_, e) = kv.iter().find(|(k, _)| *k == b"config-epoch")?;
+    match e {
+        Value::Integer(i) => u64::try_from(*i).ok(),
+        other => std::str::from_utf8(text(other)?).ok()?.parse().ok(),
+    }
+}
+
 /// What `ROLE` said.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum RoleReply {

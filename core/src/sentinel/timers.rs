@@ -54,7 +54,7 @@ impl Machine {
         at(self.health_due());
         at(self.queue_due());
         at(self.walk_at);
-        at(self.notices_at.filter(|_| self.notices.is_none()));
+        at(self.notices_due());
         // The pub/sub connection follows the data node: with no ready node there is nothing to
         // open yet, and the node becoming ready syncs it (a past deadline here would spin).
         let want_pubsub = !self.channels.is_empty() || !self.patterns.is_empty();

@@ -8,7 +8,8 @@ use super::discovery::{Discovered, Target};
 use super::error::{CommandError, DiscoveryError};
 use super::io::{Addr, ConnId, Event, PeerKind, Role};
 use super::machine::{Cause, Machine, Mode};
-use super::reply::{error_text, instances, master_addr, show, Instance};
+use super::epoch::Verdict;
+use super::reply::{config_epoch, error_text, instances, master_addr, show, Instance};
 use crate::{cmd, Value};
 use std::time::Instant;
 
@@ -23,10 +24,19 @@ pub(crate) struct Walk {
     conn: Option<ConnId>,
     awaiting: u8,
     master: Option<Result<Option<Addr>, String>>,
+    /// The `SENTINEL MASTER` reply's config epoch (outer `None`: not answered yet).
+    epoch: Option<Option<u64>>,
     replicas: Option<Vec<Instance>>,
+    /// (sentinel, node it named) for answers that contradicted the ready master.
+    votes: Vec<(Addr, Addr)>,
 }
 
 impl Machine {
+    /// Config epochs matter to a client following the master (see `epoch.rs`).
+    fn wants_epoch(&self) -> bool {
+        self.mode == Mode::Client && self.cfg.role == Role::Master
+    }
+
     fn wants_replicas(&self) -> bool {
         match self.mode {
             Mode::Client => self.cfg.role == Role::Replica,
@@ -58,7 +68,9 @@ impl Machine {
             conn: None,
             awaiting: 0,
             master: None,
+            epoch: None,
             replicas: None,
+            votes: Vec::new(),
         });
         self.try_sentinel(now);
     }
@@ -112,14 +124,22 @@ impl Machine {
         };
         let gen = w.gen;
         w.master = None;
+        w.epoch = None;
         w.replicas = None;
         w.awaiting = 1;
         let svc = self.cfg.service.clone();
         let get = cmd("SENTINEL").arg("get-master-addr-by-name").arg(&svc);
         self.send(q, &get, Pending::GetMaster { walk: gen }, now);
+        if self.wants_epoch() {
+            if let Some(w) = self.walk.as_mut() {
+                w.awaiting += 1;
+            }
+            let c = cmd("SENTINEL").arg("MASTER").arg(&svc);
+            self.send(q, &c, Pending::MasterInfo { walk: gen }, now);
+        }
         if self.wants_replicas() {
             if let Some(w) = self.walk.as_mut() {
-                w.awaiting = 2;
+                w.awaiting += 1;
             }
             let c = cmd("SENTINEL").arg("replicas").arg(&svc);
             self.send(q, &c, Pending::Replicas { walk: gen }, now);
@@ -164,6 +184,7 @@ impl Machine {
         }
         match p {
             Pending::GetMaster { .. } => w.master = Some(master_addr(v)),
+            Pending::MasterInfo { .. } => w.epoch = Some(config_epoch(v)),
             _ => w.replicas = Some(instances(v).unwrap_or_default()),
         }
         w.awaiting = w.awaiting.saturating_sub(1);
@@ -173,7 +194,26 @@ impl Machine {
         match w.master.take() {
             Some(Ok(Some(master))) => {
                 let replicas = w.replicas.take().unwrap_or_default();
-                self.walk_succeeded(master, replicas, now)
+                let epoch = w.epoch.take().flatten();
+                let votes = w.votes.clone();
+                let from = self.sentinels.get(w.idx).cloned();
+                match self.judge(&master, epoch, &votes, now) {
+                    Verdict::Accept => self.walk_succeeded(master, replicas, now),
+                    Verdict::Stale(why) => {
+                        if let Some(w) = self.walk.as_mut() {
+                            w.reached += 1;
+                        }
+                        self.next_sentinel(why, now)
+                    }
+                    Verdict::Doubt => {
+                        let why = format!("names {master}, not the verified master");
+                        if let (Some(w), Some(from)) = (self.walk.as_mut(), from) {
+                            w.reached += 1;
+                            w.votes.push((from, master));
+                        }
+                        self.next_sentinel(why, now)
+                    }
+                }
             }
             Some(Ok(None)) => {
                 w.reached += 1;
@@ -226,9 +266,15 @@ impl Machine {
         let Some(w) = self.walk.take() else {
             return;
         };
+        let from = self.sentinels.get(w.idx).cloned();
         if w.idx < self.sentinels.len() {
             let s = self.sentinels.remove(w.idx);
             self.sentinels.insert(0, s);
+        }
+        for (s, named) in &w.votes {
+            if *named != master {
+                self.demote_sentinel(s);
+            }
         }
         if let Mode::Discover(t) = self.mode {
             let found = match t {
@@ -249,20 +295,26 @@ impl Machine {
             self.cfg.sentinel_poll_interval
         };
         self.schedule_walk(now + next);
-        if self.notices.is_none() && self.notices_at.is_none() {
-            self.notices_at = Some(now);
+        if !self.watching {
+            self.watching = true;
             self.ensure_notices(now);
         }
+        self.naming = from;
         match self.cfg.role {
             Role::Master => self.master_named(master, now),
             Role::Replica => self.replicas_named(master, replicas, now),
         }
+        self.naming = None;
     }
 
     fn walk_failed(&mut self, now: Instant) {
         let Some(w) = self.walk.take() else {
             return;
         };
+        // Nobody seconded an answer that contradicted the ready master: keep it.
+        for (s, _) in &w.votes {
+            self.demote_sentinel(s);
+        }
         let tried = w.tried;
         let err = if w.reached == 0 {
             DiscoveryError::NoSentinelReachable { tried }
@@ -321,7 +373,7 @@ impl Machine {
 
     /// The reply to `SENTINEL sentinels`: add newcomers, drop discovered ones that are down or
     /// forgotten, keep the configured ones.
-    pub(crate) fn on_sentinels_reply(&mut self, id: ConnId, v: &Value) {
+    pub(crate) fn on_sentinels_reply(&mut self, id: ConnId, v: &Value, now: Instant) {
         let Ok(list) = instances(v) else {
             return;
         };
@@ -342,6 +394,7 @@ impl Machine {
         for s in stale {
             self.remove_sentinel(&s);
         }
+        self.ensure_notices(now);
     }
 
     /// Adds a sentinel announced by `+sentinel`.

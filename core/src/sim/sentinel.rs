@@ -91,8 +91,12 @@ pub struct SimSentinel {
     pub service: String,
     /// Its view of the master.
     pub master: Addr,
-    /// Current configuration epoch.
+    /// Config epoch of its view of the master (`config-epoch` in `SENTINEL MASTER`).
     pub epoch: u64,
+    /// While it leads a failover past the promotion: the old master's address, which its
+    /// `SENTINEL MASTER` entry still shows while `get-master-addr-by-name` already names the
+    /// promoted replica (Redis' reconf-slaves state).
+    pub switching_from: Option<Addr>,
     /// Fault knob for address queries.
     pub behavior: Behavior,
     /// Refuses connections (process down).
@@ -131,6 +135,7 @@ impl SimSentinel {
             service: service.to_string(),
             master,
             epoch: 0,
+            switching_from: None,
             behavior: Behavior::Honest,
             down: false,
             auth: None,
@@ -226,6 +231,12 @@ impl SimSentinel {
                                 .collect(),
                         ))
                     }
+                    "MASTER" if args.len() == 3 => {
+                        if !known || self.behavior == Behavior::Unknown {
+                            return one(reply::err("ERR No such master with that name"));
+                        }
+                        one(self.master_entry(replicas.len(), peers.len()))
+                    }
                     "MYID" => one(reply::bulk(&self.run_id)),
                     _ => one(reply::err(&format!(
                         "ERR Unknown sentinel subcommand '{}'",
@@ -235,6 +246,38 @@ impl SimSentinel {
             }
             _ => one(super::session::unknown(args)),
         }
+    }
+
+    /// The `SENTINEL MASTER` reply in Redis 7's field order (a map, flat in RESP2).
+    fn master_entry(&self, replicas: usize, peers: usize) -> Value {
+        let a = self.switching_from.as_ref().unwrap_or(&self.master);
+        let flags = if self.switching_from.is_some() {
+            "master,failover_in_progress"
+        } else {
+            "master"
+        };
+        reply::map(vec![
+            ("name", reply::bulk(&self.service)),
+            ("ip", reply::bulk(&a.host)),
+            ("port", reply::bulk(a.port.to_string())),
+            ("runid", reply::bulk(format!("{:040x}", a.port))),
+            ("flags", reply::bulk(flags)),
+            ("link-pending-commands", reply::bulk("0")),
+            ("link-refcount", reply::bulk("1")),
+            ("last-ping-sent", reply::bulk("0")),
+            ("last-ok-ping-reply", reply::bulk("112")),
+            ("last-ping-reply", reply::bulk("112")),
+            ("down-after-milliseconds", reply::bulk("5000")),
+            ("info-refresh", reply::bulk("1234")),
+            ("role-reported", reply::bulk("master")),
+            ("role-reported-time", reply::bulk("123456")),
+            ("config-epoch", reply::bulk(self.epoch.to_string())),
+            ("num-slaves", reply::bulk(replicas.to_string())),
+            ("num-other-sentinels", reply::bulk(peers.to_string())),
+            ("quorum", reply::bulk("2")),
+            ("failover-timeout", reply::bulk("180000")),
+            ("parallel-syncs", reply::bulk("1")),
+        ])
     }
 
     /// One `SENTINEL replicas` entry in Redis 7's field order (a map, flat in RESP2).
@@ -320,6 +363,20 @@ mod tests {
                 reply::bulk("6379")
             ])])
         );
+        sen.epoch = 7;
+        let info = sen
+            .execute(&mut s, &args(&["SENTINEL", "master", "svc"]), &[], &[])
+            .unwrap();
+        let Value::Map(fields) = &info[0] else {
+            panic!("{info:?}")
+        };
+        assert_eq!(fields.len(), 20);
+        assert!(fields.contains(&(reply::bulk("config-epoch"), reply::bulk("7"))));
+        assert!(fields.contains(&(reply::bulk("port"), reply::bulk("6379"))));
+        assert!(matches!(
+            &sen.execute(&mut s, &args(&["SENTINEL", "master", "nope"]), &[], &[]).unwrap()[0],
+            Value::Error(_)
+        ));
         let other = args(&["SENTINEL", "get-master-addr-by-name", "nope"]);
         assert_eq!(sen.execute(&mut s, &other, &[], &[]), Ok(vec![Value::Null]));
         sen.behavior = Behavior::Garbage(Garbage::NotResp);

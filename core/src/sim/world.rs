@@ -281,6 +281,9 @@ pub struct World {
     failover: Option<FailoverRun>,
     failovers: Vec<FailoverRecord>,
     epoch: u64,
+    /// Config epoch of the current master's configuration (the epoch of the failover that
+    /// promoted it; 0 for the initial one).
+    config_epoch: u64,
     /// Events processed so far, for step counts in reports.
     pub events_processed: u64,
     /// When set, commands executed on data nodes are logged in [`World::trace_log`].
@@ -347,6 +350,7 @@ impl World {
             failover: None,
             failovers: Vec::new(),
             epoch: 0,
+            config_epoch: 0,
             events_processed: 0,
             trace: false,
             trace_log: Vec::new(),
@@ -1140,7 +1144,8 @@ impl World {
                     self.sentinels[i].down = false;
                     // A restarted sentinel reloads the current configuration.
                     self.sentinels[i].master = self.nodes[self.master].addr.clone();
-                    self.sentinels[i].epoch = self.epoch;
+                    self.sentinels[i].epoch = self.config_epoch;
+                    self.sentinels[i].switching_from = None;
                 }
             }
             Heal::MasterBack(m, failovers_then) => {
@@ -1227,7 +1232,7 @@ impl World {
             let old = self.sentinels[si].master.clone();
             if old != new {
                 self.sentinels[si].master = new.clone();
-                self.sentinels[si].epoch = self.epoch;
+                self.sentinels[si].epoch = self.config_epoch;
                 let from = self
                     .sentinels
                     .iter()
@@ -1324,8 +1329,12 @@ impl World {
                 );
                 self.sentinel_event(leader, "+promoted-slave", &d);
                 self.sentinel_event(leader, "+failover-state-reconf-slaves", &m);
-                // From here the leader advertises the promoted replica.
+                // From here the leader advertises the promoted replica, and its configuration
+                // carries the failover's epoch (Redis sets the master's config epoch when it
+                // sees the promotion); its `SENTINEL MASTER` entry still names the old address.
                 self.sentinels[leader].master = self.nodes[new].addr.clone();
+                self.sentinels[leader].switching_from = Some(old_addr.clone());
+                self.sentinels[leader].epoch = epoch;
                 let snap = self.nodes[new].clone_for_sync();
                 for r in 0..self.nodes.len() {
                     if r != new && r != old {
@@ -1355,7 +1364,9 @@ impl World {
                 );
                 self.sentinels[leader].master = new_addr.clone();
                 self.sentinels[leader].epoch = epoch;
+                self.sentinels[leader].switching_from = None;
                 self.master = new;
+                self.config_epoch = epoch;
                 for r in 0..self.nodes.len() {
                     if r != new {
                         let rd = replica_details(&svc, &self.nodes[r].addr, &new_addr);

@@ -9,7 +9,7 @@ fn rediscover(t: &mut T, o: &[Output], master: &str) -> ConnId {
     let s = sent(o, q);
     assert!(s.contains("get-master-addr-by-name"), "{s:?}");
     let (h, p) = master.rsplit_once(':').unwrap();
-    let o = t.feed(q, &arr(&[h, p]));
+    let o = t.feed(q, &(arr(&[h, p]) + &info(0)));
     connect_of(&o, PeerKind::Data(Role::Master)).unwrap().0
 }
 

@@ -136,7 +136,7 @@ fn sentinel_timeout_skips_it() {
     let (q2, a, _) = connects(&o)[0].clone();
     assert_eq!(a, addr("s2:26379"));
     t.connected(q2);
-    let o = t.feed(q2, &(arr(&["10.0.0.1", "6379"]) + "*0\r\n"));
+    let o = t.feed(q2, &(arr(&["10.0.0.1", "6379"]) + &info(0) + "*0\r\n"));
     assert!(connect_of(&o, PeerKind::Data(Role::Master)).is_some());
 }
 

@@ -6,9 +6,15 @@ use crate::cmd;
 const OLD: &str = "10.0.0.1:6379";
 const NEW: &str = "10.0.0.2:6380";
 
-/// Connects the notice subscription; returns its connection.
+/// The notice subscription to sentinel `i` of the configured list, if open.
+pub(super) fn watch_of(t: &T, i: usize) -> Option<ConnId> {
+    let a = &t.m.cfg.sentinels[i];
+    t.m.watches.get(a).and_then(|w| w.conn)
+}
+
+/// Connects the notice subscription to the first sentinel; returns its connection.
 pub(super) fn notices(t: &mut T) -> ConnId {
-    let n = t.m.notices.expect("notice subscription opened");
+    let n = watch_of(t, 0).expect("notice subscription opened");
     let o = t.connected(n);
     let s = sent(&o, n);
     assert!(s.starts_with("*") && s.contains("SUBSCRIBE"));
@@ -62,11 +68,11 @@ fn fence_stops_writes_holds_commands_and_releases_them_on_the_new_master() {
     // Sentinels still name the old master: poll again soon.
     let q = t.m.query.unwrap();
     assert!(sent(&o, q).contains("get-master"));
-    let o = t.feed(q, &arr(&["10.0.0.1", "6379"]));
+    let o = t.feed(q, &(arr(&["10.0.0.1", "6379"]) + &info(0)));
     assert!(connects(&o).is_empty());
     let o = t.advance(t.m.cfg.fence_poll_interval);
     assert!(sent(&o, q).contains("get-master"));
-    let o = t.feed(q, &arr(&["10.0.0.2", "6380"]));
+    let o = t.feed(q, &(arr(&["10.0.0.2", "6380"]) + &info(0)));
     let (d2, a2) = connect_of(&o, PeerKind::Data(Role::Master)).unwrap();
     assert_eq!(a2, addr(NEW));
     let o = t.verify(d2, ROLE_MASTER);
@@ -148,7 +154,7 @@ fn failover_abort_lifts_the_fence_and_resumes_on_the_old_master() {
     assert!(!t.m.is_fenced());
     let _ = d;
     let q = t.m.query.unwrap();
-    let o = t.feed(q, &arr(&["10.0.0.1", "6379"]));
+    let o = t.feed(q, &(arr(&["10.0.0.1", "6379"]) + &info(0)));
     let (d2, a) = connect_of(&o, PeerKind::Data(Role::Master)).unwrap();
     assert_eq!(a, addr(OLD));
     let o = t.verify(d2, ROLE_MASTER);
@@ -193,7 +199,7 @@ fn fence_hold_expires_with_fence_timeout_and_bounded_queue() {
         let o = t.advance(t.m.cfg.fence_poll_interval);
         waited += t.m.cfg.fence_poll_interval;
         if sent(&o, q).contains("get-master") {
-            t.feed(q, &arr(&["10.0.0.1", "6379"]));
+            t.feed(q, &(arr(&["10.0.0.1", "6379"]) + &info(0)));
         }
         all.extend(o);
     }
@@ -219,7 +225,8 @@ fn backstop_poll_moves_to_a_new_master_without_any_notice() {
         }
     }
     assert!(sent(&o, q).contains("get-master"));
-    let o = t.feed(q, &arr(&["10.0.0.2", "6380"]));
+    // A newer config epoch: a failover this client missed.
+    let o = t.feed(q, &(arr(&["10.0.0.2", "6380"]) + &info(1)));
     assert!(closed(&o, d));
     let (d2, _) = connect_of(&o, PeerKind::Data(Role::Master)).unwrap();
     let o = t.verify(d2, ROLE_MASTER);
@@ -229,19 +236,68 @@ fn backstop_poll_moves_to_a_new_master_without_any_notice() {
 }
 
 #[test]
-fn notice_subscription_moves_to_another_sentinel_when_it_drops() {
-    let (mut t, _) = T::ready(T::cfg(2), OLD);
-    let n = notices(&mut t);
-    let first = t.m.conns[&n].addr.clone();
-    let o = t.input(Input::Closed(n));
+fn every_sentinel_gets_a_subscription_and_a_dropped_one_comes_back() {
+    let (mut t, _) = T::ready(T::cfg(3), OLD);
+    let subs: Vec<ConnId> = (0..3).map(|i| watch_of(&t, i).expect("subscribed")).collect();
+    for (i, n) in subs.iter().enumerate() {
+        assert_eq!(t.m.conns[n].addr, t.m.cfg.sentinels[i]);
+        let o = t.connected(*n);
+        assert!(sent(&o, *n).contains("+selected-slave"));
+    }
+    let o = t.input(Input::Closed(subs[1]));
     assert!(events(&o)
         .iter()
         .any(|e| matches!(e, Event::Error(m) if m.contains("subscription"))));
+    assert_eq!(watch_of(&t, 0), Some(subs[0]), "the others stay");
+    assert_eq!(watch_of(&t, 2), Some(subs[2]));
     let o = t.advance(t.m.cfg.backoff.base);
     let (n2, a) = connect_of(&o, PeerKind::SentinelSubscriber).unwrap();
-    assert_ne!(a, first);
-    let o = t.connected(n2);
-    assert!(sent(&o, n2).contains("+switch-master"));
+    assert_eq!(a, t.m.cfg.sentinels[1], "same sentinel again");
+    // Losing it again doubles the delay before the next attempt.
+    t.input(Input::Closed(n2));
+    let o = t.advance(t.m.cfg.backoff.base);
+    assert!(connect_of(&o, PeerKind::SentinelSubscriber).is_none());
+    let o = t.advance(t.m.cfg.backoff.base);
+    assert!(connect_of(&o, PeerKind::SentinelSubscriber).is_some());
+}
+
+#[test]
+fn progress_events_from_a_non_first_sentinel_raise_the_fence() {
+    let (mut t, d) = T::ready(T::cfg(3), OLD);
+    let leader = watch_of(&t, 2).unwrap();
+    t.connected(leader);
+    let o = notice(&mut t, leader, "+selected-slave", &selected_slave());
+    assert!(t.m.is_fenced());
+    assert!(closed(&o, d));
+}
+
+#[test]
+fn the_same_switch_from_several_sentinels_is_acted_on_once() {
+    let (mut t, d) = T::ready(T::cfg(2), OLD);
+    let a = notices(&mut t);
+    let b = watch_of(&t, 1).unwrap();
+    t.connected(b);
+    let sw = "svc 10.0.0.1 6379 10.0.0.2 6380";
+    let o = notice(&mut t, a, "+switch-master", sw);
+    assert!(closed(&o, d));
+    let (d2, _) = connect_of(&o, PeerKind::Data(Role::Master)).unwrap();
+    let o = notice(&mut t, b, "+switch-master", sw);
+    assert!(o.is_empty(), "the copy changes nothing: {o:?}");
+    assert_eq!(t.m.node.as_ref().map(|n| n.conn), Some(d2));
+}
+
+#[test]
+fn notice_copies_from_other_sentinels_are_duplicates_within_the_window() {
+    let n = crate::sentinel::notice::parse(b"+switch-master", b"svc 10.0.0.1 6379 10.0.0.2 6380")
+        .unwrap();
+    let (s1, s2) = (addr("s1:26379"), addr("s2:26379"));
+    let mut seen = crate::sentinel::watch::Seen::default();
+    let t0 = Instant::now();
+    assert!(!seen.duplicate(&n, &s1, t0));
+    assert!(seen.duplicate(&n, &s2, t0 + Duration::from_secs(2)));
+    assert!(!seen.duplicate(&n, &s1, t0 + Duration::from_secs(3)), "same sentinel: new event");
+    let later = t0 + Duration::from_secs(3) + crate::sentinel::watch::DEDUP_WINDOW;
+    assert!(!seen.duplicate(&n, &s2, later), "window passed");
 }
 
 #[test]

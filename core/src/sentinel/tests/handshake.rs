@@ -68,7 +68,7 @@ fn role_mismatch_disconnects_backs_off_and_rediscovers() {
     let q = t.m.query.expect("query connection kept");
     let o = t.fire();
     assert!(sent(&o, q).contains("get-master-addr-by-name"));
-    let o = t.feed(q, &arr(&["10.0.0.2", "6379"]));
+    let o = t.feed(q, &(arr(&["10.0.0.2", "6379"]) + &info(0)));
     let (d2, _) = connect_of(&o, PeerKind::Data(Role::Master)).unwrap();
     let o = t.verify(d2, ROLE_MASTER);
     assert_eq!(sent(&o, d2), arr(&["GET", "k"]));

@@ -25,6 +25,11 @@ pub(super) const ROLE_MASTER: &str = "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n";
 pub(super) const ROLE_SLAVE: &str =
     "*5\r\n$5\r\nslave\r\n$8\r\n10.0.0.1\r\n:6379\r\n$9\r\nconnected\r\n:0\r\n";
 
+/// A `SENTINEL MASTER` reply (the fields the machine reads) with config epoch `epoch`.
+pub(super) fn info(epoch: u64) -> String {
+    arr(&["name", "svc", "flags", "master", "config-epoch", &epoch.to_string()])
+}
+
 pub(super) fn addr(s: &str) -> Addr {
     s.parse().expect("test address")
 }
@@ -89,9 +94,13 @@ impl T {
     }
 
     /// Answers the walk on the sentinel query connection `q` (already connected) with `reply`
-    /// for get-master-addr-by-name, and an empty list for a pipelined refresh if any.
+    /// for get-master-addr-by-name, config epoch 0 for `SENTINEL MASTER`, and an empty list
+    /// for a pipelined refresh if any.
     pub fn answer(&mut self, q: ConnId, sent: &str, reply: &str) -> Vec<Output> {
         let mut r = reply.to_string();
+        if sent.contains(&arr(&["SENTINEL", "MASTER", "svc"])) {
+            r += &info(0);
+        }
         if sent.contains("sentinels") {
             r += "*0\r\n";
         }

@@ -19,8 +19,9 @@ fn refresh_adds_newcomers_skips_down_ones_and_keeps_configured() {
         "refresh pipelined with the first query: {s}"
     );
     let reply = format!(
-        "{}*2\r\n{}{}",
+        "{}{}*2\r\n{}{}",
         arr(&["10.0.0.1", "6379"]),
+        info(0),
         sentinel_entry("10.0.0.7", "sentinel"),
         sentinel_entry("10.0.0.8", "sentinel,s_down")
     );
@@ -40,8 +41,9 @@ fn refresh_adds_newcomers_skips_down_ones_and_keeps_configured() {
     }
     assert!(sent(&o, q).contains("sentinels"));
     let reply = format!(
-        "{}*1\r\n{}",
+        "{}{}*1\r\n{}",
         arr(&["10.0.0.1", "6379"]),
+        info(0),
         sentinel_entry("10.0.0.7", "sentinel,s_down")
     );
     let o = t.feed(q, &reply);
