@@ -335,9 +335,7 @@ impl Machine {
             Pending::SentinelAuth => self.on_sentinel_auth(id, &v, now),
             Pending::GetMaster { walk }
             | Pending::MasterInfo { walk }
-            | Pending::Replicas { walk } => {
-                self.on_walk_reply(id, walk, p, &v, now)
-            }
+            | Pending::Replicas { walk } => self.on_walk_reply(id, walk, p, &v, now),
             Pending::Sentinels => self.on_sentinels_reply(id, &v, now),
         }
     }

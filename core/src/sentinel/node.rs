@@ -156,6 +156,15 @@ impl Machine {
             (RoleReply::Master, Role::Master) | (RoleReply::Replica, Role::Replica)
         );
         if !ok {
+            // The sentinel that named it as master was wrong: ask the others first next time.
+            let named_by = self
+                .node
+                .as_ref()
+                .filter(|n| n.conn == id && n.expect == Role::Master)
+                .and_then(|n| n.named_by.clone());
+            if let Some(s) = named_by {
+                self.demote_sentinel(&s);
+            }
             let why = format!("{addr} is not a {expect:?} (ROLE says {got:?})");
             self.event(Event::Error(why.clone()));
             return self.drop_conn(id, Cause::Unexpected(why), now);
@@ -322,13 +331,8 @@ impl Machine {
                 self.reply(q.id, Err(err));
             }
         }
-        let Some(n) = self.node.take_if(|n| n.conn == id) else {
+        if self.node.take_if(|n| n.conn == id).is_none() {
             return;
-        };
-        if !c.ready && n.expect == Role::Master {
-            if let Some(s) = &n.named_by {
-                self.demote_sentinel(s);
-            }
         }
         if self.closed {
             return;

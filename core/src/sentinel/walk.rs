@@ -5,10 +5,10 @@
 
 use super::conn::{Pending, Use};
 use super::discovery::{Discovered, Target};
+use super::epoch::Verdict;
 use super::error::{CommandError, DiscoveryError};
 use super::io::{Addr, ConnId, Event, PeerKind, Role};
 use super::machine::{Cause, Machine, Mode};
-use super::epoch::Verdict;
 use super::reply::{config_epoch, error_text, instances, master_addr, show, Instance};
 use crate::{cmd, Value};
 use std::time::Instant;

@@ -52,7 +52,11 @@ impl Seen {
             }
         }
         if self.map.len() >= DEDUP_MAX {
-            let oldest = self.map.iter().min_by_key(|(_, (t, _))| *t).map(|e| e.0.clone());
+            let oldest = self
+                .map
+                .iter()
+                .min_by_key(|(_, (t, _))| *t)
+                .map(|e| e.0.clone());
             if let Some(k) = oldest {
                 self.map.remove(&k);
             }

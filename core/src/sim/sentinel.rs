@@ -374,7 +374,8 @@ mod tests {
         assert!(fields.contains(&(reply::bulk("config-epoch"), reply::bulk("7"))));
         assert!(fields.contains(&(reply::bulk("port"), reply::bulk("6379"))));
         assert!(matches!(
-            &sen.execute(&mut s, &args(&["SENTINEL", "master", "nope"]), &[], &[]).unwrap()[0],
+            &sen.execute(&mut s, &args(&["SENTINEL", "master", "nope"]), &[], &[])
+                .unwrap()[0],
             Value::Error(_)
         ));
         let other = args(&["SENTINEL", "get-master-addr-by-name", "nope"]);

@@ -238,7 +238,9 @@ fn backstop_poll_moves_to_a_new_master_without_any_notice() {
 #[test]
 fn every_sentinel_gets_a_subscription_and_a_dropped_one_comes_back() {
     let (mut t, _) = T::ready(T::cfg(3), OLD);
-    let subs: Vec<ConnId> = (0..3).map(|i| watch_of(&t, i).expect("subscribed")).collect();
+    let subs: Vec<ConnId> = (0..3)
+        .map(|i| watch_of(&t, i).expect("subscribed"))
+        .collect();
     for (i, n) in subs.iter().enumerate() {
         assert_eq!(t.m.conns[n].addr, t.m.cfg.sentinels[i]);
         let o = t.connected(*n);
@@ -295,7 +297,10 @@ fn notice_copies_from_other_sentinels_are_duplicates_within_the_window() {
     let t0 = Instant::now();
     assert!(!seen.duplicate(&n, &s1, t0));
     assert!(seen.duplicate(&n, &s2, t0 + Duration::from_secs(2)));
-    assert!(!seen.duplicate(&n, &s1, t0 + Duration::from_secs(3)), "same sentinel: new event");
+    assert!(
+        !seen.duplicate(&n, &s1, t0 + Duration::from_secs(3)),
+        "same sentinel: new event"
+    );
     let later = t0 + Duration::from_secs(3) + crate::sentinel::watch::DEDUP_WINDOW;
     assert!(!seen.duplicate(&n, &s2, later), "window passed");
 }

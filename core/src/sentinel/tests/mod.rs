@@ -2,6 +2,7 @@
 
 mod commands;
 mod discovery;
+mod epoch;
 mod fence;
 mod handshake;
 mod replicas;
@@ -27,7 +28,14 @@ pub(super) const ROLE_SLAVE: &str =
 
 /// A `SENTINEL MASTER` reply (the fields the machine reads) with config epoch `epoch`.
 pub(super) fn info(epoch: u64) -> String {
-    arr(&["name", "svc", "flags", "master", "config-epoch", &epoch.to_string()])
+    arr(&[
+        "name",
+        "svc",
+        "flags",
+        "master",
+        "config-epoch",
+        &epoch.to_string(),
+    ])
 }
 
 pub(super) fn addr(s: &str) -> Addr {
