@@ -1,8 +1,10 @@
 //! The state machine proper: its state, public API and input dispatch.
 //!
-//! The per-concern logic lives next door: `walk.rs` (asking sentinels), `node.rs` (data
+//! The per-concern logic lives next door: `walk.rs` (asking sentinels), `epoch.rs` (judging
+//! their answers: config epochs, replaced masters, second opinions), `node.rs` (data
 //! connection handshake and commands), `fence.rs` (failover fence and sentinel notices),
-//! `pubsub.rs` (sentinel subscription and the caller's pub/sub), `replicas.rs`, `timers.rs`.
+//! `watch.rs` (a notice subscription on every sentinel), `pubsub.rs` (the caller's pub/sub),
+//! `replicas.rs`, `timers.rs`.
 
 use super::backoff::{BackoffState, Rng};
 use super::config::Config;

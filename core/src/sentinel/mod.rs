@@ -28,6 +28,13 @@
 //!                                fence_poll_interval; +switch-master connects straight away
 //! ```
 //!
+//! Listening and judging: a notice subscription is kept on every known sentinel (only the
+//! sentinel leading a failover announces its progress), and a sentinel's answer is weighed
+//! before the machine acts on it: a master it moved away from is not used again on the word of
+//! a sentinel that has not caught up (config epochs), and a healthy verified master is not
+//! dropped because one sentinel names another node (a second sentinel must agree, or report a
+//! newer epoch). See `watch.rs` and `epoch.rs`.
+//!
 //! Retry promises: a command never written is sent to the next verified node. A command written
 //! and answered `-READONLY` / `-LOADING` / `-MASTERDOWN` was refused, so it is re-sent (up to
 //! `max_retries`). A command written and unanswered when its connection died fails with

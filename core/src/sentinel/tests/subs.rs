@@ -30,6 +30,17 @@ fn refresh_adds_newcomers_skips_down_ones_and_keeps_configured() {
     assert!(ev.contains(&Event::SentinelAdded(addr("10.0.0.7:26379"))));
     assert!(!ev.contains(&Event::SentinelAdded(addr("10.0.0.8:26379"))));
     assert_eq!(t.m.sentinels(), &[addr("s1:26379"), addr("10.0.0.7:26379")]);
+    let subs: Vec<Addr> = connects(&o)
+        .into_iter()
+        .filter(|c| c.2 == PeerKind::SentinelSubscriber)
+        .map(|c| c.1)
+        .collect();
+    assert_eq!(
+        subs,
+        vec![addr("s1:26379"), addr("10.0.0.7:26379")],
+        "a learned sentinel is listened to as well"
+    );
+    let learned = t.m.watches[&addr("10.0.0.7:26379")].conn.unwrap();
     // Next refresh: the newcomer is now flagged down and is removed; the configured one stays.
     t.now += t.m.cfg.sentinel_refresh_interval;
     let mut o = Vec::new();
@@ -49,6 +60,11 @@ fn refresh_adds_newcomers_skips_down_ones_and_keeps_configured() {
     let o = t.feed(q, &reply);
     assert!(events(&o).contains(&Event::SentinelRemoved(addr("10.0.0.7:26379"))));
     assert_eq!(t.m.sentinels(), &[addr("s1:26379")]);
+    assert!(
+        closed(&o, learned) || !t.m.conns.contains_key(&learned),
+        "its subscription goes with it"
+    );
+    assert!(!t.m.watches.contains_key(&addr("10.0.0.7:26379")));
 }
 
 #[test]
