@@ -64,7 +64,10 @@ pub fn measure<S>(
     for _ in 0..plan.warmup {
         let input = setup();
         let found = run(input);
-        assert_eq!(found, expect_frames, "contender found a different frame count");
+        assert_eq!(
+            found, expect_frames,
+            "contender found a different frame count"
+        );
     }
     let mut times = Vec::with_capacity(plan.max_runs);
     let mut spent = Duration::ZERO;
@@ -73,7 +76,10 @@ pub fn measure<S>(
         let start = Instant::now();
         let found = run(input);
         let took = start.elapsed();
-        assert_eq!(found, expect_frames, "contender found a different frame count");
+        assert_eq!(
+            found, expect_frames,
+            "contender found a different frame count"
+        );
         times.push(took);
         spent += took;
     }
@@ -119,7 +125,10 @@ mod tests {
         );
         assert_eq!(setups, 6);
         assert_eq!(s.runs, 5);
-        assert!(s.median < Duration::from_millis(20), "setup leaked into timing");
+        assert!(
+            s.median < Duration::from_millis(20),
+            "setup leaked into timing"
+        );
         assert!(s.min <= s.median);
     }
 
