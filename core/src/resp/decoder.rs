@@ -1,6 +1,19 @@
 //! The incremental decoder: explicit stack, resumable scanning, typed errors.
+//!
+//! # Contract
+//!
+//! Call [`Decoder::parse`] (or [`Decoder::decode`]) with a buffer whose first byte is the first
+//! byte of a frame. On `Ok(None)` keep the bytes, append what the socket delivers, and call
+//! again with the whole (longer) buffer: the decoder resumes where it stopped, so each byte is
+//! examined a bounded number of times whatever the chunking, and a call that brings too few
+//! bytes for a pending bulk payload costs O(1). On `Ok(Some(parsed))` the state is reset; the
+//! caller removes `parsed.len` bytes from the front before the next call. On `Err` the state is
+//! reset too; the stream is unusable (close the connection). Passing a buffer that is not the
+//! previous one extended requires [`Decoder::reset`] first.
 
-use super::{Aggregate, Frame, Limits, ProtocolError, Value};
+use super::build::build_seq;
+use super::scan::{blob, head, is_pairs, is_prefix, Head};
+use super::{Aggregate, Frame, Limits, ProtocolError, ProtocolErrorKind, Value};
 use bytes::BytesMut;
 
 /// A complete frame found at the start of a buffer.
@@ -14,13 +27,65 @@ pub struct Parsed<'a> {
     pub len: usize,
 }
 
+impl Parsed<'_> {
+    /// The owned value, wrapped in [`Value::Attributed`] when attributes preceded the frame;
+    /// strings are slices of `backing` when the frame borrows from it, copies otherwise.
+    pub fn to_value(&self, backing: &bytes::Bytes) -> Value {
+        let value = self.frame.to_value(backing);
+        match self.attributes {
+            Some(a) => Value::Attributed {
+                attributes: super::build::into_pairs(super::build::build_aggregate(a, backing)),
+                value: Box::new(value),
+            },
+            None => value,
+        }
+    }
+}
+
+/// An aggregate whose elements are still arriving.
+#[derive(Clone, Copy, Debug)]
+struct Level {
+    /// Elements still expected (pairs count twice).
+    remaining: usize,
+    /// True for a `|` attribute, which does not count as an element of its parent.
+    attr: bool,
+}
+
+/// A `$`, `!` or `=` whose header is read and whose payload is awaited.
+#[derive(Clone, Copy, Debug)]
+struct PendingBlob {
+    kind: u8,
+    start: usize,
+    /// Offset just past the payload's CRLF: fewer buffered bytes means "need more", in O(1).
+    end: usize,
+}
+
 /// Incremental RESP2/RESP3 decoder.
 ///
 /// Feed it the same buffer, growing, until a frame completes; it remembers how far it scanned,
-/// so total work is linear in the input whatever the chunking.
+/// so total work is linear in the input whatever the chunking. See the module documentation
+/// for the exact contract.
 #[derive(Debug, Default)]
 pub struct Decoder {
     limits: Limits,
+    /// Start of the next header to read (bytes before it are validated).
+    pos: usize,
+    /// How far the header line at `pos` has been searched for CR without finding one.
+    line_scan: usize,
+    /// Open aggregates, innermost last: the explicit stack that replaces recursion.
+    stack: Vec<Level>,
+    /// Payload being awaited.
+    blob: Option<PendingBlob>,
+    /// The top-level aggregate: (marker, declared length, body start).
+    top: Option<(u8, usize, usize)>,
+    /// A top-level attribute being read: (pairs, body start).
+    attr_head: Option<(usize, usize)>,
+    /// The complete top-level attribute: (pairs, body start, body end).
+    top_attr: Option<(usize, usize, usize)>,
+    /// True right after an attribute, when the element it annotates must follow.
+    after_attr: bool,
+    /// Bytes searched or parsed since creation, for linearity checks.
+    examined: u64,
 }
 
 impl Decoder {
@@ -31,7 +96,10 @@ impl Decoder {
 
     /// A decoder with the given limits.
     pub fn with_limits(limits: Limits) -> Decoder {
-        Decoder { limits }
+        Decoder {
+            limits,
+            ..Decoder::default()
+        }
     }
 
     /// The limits in force.
@@ -39,18 +107,642 @@ impl Decoder {
         &self.limits
     }
 
+    /// Bytes this decoder has searched or parsed since it was created (payload bytes of bulk
+    /// strings are skipped, not examined). Tests use it to show the work is linear.
+    pub fn bytes_examined(&self) -> u64 {
+        self.examined
+    }
+
+    /// Forgets a partly read frame, e.g. before feeding a buffer that does not extend the
+    /// previous one. Keeps the limits, the counter and the stack's capacity.
+    pub fn reset(&mut self) {
+        self.pos = 0;
+        self.line_scan = 0;
+        self.stack.clear();
+        self.blob = None;
+        self.top = None;
+        self.attr_head = None;
+        self.top_attr = None;
+        self.after_attr = false;
+    }
+
     /// Looks for one complete frame at the start of `buf`.
     ///
     /// `Ok(None)` means more bytes are needed: call again with the same buffer extended. After a
     /// complete frame the caller drops `len` bytes from the front before the next call.
     pub fn parse<'b>(&mut self, buf: &'b [u8]) -> Result<Option<Parsed<'b>>, ProtocolError> {
-        let _ = buf;
-        todo!("issue #2: incremental decoder")
+        match self.step(buf) {
+            Ok(None) => Ok(None),
+            other => {
+                self.reset();
+                other
+            }
+        }
     }
 
     /// Splits one complete frame off the front of `buf` and returns it as an owned [`Value`].
+    ///
+    /// The frame's bytes become one `Bytes` (no copy); every string in the value is a slice of
+    /// it. Attributes that precede the frame wrap it in [`Value::Attributed`].
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
-        let _ = buf;
-        todo!("issue #2: owned decode")
+        let len = match self.parse(&buf[..])? {
+            Some(p) => p.len,
+            None => return Ok(None),
+        };
+        let bytes = buf.split_to(len).freeze();
+        // The bytes are validated: building one element cannot fail.
+        Ok(build_seq(&bytes, 0, 1, &bytes).pop())
+    }
+
+    fn err(offset: usize, kind: ProtocolErrorKind) -> ProtocolError {
+        ProtocolError { offset, kind }
+    }
+
+    /// The state machine; resumes from `self` and leaves it ready to resume on `Ok(None)`.
+    fn step<'b>(&mut self, buf: &'b [u8]) -> Result<Option<Parsed<'b>>, ProtocolError> {
+        loop {
+            if let Some(b) = self.blob {
+                if buf.len() < b.end {
+                    return Ok(None);
+                }
+                let crlf = b.end - 2;
+                if buf.get(crlf..b.end) != Some(b"\r\n") {
+                    return Err(Self::err(crlf, ProtocolErrorKind::MissingCrlf));
+                }
+                self.examined += 2;
+                let payload = buf.get(b.start..crlf).unwrap_or_default();
+                let frame = blob(b.kind, payload).map_err(|(k, o)| Self::err(b.start + o, k))?;
+                self.blob = None;
+                self.pos = b.end;
+                if self.complete() {
+                    return Ok(Some(self.finish(buf, frame)));
+                }
+                continue;
+            }
+
+            let pos = self.pos;
+            let Some(&kind) = buf.get(pos) else {
+                return Ok(None);
+            };
+            if !is_prefix(kind) {
+                return Err(Self::err(pos, ProtocolErrorKind::InvalidPrefix(kind)));
+            }
+            let from = self.line_scan.max(pos + 1);
+            let hay = buf.get(from..).unwrap_or_default();
+            let max_line = self.limits.max_line_len;
+            let cr = match memchr::memchr(b'\r', hay) {
+                Some(i) => {
+                    self.examined += i as u64 + 1;
+                    from + i
+                }
+                None => {
+                    self.examined += hay.len() as u64;
+                    self.line_scan = buf.len().max(from);
+                    if buf.len() - pos - 1 > max_line {
+                        return Err(Self::err(
+                            pos,
+                            ProtocolErrorKind::LineTooLong { max: max_line },
+                        ));
+                    }
+                    return Ok(None);
+                }
+            };
+            if cr - pos - 1 > max_line {
+                return Err(Self::err(
+                    pos,
+                    ProtocolErrorKind::LineTooLong { max: max_line },
+                ));
+            }
+            match buf.get(cr + 1) {
+                None => {
+                    self.line_scan = cr;
+                    return Ok(None);
+                }
+                Some(b'\n') => {}
+                Some(_) => return Err(Self::err(cr + 1, ProtocolErrorKind::MissingCrlf)),
+            }
+            self.line_scan = 0;
+            let line = &buf[pos + 1..cr];
+            self.examined += line.len() as u64;
+            let next = cr + 2;
+            let head = head(kind, line).map_err(|(k, o)| Self::err(pos + 1 + o, k))?;
+            if kind == b'|' {
+                if self.after_attr {
+                    return Err(Self::err(pos, ProtocolErrorKind::ConsecutiveAttributes));
+                }
+            } else {
+                self.after_attr = false;
+            }
+            match head {
+                Head::Done(frame) => {
+                    self.pos = next;
+                    if self.complete() {
+                        return Ok(Some(self.finish(buf, frame)));
+                    }
+                }
+                Head::Blob { kind, len } => {
+                    if len > self.limits.max_bulk_len {
+                        return Err(Self::err(
+                            pos,
+                            ProtocolErrorKind::BulkTooLong {
+                                len: len as u64,
+                                max: self.limits.max_bulk_len,
+                            },
+                        ));
+                    }
+                    let end = next
+                        .checked_add(len)
+                        .and_then(|e| e.checked_add(2))
+                        .ok_or_else(|| {
+                            Self::err(
+                                pos,
+                                ProtocolErrorKind::BulkTooLong {
+                                    len: len as u64,
+                                    max: self.limits.max_bulk_len,
+                                },
+                            )
+                        })?;
+                    self.blob = Some(PendingBlob {
+                        kind,
+                        start: next,
+                        end,
+                    });
+                    self.pos = next;
+                }
+                Head::Agg { kind, len } => {
+                    if len > self.limits.max_aggregate_len {
+                        return Err(Self::err(
+                            pos,
+                            ProtocolErrorKind::AggregateTooLong {
+                                len: len as u64,
+                                max: self.limits.max_aggregate_len,
+                            },
+                        ));
+                    }
+                    if self.stack.len() >= self.limits.max_depth {
+                        return Err(Self::err(
+                            pos,
+                            ProtocolErrorKind::TooDeep {
+                                max: self.limits.max_depth,
+                            },
+                        ));
+                    }
+                    let elems = if is_pairs(kind) {
+                        len.checked_mul(2).ok_or_else(|| {
+                            Self::err(
+                                pos,
+                                ProtocolErrorKind::AggregateTooLong {
+                                    len: len as u64,
+                                    max: self.limits.max_aggregate_len,
+                                },
+                            )
+                        })?
+                    } else {
+                        len
+                    };
+                    self.pos = next;
+                    let attr = kind == b'|';
+                    if self.stack.is_empty() {
+                        if attr {
+                            self.attr_head = Some((len, next));
+                        } else {
+                            self.top = Some((kind, len, next));
+                        }
+                    }
+                    if elems == 0 {
+                        if attr {
+                            self.attr_done();
+                        } else if self.complete() {
+                            let empty = Frame::Null; // replaced by `top` in finish
+                            return Ok(Some(self.finish(buf, empty)));
+                        }
+                    } else {
+                        self.stack.push(Level {
+                            remaining: elems,
+                            attr,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records that an element ended; true when it completed the top-level frame.
+    #[inline]
+    fn complete(&mut self) -> bool {
+        loop {
+            let Some(top) = self.stack.last_mut() else {
+                return true;
+            };
+            top.remaining -= 1;
+            if top.remaining != 0 {
+                return false;
+            }
+            let done = self.stack.pop();
+            if done.is_some_and(|l| l.attr) {
+                // An attribute is not an element of its parent: the annotated one follows.
+                self.attr_done();
+                return false;
+            }
+        }
+    }
+
+    /// An attribute map ended at `self.pos`.
+    fn attr_done(&mut self) {
+        self.after_attr = true;
+        if self.stack.is_empty() {
+            if let Some((len, start)) = self.attr_head.take() {
+                self.top_attr = Some((len, start, self.pos));
+            }
+        }
+    }
+
+    /// The top-level frame ended at `self.pos`; `scalar` is it unless it is an aggregate.
+    fn finish<'b>(&self, buf: &'b [u8], scalar: Frame<'b>) -> Parsed<'b> {
+        let end = self.pos;
+        let frame = match self.top {
+            Some((kind, len, start)) => {
+                let agg = Aggregate {
+                    len,
+                    pairs: is_pairs(kind),
+                    body: buf.get(start..end).unwrap_or_default(),
+                };
+                match kind {
+                    b'%' => Frame::Map(agg),
+                    b'~' => Frame::Set(agg),
+                    b'>' => Frame::Push(agg),
+                    _ => Frame::Array(agg),
+                }
+            }
+            None => scalar,
+        };
+        let attributes = self.top_attr.map(|(len, start, end)| Aggregate {
+            len,
+            pairs: true,
+            body: buf.get(start..end).unwrap_or_default(),
+        });
+        Parsed {
+            frame,
+            attributes,
+            len: end,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn one(input: &[u8]) -> Parsed<'_> {
+        let mut d = Decoder::new();
+        let p = d.parse(input).unwrap().expect("complete frame");
+        assert_eq!(p.len, input.len(), "frame length");
+        p
+    }
+
+    fn fail(input: &[u8]) -> ProtocolError {
+        Decoder::new().parse(input).expect_err("must be rejected")
+    }
+
+    #[test]
+    fn scalars() {
+        assert_eq!(one(b"+OK\r\n").frame, Frame::SimpleString(b"OK"));
+        assert_eq!(one(b"+\r\n").frame, Frame::SimpleString(b""));
+        assert_eq!(one(b"-ERR unknown\r\n").frame, Frame::Error(b"ERR unknown"));
+        assert_eq!(one(b":-17\r\n").frame, Frame::Integer(-17));
+        assert_eq!(one(b"$3\r\nfoo\r\n").frame, Frame::Bulk(b"foo"));
+        assert_eq!(one(b"$0\r\n\r\n").frame, Frame::Bulk(b""));
+        assert_eq!(one(b"$4\r\na\r\nb\r\n").frame, Frame::Bulk(b"a\r\nb"));
+        assert_eq!(one(b"$-1\r\n").frame, Frame::Null);
+        assert_eq!(one(b"*-1\r\n").frame, Frame::Null);
+        assert_eq!(one(b"_\r\n").frame, Frame::Null);
+        assert_eq!(one(b"#t\r\n").frame, Frame::Boolean(true));
+        assert_eq!(one(b"#f\r\n").frame, Frame::Boolean(false));
+        assert_eq!(one(b",1.25\r\n").frame, Frame::Double(1.25));
+        assert_eq!(one(b",-3e2\r\n").frame, Frame::Double(-300.0));
+        assert_eq!(one(b",inf\r\n").frame, Frame::Double(f64::INFINITY));
+        assert_eq!(one(b",-inf\r\n").frame, Frame::Double(f64::NEG_INFINITY));
+        assert!(matches!(one(b",nan\r\n").frame, Frame::Double(d) if d.is_nan()));
+        assert_eq!(
+            one(b"(-123456789012345678901234567890\r\n").frame,
+            Frame::BigNumber(b"-123456789012345678901234567890")
+        );
+        assert_eq!(
+            one(b"!10\r\nERR broken\r\n").frame,
+            Frame::BlobError(b"ERR broken")
+        );
+        assert_eq!(
+            one(b"=9\r\ntxt:hello\r\n").frame,
+            Frame::Verbatim {
+                format: *b"txt",
+                text: b"hello"
+            }
+        );
+    }
+
+    #[test]
+    fn leaves_following_bytes() {
+        let mut d = Decoder::new();
+        let buf = b"+OK\r\n:1\r\n";
+        let p = d.parse(buf).unwrap().unwrap();
+        assert_eq!(p.len, 5);
+        let p = d.parse(&buf[5..]).unwrap().unwrap();
+        assert_eq!(p.frame, Frame::Integer(1));
+    }
+
+    #[test]
+    fn aggregates() {
+        let p = one(b"*3\r\n:1\r\n$2\r\nab\r\n*1\r\n+x\r\n");
+        let Frame::Array(a) = p.frame else {
+            panic!("not an array: {p:?}")
+        };
+        assert_eq!(a.len(), 3);
+        let items: Vec<Frame<'_>> = a.iter().collect();
+        assert_eq!(items[0], Frame::Integer(1));
+        assert_eq!(items[1], Frame::Bulk(b"ab"));
+        let Frame::Array(inner) = items[2] else {
+            panic!("nested")
+        };
+        assert_eq!(
+            inner.iter().collect::<Vec<_>>(),
+            vec![Frame::SimpleString(b"x")]
+        );
+        assert_eq!(inner.as_bytes(), b"+x\r\n");
+
+        let p = one(b"%2\r\n+a\r\n:1\r\n+b\r\n#t\r\n");
+        let Frame::Map(m) = p.frame else { panic!() };
+        assert_eq!(m.len(), 2);
+        let pairs: Vec<_> = m.pairs().collect();
+        assert_eq!(
+            pairs,
+            vec![
+                (Frame::SimpleString(b"a"), Frame::Integer(1)),
+                (Frame::SimpleString(b"b"), Frame::Boolean(true))
+            ]
+        );
+        assert!(matches!(one(b"~1\r\n_\r\n").frame, Frame::Set(s) if s.len() == 1));
+        assert!(matches!(one(b">2\r\n+a\r\n+b\r\n").frame, Frame::Push(s) if s.len() == 2));
+        assert!(matches!(one(b"*0\r\n").frame, Frame::Array(s) if s.is_empty()));
+        assert!(matches!(one(b"%0\r\n").frame, Frame::Map(s) if s.is_empty()));
+        // An empty aggregate nested in another completes its parent.
+        let p = one(b"*2\r\n*0\r\n%0\r\n");
+        let Frame::Array(a) = p.frame else { panic!() };
+        assert_eq!(a.iter().count(), 2);
+    }
+
+    #[test]
+    fn top_level_attributes() {
+        let input = b"|1\r\n+ttl\r\n:3600\r\n$5\r\nvalue\r\n";
+        let p = one(input);
+        assert_eq!(p.frame, Frame::Bulk(b"value"));
+        let a = p.attributes.expect("attributes");
+        assert_eq!(a.len(), 1);
+        assert_eq!(
+            a.pairs().collect::<Vec<_>>(),
+            vec![(Frame::SimpleString(b"ttl"), Frame::Integer(3600))]
+        );
+        let backing = Bytes::from_static(input);
+        let v = Decoder::new()
+            .decode(&mut bytes::BytesMut::from(&input[..]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(v, p.to_value(&backing));
+        assert!(matches!(v, Value::Attributed { ref attributes, .. } if attributes.len() == 1));
+        // An attribute annotating an aggregate at top level.
+        let p = one(b"|0\r\n*1\r\n:5\r\n");
+        assert!(p.attributes.is_some_and(|a| a.is_empty()));
+        assert!(matches!(p.frame, Frame::Array(a) if a.len() == 1));
+    }
+
+    #[test]
+    fn nested_attributes_skipped_or_yielded() {
+        let input = b"*2\r\n|1\r\n+key-popularity\r\n%1\r\n+a\r\n,0.19\r\n:1\r\n:2\r\n";
+        let p = one(input);
+        let Frame::Array(a) = p.frame else { panic!() };
+        assert_eq!(a.len(), 2);
+        assert_eq!(
+            a.iter().collect::<Vec<_>>(),
+            vec![Frame::Integer(1), Frame::Integer(2)]
+        );
+        let elems: Vec<_> = a.iter_attributed().collect();
+        assert_eq!(elems.len(), 2);
+        let attrs = elems[0].attributes.expect("first element is annotated");
+        let (k, v) = attrs.pairs().next().unwrap();
+        assert_eq!(k, Frame::SimpleString(b"key-popularity"));
+        assert!(matches!(v, Frame::Map(m) if m.len() == 1));
+        assert_eq!(elems[1].attributes, None);
+    }
+
+    #[test]
+    fn rejects_consecutive_attributes() {
+        let e = fail(b"|0\r\n|0\r\n+x\r\n");
+        assert_eq!(e.kind, ProtocolErrorKind::ConsecutiveAttributes);
+        assert_eq!(e.offset, 4);
+    }
+
+    #[test]
+    fn typed_errors_with_offsets() {
+        let cases: &[(&[u8], usize, ProtocolErrorKind)] = &[
+            (b"?x\r\n", 0, ProtocolErrorKind::InvalidPrefix(b'?')),
+            (b"*1\r\n@\r\n", 4, ProtocolErrorKind::InvalidPrefix(b'@')),
+            (b":12a\r\n", 3, ProtocolErrorKind::InvalidInteger),
+            (b":+inf\r\n", 2, ProtocolErrorKind::InvalidInteger),
+            (
+                b":99999999999999999999\r\n",
+                19,
+                ProtocolErrorKind::InvalidInteger,
+            ),
+            (b"$-2\r\n", 1, ProtocolErrorKind::InvalidLength(-2)),
+            (b"*-5\r\n", 1, ProtocolErrorKind::InvalidLength(-5)),
+            (b"%-1\r\n", 1, ProtocolErrorKind::InvalidLength(-1)),
+            (b"!-1\r\n", 1, ProtocolErrorKind::InvalidLength(-1)),
+            (b"$x\r\n", 1, ProtocolErrorKind::InvalidInteger),
+            (b"+OK\rX", 4, ProtocolErrorKind::MissingCrlf),
+            (b"$3\r\nfooXY", 7, ProtocolErrorKind::MissingCrlf),
+            (b"#x\r\n", 1, ProtocolErrorKind::InvalidBoolean),
+            (b",1.2.3\r\n", 1, ProtocolErrorKind::InvalidDouble),
+            (b"(12a\r\n", 3, ProtocolErrorKind::InvalidBigNumber),
+            (b"=3\r\ntxt\r\n", 1, ProtocolErrorKind::InvalidVerbatim),
+            (b"=5\r\ntxt-x\r\n", 7, ProtocolErrorKind::InvalidVerbatim),
+            (b"_x\r\n", 1, ProtocolErrorKind::MissingCrlf),
+            (b"$?\r\n", 1, ProtocolErrorKind::StreamedUnsupported),
+            (b"*?\r\n", 1, ProtocolErrorKind::StreamedUnsupported),
+            (b"%?\r\n", 1, ProtocolErrorKind::StreamedUnsupported),
+            (b";4\r\n", 1, ProtocolErrorKind::StreamedUnsupported),
+            (b".\r\n", 1, ProtocolErrorKind::StreamedUnsupported),
+        ];
+        for (input, offset, kind) in cases {
+            let e = fail(input);
+            assert_eq!(
+                (e.offset, &e.kind),
+                (*offset, kind),
+                "input {:?}",
+                String::from_utf8_lossy(input)
+            );
+            assert!(!e.to_string().is_empty());
+        }
+    }
+
+    #[test]
+    fn limits() {
+        let limits = Limits {
+            max_bulk_len: 10,
+            max_aggregate_len: 3,
+            max_depth: 2,
+            max_line_len: 8,
+        };
+        fn run_with(limits: Limits, input: &[u8]) -> Result<Option<Parsed<'_>>, ProtocolError> {
+            Decoder::with_limits(limits).parse(input)
+        }
+        let run = |input: &'static [u8]| run_with(limits, input);
+        assert_eq!(
+            run(b"$11\r\n").unwrap_err().kind,
+            ProtocolErrorKind::BulkTooLong { len: 11, max: 10 }
+        );
+        assert!(run(b"$10\r\n0123456789\r\n").unwrap().is_some());
+        assert_eq!(
+            run(b"*4\r\n").unwrap_err().kind,
+            ProtocolErrorKind::AggregateTooLong { len: 4, max: 3 }
+        );
+        assert_eq!(
+            run(b"%4\r\n").unwrap_err().kind,
+            ProtocolErrorKind::AggregateTooLong { len: 4, max: 3 }
+        );
+        let e = run(b"*1\r\n*1\r\n*1\r\n").unwrap_err();
+        assert_eq!(
+            (e.offset, e.kind),
+            (8, ProtocolErrorKind::TooDeep { max: 2 })
+        );
+        assert!(run(b"*1\r\n*1\r\n:1\r\n").unwrap().is_some());
+        // Too long with CRLF present, and too long before any CR arrives.
+        let e = run(b"+123456789\r\n").unwrap_err();
+        assert_eq!(e.kind, ProtocolErrorKind::LineTooLong { max: 8 });
+        let e = run(b"+123456789").unwrap_err();
+        assert_eq!(e.kind, ProtocolErrorKind::LineTooLong { max: 8 });
+        assert_eq!(run(b"+12345678").unwrap(), None);
+        // A huge claimed length is rejected by default, never allocated.
+        let e = Decoder::new().parse(b"$99999999999\r\n").unwrap_err();
+        assert!(matches!(e.kind, ProtocolErrorKind::BulkTooLong { .. }));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let mut input = Vec::new();
+        for _ in 0..100_000 {
+            input.extend_from_slice(b"*1\r\n");
+        }
+        let e = Decoder::new().parse(&input).unwrap_err();
+        assert_eq!(e.kind, ProtocolErrorKind::TooDeep { max: 128 });
+        assert_eq!(e.offset, 128 * 4);
+        // Within the limit, deep values convert and encode without recursion.
+        let mut input = Vec::new();
+        for _ in 0..128 {
+            input.extend_from_slice(b"*1\r\n");
+        }
+        input.extend_from_slice(b":7\r\n");
+        let mut buf = bytes::BytesMut::from(&input[..]);
+        let v = Decoder::new().decode(&mut buf).unwrap().unwrap();
+        let mut out = bytes::BytesMut::new();
+        v.encode(&mut out);
+        assert_eq!(&out[..], &input[..]);
+    }
+
+    #[test]
+    fn incomplete_then_complete_byte_by_byte() {
+        let input = b"|1\r\n+a\r\n+b\r\n*3\r\n$5\r\nhello\r\n%1\r\n+k\r\n=7\r\ntxt:abc\r\n,1e3\r\n";
+        let mut d = Decoder::new();
+        for n in 0..input.len() {
+            assert_eq!(d.parse(&input[..n]).unwrap(), None, "prefix {n}");
+        }
+        let p = d.parse(input).unwrap().unwrap();
+        assert_eq!(p.len, input.len());
+        assert_eq!(p, one(input));
+    }
+
+    #[test]
+    fn reset_forgets_partial_state() {
+        let mut d = Decoder::new();
+        assert_eq!(d.parse(b"*2\r\n:1\r\n").unwrap(), None);
+        d.reset();
+        assert_eq!(
+            d.parse(b":5\r\n").unwrap().unwrap().frame,
+            Frame::Integer(5)
+        );
+    }
+
+    #[test]
+    fn decode_splits_and_shares_one_buffer() {
+        let mut buf = bytes::BytesMut::from(&b"*2\r\n$3\r\nfoo\r\n+bar\r\n:9\r\n"[..]);
+        let mut d = Decoder::new();
+        let v = d.decode(&mut buf).unwrap().unwrap();
+        assert_eq!(&buf[..], b":9\r\n");
+        let items = v.as_array().unwrap();
+        assert_eq!(items[0].as_bytes(), Some(&b"foo"[..]));
+        assert_eq!(items[1].as_str(), Some("bar"));
+        // Both strings point into one allocation, at offsets 8 and 14 of the frame.
+        let (Value::Bulk(a), Value::SimpleString(b)) = (&items[0], &items[1]) else {
+            panic!()
+        };
+        assert_eq!(b.as_ptr() as usize - a.as_ptr() as usize, 6);
+        assert_eq!(d.decode(&mut buf).unwrap(), Some(Value::Integer(9)));
+        assert!(buf.is_empty());
+        assert_eq!(d.decode(&mut buf).unwrap(), None);
+    }
+
+    /// Feeds `input` to a fresh decoder `chunk` bytes at a time; returns bytes examined.
+    fn examined_when_chunked(input: &[u8], chunk: usize) -> u64 {
+        let mut d = Decoder::new();
+        let mut n = 0;
+        loop {
+            n = (n + chunk).min(input.len());
+            match d.parse(&input[..n]).unwrap() {
+                Some(p) => {
+                    assert_eq!(p.len, input.len());
+                    return d.bytes_examined();
+                }
+                None => assert!(n < input.len(), "complete input must parse"),
+            }
+        }
+    }
+
+    #[test]
+    fn big_bulk_is_linear_whatever_the_chunking() {
+        // 4 MiB one byte at a time and 64 MiB in 4 KiB chunks: the payload is never scanned,
+        // each call for a pending payload is O(1).
+        for (size, chunk) in [(4usize << 20, 1usize), (64 << 20, 4096)] {
+            let mut input = format!("${size}\r\n").into_bytes();
+            input.resize(input.len() + size, b'x');
+            input.extend_from_slice(b"\r\n");
+            let examined = examined_when_chunked(&input, chunk);
+            assert!(examined <= 64, "examined {examined} bytes for {size}");
+        }
+    }
+
+    #[test]
+    fn nested_arrays_byte_by_byte_are_linear() {
+        let mut input = Vec::new();
+        // 100 levels of arrays of 50 small elements each, fed one byte at a time.
+        for _ in 0..100 {
+            input.extend_from_slice(b"*51\r\n");
+            for i in 0..25 {
+                input.extend_from_slice(format!(":{i}\r\n+simple string {i}\r\n").as_bytes());
+            }
+        }
+        input.extend_from_slice(b"$3\r\nend\r\n");
+        let n = input.len() as u64;
+        let one_byte = examined_when_chunked(&input, 1);
+        let whole = examined_when_chunked(&input, input.len());
+        assert!(one_byte <= 2 * n, "examined {one_byte} for {n} bytes");
+        assert!(
+            whole <= one_byte && whole >= n / 2,
+            "whole {whole}, byte by byte {one_byte}"
+        );
+        // A long simple string (within the line limit) fed byte by byte is scanned once.
+        let mut line = b"+".to_vec();
+        line.resize(60_000, b'a');
+        line.extend_from_slice(b"\r\n");
+        let examined = examined_when_chunked(&line, 1);
+        assert!(examined <= 2 * line.len() as u64, "examined {examined}");
     }
 }

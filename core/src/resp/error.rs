@@ -55,6 +55,8 @@ pub enum ProtocolErrorKind {
         /// Configured limit.
         max: usize,
     },
+    /// An attribute map followed by another attribute map instead of the value it annotates.
+    ConsecutiveAttributes,
     /// A RESP3 streamed string or aggregate (`$?`, `*?`...), which Redis never sends.
     StreamedUnsupported,
 }
@@ -79,6 +81,9 @@ impl fmt::Display for ProtocolError {
             }
             ProtocolErrorKind::TooDeep { max } => write!(f, "nesting deeper than {max}"),
             ProtocolErrorKind::LineTooLong { max } => write!(f, "line longer than {max} bytes"),
+            ProtocolErrorKind::ConsecutiveAttributes => {
+                f.write_str("attribute map not followed by the value it annotates")
+            }
             ProtocolErrorKind::StreamedUnsupported => {
                 f.write_str("streamed RESP3 types are not supported")
             }

@@ -5,16 +5,18 @@
 //!   whose strings are `Bytes` slices of the same allocation.
 //! - [`Cmd`] writes a command as an array of bulk strings straight into a `BytesMut`.
 
+mod build;
 mod decoder;
 mod encode;
 mod error;
 mod frame;
 mod limits;
+mod scan;
 mod value;
 
 pub use decoder::{Decoder, Parsed};
 pub use encode::{cmd, encode_command, Arg, Cmd, Words};
 pub use error::{ProtocolError, ProtocolErrorKind};
-pub use frame::{Aggregate, Frame};
+pub use frame::{Aggregate, AttributedIter, Element, Frame, Iter, Pairs};
 pub use limits::Limits;
 pub use value::Value;
