@@ -137,6 +137,8 @@ def roundtrip():
     out["nested_arrays"] = bytes([0, 10, 3] + [10, 2] * 8 + [2, 0] * 10)
     out["map_of_sets"] = bytes([0, 13, 3, 0, 2, 0x61, 0x62, 11, 4, 5, 1, 5, 0, 4, 0, 6, 0] + [9] * 40)
     out["push_mixed"] = bytes([0, 12, 5, 3, 3, 0x78, 0x79, 0x7a, 4, 0, 5, 1, 7, 2, 9, 9, 8, 2, 0x45, 0x45])
+    out["array_of_attributed"] = bytes([0, 10, 2, 14, 1, 0, 3, 0x6b, 0x65, 0x79, 2, 0] + [0] * 8 + [3, 2, 0x6f, 0x6b, 5, 1])
+    out["map_attributed_value"] = bytes([0, 13, 1, 3, 1, 0x6b, 14, 2, 0, 1, 0x61, 0, 1, 0x62, 4, 0])
     out["empty"] = b""
     return out
 

@@ -320,14 +320,30 @@ fn frame_to_value(f: &Frame<'_>) -> Value {
     }
 }
 
+/// Elements with their attributes, as [`Decoder::decode`] keeps them.
+fn attributed(a: &Aggregate<'_>) -> Vec<Value> {
+    a.iter_attributed()
+        .map(|e| {
+            let value = frame_to_value(&e.frame);
+            match &e.attributes {
+                Some(attrs) => Value::Attributed {
+                    attributes: pairs(attrs),
+                    value: Box::new(value),
+                },
+                None => value,
+            }
+        })
+        .collect()
+}
+
 fn elements(a: &Aggregate<'_>) -> Vec<Value> {
-    let items: Vec<Value> = a.iter().map(|f| frame_to_value(&f)).collect();
+    let items = attributed(a);
     assert_eq!(items.len(), a.len(), "aggregate iterator length");
     items
 }
 
 fn pairs(a: &Aggregate<'_>) -> Vec<(Value, Value)> {
-    let items: Vec<Value> = a.iter().map(|f| frame_to_value(&f)).collect();
+    let items = attributed(a);
     assert_eq!(
         items.len(),
         a.len() * 2,
@@ -401,17 +417,20 @@ impl Builder<'_> {
     fn top(&mut self) -> Value {
         if self.byte() % 8 == 7 {
             let n = self.byte() as usize % 4;
-            let attributes = (0..n).map(|_| (self.value(1), self.value(1))).collect();
-            let value = Box::new(self.value(0));
+            let attributes = (0..n)
+                .map(|_| (self.value(1, false), self.value(1, false)))
+                .collect();
+            let value = Box::new(self.value(0, false));
             return Value::Attributed { attributes, value };
         }
-        self.value(0)
+        self.value(0, false)
     }
 
-    fn value(&mut self, depth: usize) -> Value {
+    /// A value at `depth`; `attr_ok` allows an attributed element (inside aggregates only).
+    fn value(&mut self, depth: usize, attr_ok: bool) -> Value {
         self.budget = self.budget.saturating_sub(1);
         let leaf_only = depth >= 6 || self.budget == 0;
-        let tag = self.byte() % if leaf_only { 10 } else { 14 };
+        let tag = self.byte() % if leaf_only { 10 } else { 15 };
         let len = self.byte() as usize;
         let bytes = |s: &mut Self, n: usize| bytes::Bytes::from(s.take(n));
         match tag {
@@ -440,12 +459,18 @@ impl Builder<'_> {
                     text: bytes(self, len % 40),
                 }
             }
-            10 => Value::Array((0..len % 6).map(|_| self.value(depth + 1)).collect()),
-            11 => Value::Set((0..len % 6).map(|_| self.value(depth + 1)).collect()),
-            12 => Value::Push((0..len % 6).map(|_| self.value(depth + 1)).collect()),
+            10 => Value::Array((0..len % 6).map(|_| self.value(depth + 1, true)).collect()),
+            11 => Value::Set((0..len % 6).map(|_| self.value(depth + 1, true)).collect()),
+            12 => Value::Push((0..len % 6).map(|_| self.value(depth + 1, true)).collect()),
+            14 if attr_ok => Value::Attributed {
+                attributes: (0..len % 3)
+                    .map(|_| (self.value(depth + 1, false), self.value(depth + 1, false)))
+                    .collect(),
+                value: Box::new(self.value(depth + 1, false)),
+            },
             _ => Value::Map(
                 (0..len % 4)
-                    .map(|_| (self.value(depth + 1), self.value(depth + 1)))
+                    .map(|_| (self.value(depth + 1, true), self.value(depth + 1, true)))
                     .collect(),
             ),
         }
@@ -506,6 +531,39 @@ mod tests {
         }
         .top();
         assert_eq!(empty, Value::SimpleString(bytes::Bytes::new()));
+    }
+
+    #[test]
+    fn builder_nests_attributes_inside_aggregates_only() {
+        // Array of 2: bulk "ok" annotated by {key: 0}, then a boolean.
+        let data = [
+            0, 10, 2, 14, 1, 0, 3, b'k', b'e', b'y', 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 2, b'o',
+            b'k', 5, 1,
+        ];
+        let v = Builder {
+            data: &data,
+            pos: 0,
+            budget: 200,
+        }
+        .top();
+        let Value::Array(items) = &v else {
+            panic!("{v:?}")
+        };
+        let Value::Attributed { attributes, value } = &items[0] else {
+            panic!("{v:?}")
+        };
+        assert_eq!(attributes.len(), 1);
+        assert_eq!(**value, Value::Bulk(bytes::Bytes::from_static(b"ok")));
+        assert_eq!(items[1], Value::Boolean(true));
+        roundtrip(&data);
+        // At the top level tag 14 is a map: top-level attributes come from the first byte.
+        let top = Builder {
+            data: &[0, 14, 0],
+            pos: 0,
+            budget: 200,
+        }
+        .top();
+        assert_eq!(top, Value::Map(vec![]));
     }
 
     #[test]
