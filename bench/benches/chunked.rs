@@ -70,7 +70,14 @@ fn decode_in_chunks(buf: &[u8], chunk: usize) -> (usize, u64, u64) {
     (frames, calls, dec.bytes_examined())
 }
 
-fn run(rows: &mut Vec<Row>, input: &str, buf: &[u8], expect: usize, api: &'static str, chunk: usize) {
+fn run(
+    rows: &mut Vec<Row>,
+    input: &str,
+    buf: &[u8],
+    expect: usize,
+    api: &'static str,
+    chunk: usize,
+) {
     let start = Instant::now();
     let (frames, calls, examined) = match api {
         "parse" => parse_in_chunks(buf, chunk),
@@ -137,7 +144,11 @@ fn main() {
         for chunk in [1, 4096] {
             let small = ratio("bulk 1 MiB", api, chunk);
             let large = ratio("bulk 64 MiB", api, chunk);
-            let verdict = if large <= small * 1.1 + 0.01 { "linear" } else { "SUPERLINEAR" };
+            let verdict = if large <= small * 1.1 + 0.01 {
+                "linear"
+            } else {
+                "SUPERLINEAR"
+            };
             println!(
                 "{api}, {chunk}-byte chunks: examined/input {small:.3} at 1 MiB, {large:.3} at 64 MiB: {verdict}"
             );

@@ -1,20 +1,22 @@
 //! A dependency-free timing harness: warm up, time several runs, keep the median.
 //!
-//! Each run decodes a whole workload; the closure returns how many frames it found so a
-//! contender that silently stops early is caught instead of looking fast.
+//! The machine is shared, so contenders are timed in interleaved rounds (each round runs every
+//! contender once): a burst of outside load then slows all of them alike instead of one. Each
+//! run decodes a whole workload and returns how many frames it found, so a contender that
+//! silently stops early is caught instead of looking fast.
 
 use std::time::{Duration, Instant};
 
-/// How long and how often to measure one contender on one workload.
+/// How long and how often to measure.
 #[derive(Clone, Copy, Debug)]
 pub struct Plan {
-    /// Untimed runs before measuring (caches, branch predictors, allocator pools).
+    /// Untimed rounds before measuring (caches, branch predictors, allocator pools).
     pub warmup: usize,
-    /// Fewest timed runs.
+    /// Fewest timed rounds.
     pub min_runs: usize,
-    /// Most timed runs.
+    /// Most timed rounds.
     pub max_runs: usize,
-    /// Keep timing (up to `max_runs`) until this much time was spent in timed runs.
+    /// Keep adding rounds (up to `max_runs`) until the rounds took this long in total.
     pub budget: Duration,
 }
 
@@ -31,9 +33,9 @@ impl Plan {
         } else {
             Plan {
                 warmup: 3,
-                min_runs: 11,
-                max_runs: 101,
-                budget: Duration::from_millis(600),
+                min_runs: 15,
+                max_runs: 201,
+                budget: Duration::from_secs(3),
             }
         }
     }
@@ -50,45 +52,57 @@ pub struct Sample {
     pub runs: usize,
 }
 
-/// Times `run` on fresh inputs from `setup` (setup is not timed) and checks every run found
-/// `expect_frames` frames.
+/// One timed run: `setup` (not timed) prepares the input, `run` decodes it and returns the
+/// number of frames found.
+pub fn timed<S>(setup: impl FnOnce() -> S, run: impl FnOnce(S) -> usize) -> (Duration, usize) {
+    let input = setup();
+    let start = Instant::now();
+    let found = run(input);
+    (start.elapsed(), found)
+}
+
+/// A contender as the harness sees it: one call is one timed run (see [`timed`]).
+pub type Runner<'a> = Box<dyn FnMut() -> (Duration, usize) + 'a>;
+
+/// Times every runner in interleaved rounds and returns one [`Sample`] per runner, in order.
 ///
 /// # Panics
-/// If a run reports a different frame count: the comparison would be meaningless.
-pub fn measure<S>(
-    plan: Plan,
-    expect_frames: usize,
-    mut setup: impl FnMut() -> S,
-    mut run: impl FnMut(S) -> usize,
-) -> Sample {
-    for _ in 0..plan.warmup {
-        let input = setup();
-        let found = run(input);
-        assert_eq!(
-            found, expect_frames,
-            "contender found a different frame count"
-        );
-    }
-    let mut times = Vec::with_capacity(plan.max_runs);
+/// If a run reports a frame count other than `expect_frames`: the comparison would be
+/// meaningless.
+pub fn measure(plan: Plan, expect_frames: usize, runners: &mut [Runner<'_>]) -> Vec<Sample> {
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); runners.len()];
     let mut spent = Duration::ZERO;
-    while times.len() < plan.min_runs || (spent < plan.budget && times.len() < plan.max_runs) {
-        let input = setup();
-        let start = Instant::now();
-        let found = run(input);
-        let took = start.elapsed();
-        assert_eq!(
-            found, expect_frames,
-            "contender found a different frame count"
-        );
-        times.push(took);
-        spent += took;
+    let mut round = 0;
+    loop {
+        let timed_round = round >= plan.warmup;
+        let runs = round.saturating_sub(plan.warmup);
+        if timed_round && runs >= plan.min_runs && (spent >= plan.budget || runs >= plan.max_runs) {
+            break;
+        }
+        for (i, runner) in runners.iter_mut().enumerate() {
+            let (took, found) = runner();
+            assert_eq!(
+                found, expect_frames,
+                "contender {i} found a different frame count"
+            );
+            if timed_round {
+                times[i].push(took);
+                spent += took;
+            }
+        }
+        round += 1;
     }
-    times.sort_unstable();
-    Sample {
-        median: times[times.len() / 2],
-        min: times[0],
-        runs: times.len(),
-    }
+    times
+        .into_iter()
+        .map(|mut t| {
+            t.sort_unstable();
+            Sample {
+                median: t[t.len() / 2],
+                min: t[0],
+                runs: t.len(),
+            }
+        })
+        .collect()
 }
 
 /// Megabytes (10^6 bytes) per second.
@@ -105,38 +119,59 @@ pub fn mframes_per_s(frames: usize, d: Duration) -> f64 {
 mod tests {
     use super::*;
 
-    #[test]
-    fn median_of_all_runs_and_setup_not_timed() {
-        let plan = Plan {
+    fn plan(runs: usize) -> Plan {
+        Plan {
             warmup: 1,
-            min_runs: 5,
-            max_runs: 5,
+            min_runs: runs,
+            max_runs: runs,
             budget: Duration::ZERO,
-        };
-        let mut setups = 0;
-        let s = measure(
-            plan,
-            7,
-            || {
-                setups += 1;
-                std::thread::sleep(Duration::from_millis(20));
-            },
-            |()| 7,
-        );
-        assert_eq!(setups, 6);
-        assert_eq!(s.runs, 5);
+        }
+    }
+
+    #[test]
+    fn rounds_interleave_and_setup_is_not_timed() {
+        let order = std::cell::RefCell::new(Vec::new());
+        let mut runners: Vec<Runner<'_>> = vec![
+            Box::new(|| {
+                order.borrow_mut().push('a');
+                timed(|| std::thread::sleep(Duration::from_millis(20)), |()| 7)
+            }),
+            Box::new(|| {
+                order.borrow_mut().push('b');
+                timed(|| (), |()| 7)
+            }),
+        ];
+        let samples = measure(plan(4), 7, &mut runners);
+        drop(runners);
+        assert_eq!(order.into_inner(), "ababababab".chars().collect::<Vec<_>>());
+        assert_eq!(samples.len(), 2);
+        assert_eq!(samples[0].runs, 4);
         assert!(
-            s.median < Duration::from_millis(20),
+            samples[0].median < Duration::from_millis(20),
             "setup leaked into timing"
         );
-        assert!(s.min <= s.median);
+        assert!(samples[1].min <= samples[1].median);
+    }
+
+    #[test]
+    fn median_is_the_middle_run() {
+        let mut n = 0u64;
+        let mut runners: Vec<Runner<'_>> = vec![Box::new(|| {
+            n += 1;
+            // Warm-up run 1 is not kept; timed runs take 5, 1, 3 "units".
+            let d = [0, 5, 1, 3][n as usize - 1];
+            (Duration::from_millis(d), 1)
+        })];
+        let s = &measure(plan(3), 1, &mut runners)[0];
+        assert_eq!(s.median, Duration::from_millis(3));
+        assert_eq!(s.min, Duration::from_millis(1));
     }
 
     #[test]
     #[should_panic(expected = "different frame count")]
     fn wrong_frame_count_is_caught() {
-        let plan = Plan::from_env();
-        measure(plan, 3, || (), |()| 2);
+        let mut runners: Vec<Runner<'_>> = vec![Box::new(|| (Duration::ZERO, 2))];
+        measure(plan(1), 3, &mut runners);
     }
 
     #[test]

@@ -9,8 +9,11 @@
 use crate::resp::{Aggregate, Decoder, Frame, Limits, Parsed, ProtocolError, Value};
 use bytes::BytesMut;
 
+/// A fuzz target body: takes arbitrary bytes, panics only on a broken promise.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name of its `fuzz/fuzz_targets/<name>.rs` binary and corpus directory.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("decode", decode),
     ("decode_split", decode_split),
     ("roundtrip", roundtrip),
