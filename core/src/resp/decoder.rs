@@ -12,7 +12,7 @@
 //! previous one extended requires [`Decoder::reset`] first.
 
 use super::build::build_seq;
-use super::scan::{blob, head, is_pairs, is_prefix, Head};
+use super::scan::{blob, find_cr, head, is_pairs, is_prefix, Head};
 use super::{Aggregate, Frame, Limits, ProtocolError, ProtocolErrorKind, Value};
 use bytes::BytesMut;
 
@@ -42,6 +42,33 @@ impl Parsed<'_> {
     }
 }
 
+/// How [`Decoder::decode`] builds a scalar: directly, or as a constructor applied to the
+/// range `start..end` of the frame's bytes.
+enum OwnedScalar {
+    Direct(Value),
+    Slice(fn(bytes::Bytes) -> Value, usize, usize),
+}
+
+/// The [`OwnedScalar`] for a frame read from `backing`; `None` for verbatim strings and
+/// aggregates, which take the general path.
+fn owned_scalar(f: Frame<'_>, backing: &[u8]) -> Option<OwnedScalar> {
+    let (make, s): (fn(bytes::Bytes) -> Value, &[u8]) = match f {
+        Frame::SimpleString(s) => (Value::SimpleString, s),
+        Frame::Error(s) => (Value::Error, s),
+        Frame::Bulk(s) => (Value::Bulk, s),
+        Frame::BigNumber(s) => (Value::BigNumber, s),
+        Frame::BlobError(s) => (Value::BlobError, s),
+        Frame::Integer(n) => return Some(OwnedScalar::Direct(Value::Integer(n))),
+        Frame::Null => return Some(OwnedScalar::Direct(Value::Null)),
+        Frame::Boolean(b) => return Some(OwnedScalar::Direct(Value::Boolean(b))),
+        Frame::Double(d) => return Some(OwnedScalar::Direct(Value::Double(d))),
+        _ => return None,
+    };
+    let start = (s.as_ptr() as usize).checked_sub(backing.as_ptr() as usize)?;
+    let end = start.checked_add(s.len()).filter(|&e| e <= backing.len())?;
+    Some(OwnedScalar::Slice(make, start, end))
+}
+
 /// An aggregate whose elements are still arriving.
 #[derive(Clone, Copy, Debug)]
 struct Level {
@@ -63,8 +90,19 @@ struct PendingBlob {
 /// Incremental RESP2/RESP3 decoder.
 ///
 /// Feed it the same buffer, growing, until a frame completes; it remembers how far it scanned,
-/// so total work is linear in the input whatever the chunking. See the module documentation
-/// for the exact contract.
+/// so total work is linear in the input whatever the chunking.
+///
+/// Contract: the first byte of the buffer is the first byte of a frame. On `Ok(None)` keep the
+/// bytes, append what arrives and call again with the whole, longer buffer (a call that brings
+/// too few bytes for a pending bulk payload costs O(1)). On `Ok(Some(parsed))` the state is
+/// reset and the caller removes `parsed.len` bytes from the front ([`Decoder::decode`] does it
+/// itself). On `Err` the state is reset and the stream is unusable: close the connection. To
+/// feed a buffer that does not extend the previous one, call [`Decoder::reset`] first.
+///
+/// Attributes (`|`) come with the frame they annotate ([`Parsed::attributes`],
+/// [`Value::Attributed`], [`Aggregate::iter_attributed`]); two attribute maps in a row are
+/// rejected with [`ProtocolErrorKind::ConsecutiveAttributes`]. Streamed RESP3 types, which
+/// Redis never sends, are rejected with [`ProtocolErrorKind::StreamedUnsupported`].
 #[derive(Debug, Default)]
 pub struct Decoder {
     limits: Limits,
@@ -131,6 +169,11 @@ impl Decoder {
     /// `Ok(None)` means more bytes are needed: call again with the same buffer extended. After a
     /// complete frame the caller drops `len` bytes from the front before the next call.
     pub fn parse<'b>(&mut self, buf: &'b [u8]) -> Result<Option<Parsed<'b>>, ProtocolError> {
+        if self.pos == 0 && self.line_scan == 0 && self.blob.is_none() && self.stack.is_empty() {
+            if let Some(p) = self.fast(buf) {
+                return Ok(Some(p));
+            }
+        }
         match self.step(buf) {
             Ok(None) => Ok(None),
             other => {
@@ -145,13 +188,56 @@ impl Decoder {
     /// The frame's bytes become one `Bytes` (no copy); every string in the value is a slice of
     /// it. Attributes that precede the frame wrap it in [`Value::Attributed`].
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
-        let len = match self.parse(&buf[..])? {
-            Some(p) => p.len,
+        let (len, scalar) = match self.parse(&buf[..])? {
+            Some(p) if p.attributes.is_none() => (p.len, owned_scalar(p.frame, &buf[..])),
+            Some(p) => (p.len, None),
             None => return Ok(None),
         };
         let bytes = buf.split_to(len).freeze();
-        // The bytes are validated: building one element cannot fail.
-        Ok(build_seq(&bytes, 0, 1, &bytes).pop())
+        Ok(match scalar {
+            Some(OwnedScalar::Direct(v)) => Some(v),
+            // The one string of a scalar frame: narrow `bytes` to it, no reference-count churn.
+            Some(OwnedScalar::Slice(make, start, end)) => {
+                let mut b = bytes;
+                b.truncate(end);
+                bytes::Buf::advance(&mut b, start);
+                Some(make(b))
+            }
+            // The bytes are validated: building one element cannot fail.
+            None => build_seq(&bytes, 0, 1, &bytes).pop(),
+        })
+    }
+
+    /// The common case, from a fresh state: a whole scalar or bulk string with a short header
+    /// line at the front of `buf`. `None` sends everything else (aggregates, attributes,
+    /// partial or invalid input) to the general path, which redoes this little work.
+    #[inline]
+    fn fast<'b>(&mut self, buf: &'b [u8]) -> Option<Parsed<'b>> {
+        let (&kind, rest) = buf.split_first()?;
+        let window = rest.get(..32).unwrap_or(rest);
+        let cr = window.iter().position(|&b| b == b'\r')?;
+        if rest.get(cr + 1) != Some(&b'\n') || cr > self.limits.max_line_len {
+            return None;
+        }
+        let line = &rest[..cr];
+        let next = cr + 3;
+        let (frame, len) = match head(kind, line).ok()? {
+            Head::Done(frame) => (frame, next),
+            Head::Blob { kind, len } if len <= self.limits.max_bulk_len => {
+                let end = next.checked_add(len)?;
+                if buf.get(end..end.checked_add(2)?) != Some(b"\r\n") {
+                    return None;
+                }
+                (blob(kind, &buf[next..end]).ok()?, end + 2)
+            }
+            _ => return None,
+        };
+        self.examined += cr as u64 + 2 + line.len() as u64;
+        Some(Parsed {
+            frame,
+            attributes: None,
+            len,
+        })
     }
 
     fn err(offset: usize, kind: ProtocolErrorKind) -> ProtocolError {
@@ -190,7 +276,7 @@ impl Decoder {
             let from = self.line_scan.max(pos + 1);
             let hay = buf.get(from..).unwrap_or_default();
             let max_line = self.limits.max_line_len;
-            let cr = match memchr::memchr(b'\r', hay) {
+            let cr = match find_cr(hay) {
                 Some(i) => {
                     self.examined += i as u64 + 1;
                     from + i
