@@ -313,9 +313,11 @@ impl Machine {
             return;
         }
         if self.node.as_ref().is_some_and(|n| n.addr == addr) {
-            return;
+            // Sentinels confirm the candidate being probed: ask it again now.
+            return self.probe_candidate(now);
         }
         self.retire_node(now);
+        self.set_candidate(&addr);
         self.connect_node(addr, Role::Master, now);
     }
 
