@@ -111,6 +111,13 @@ impl Machine {
             {
                 self.lift_fence(c, now);
             }
+            c if c.starts_with("-failover-abort")
+                && self.superseded.as_ref().is_some_and(|s| s.0 == n.master) =>
+            {
+                // The replica we moved to will be turned back: ask sentinels again.
+                self.superseded = None;
+                self.start_walk(now);
+            }
             _ => {}
         }
     }
@@ -165,8 +172,39 @@ impl Machine {
         }
     }
 
+    /// A different master was verified while fenced: the fence comes down, and for
+    /// `fence_max_hold` sentinels that still name the old master are not followed back to it
+    /// (they learn of a promotion we verified ourselves only later; it is still writable).
+    pub(crate) fn fence_released(&mut self, now: Instant) {
+        if let Some(f) = self.fence.take() {
+            self.superseded = Some((f.old, now + self.cfg.fence_max_hold));
+        }
+    }
+
+    /// True when sentinels named `addr`, the master we just left, within the window where
+    /// that is stale news: stay with (or reconnect to) its verified successor instead. Any
+    /// other answer means sentinels caught up, and ends the window.
+    pub(crate) fn stale_answer(&mut self, addr: &Addr, now: Instant) -> bool {
+        match &self.superseded {
+            Some((old, until)) if old == addr && now < *until => {
+                if self.node.is_none() {
+                    if let Some(m) = self.master.clone().filter(|m| m != addr) {
+                        self.connect_node(m, Role::Master, now);
+                    }
+                }
+                true
+            }
+            _ => {
+                self.superseded = None;
+                false
+            }
+        }
+    }
+
     /// `+switch-master` for our service: move every master-role connection to `new`.
     fn on_switch(&mut self, old: Addr, new: Addr, now: Instant) {
+        // Sentinels' own word: whatever we were avoiding, follow them now.
+        self.superseded = None;
         if self.cfg.role == Role::Replica {
             self.retire_node(now);
             return self.start_walk(now);

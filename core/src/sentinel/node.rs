@@ -178,7 +178,7 @@ impl Machine {
         self.excluded.clear();
         if expect == Role::Master {
             if self.fence.as_ref().is_some_and(|f| f.old != addr) {
-                self.fence = None;
+                self.fence_released(now);
             }
             let old = self.master.replace(addr.clone());
             if old.as_ref() != Some(&addr) {

@@ -312,6 +312,9 @@ impl Machine {
         if self.fence.as_ref().is_some_and(|f| f.old == addr) {
             return;
         }
+        if self.stale_answer(&addr, now) {
+            return;
+        }
         if self.node.as_ref().is_some_and(|n| n.addr == addr) {
             // Sentinels confirm the candidate being probed: ask it again now.
             return self.probe_candidate(now);

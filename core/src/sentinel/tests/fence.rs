@@ -649,3 +649,78 @@ fn old_master_gets_nothing_while_fenced() {
         "in-flight replies only from the old master"
     );
 }
+
+/// Early switch to NEW from `T::ready(.., OLD)`: returns (notices, new data connection).
+fn switched_early(t: &mut T) -> (ConnId, ConnId) {
+    let n = notices(t);
+    let o = notice(t, n, "+promoted-slave", &promoted_slave());
+    let (d2, _) = connect_of(&o, PeerKind::Data(Role::Master)).expect("probe");
+    t.connected(d2);
+    let o = t.feed(d2, ROLE_MASTER);
+    assert!(events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::MasterChanged { new, .. } if *new == addr(NEW))));
+    (n, d2)
+}
+
+#[test]
+fn sentinels_still_naming_the_old_master_after_an_early_switch_are_not_followed() {
+    // Found by the failover drill: right after the early switch, the backstop poll got the old
+    // master from sentinels that had not caught up, and commands went back there (and were
+    // lost when it was demoted).
+    let (mut t, d) = T::ready(T::cfg(1), OLD);
+    let (_, d2) = switched_early(&mut t);
+    let q = t.m.query.unwrap();
+    let mut all = t.feed(q, &arr(&["10.0.0.1", "6379"]));
+    assert!(!closed(&all, d2), "stays on the verified new master");
+    let (id, o) = t.submit(cmd("INCR").arg("x"));
+    assert_eq!(sent(&o, d2), arr(&["INCR", "x"]));
+    all.extend(o);
+    // The new master's connection drops while sentinels still name the old one: reconnect to
+    // the new master, not the old.
+    all.extend(t.feed(d2, ":1\r\n"));
+    let o = t.input(Input::Closed(d2));
+    let o = if sent(&o, q).contains("get-master") {
+        o
+    } else {
+        t.advance(t.m.cfg.sentinel_poll_interval)
+    };
+    assert!(sent(&o, q).contains("get-master"));
+    let o = t.feed(q, &arr(&["10.0.0.1", "6379"]));
+    let (d3, a3) = connect_of(&o, PeerKind::Data(Role::Master)).expect("reconnect");
+    assert_eq!(a3, addr(NEW));
+    all.extend(o);
+    no_traffic_to_old(&all, d);
+    assert_eq!(replies(&all), vec![(id, Ok(Value::Integer(1)))]);
+    let _ = d3;
+}
+
+#[test]
+fn the_old_master_is_trusted_again_once_sentinels_insist_past_the_hold() {
+    let (mut t, _) = T::ready(T::cfg(1), OLD);
+    let (_, d2) = switched_early(&mut t);
+    let q = t.m.query.unwrap();
+    let o = t.feed(q, &arr(&["10.0.0.1", "6379"]));
+    assert!(connects(&o).is_empty(), "not within the hold: {o:?}");
+    // Much later, sentinels still name the old master (the failover never completed there).
+    let mut o = Vec::new();
+    let mut waited = Duration::ZERO;
+    while waited <= t.m.cfg.fence_max_hold + t.m.cfg.sentinel_poll_interval {
+        let step = t.m.cfg.health_check_interval;
+        o = t.advance(step);
+        waited += step;
+        if sent(&o, d2).contains("PING") {
+            t.feed(d2, "+PONG\r\n");
+        }
+        if waited > t.m.cfg.fence_max_hold && sent(&o, q).contains("get-master") {
+            break;
+        }
+        if sent(&o, q).contains("get-master") {
+            t.feed(q, &arr(&["10.0.0.1", "6379"]));
+        }
+    }
+    assert!(sent(&o, q).contains("get-master"));
+    let o = t.feed(q, &arr(&["10.0.0.1", "6379"]));
+    let (_, a) = connect_of(&o, PeerKind::Data(Role::Master)).expect("back to old");
+    assert_eq!(a, addr(OLD));
+}
