@@ -13,6 +13,8 @@
 //! master and the held commands go there, in order), the failover aborts, or the hold expires.
 //! `ROLE` saying master means `REPLICAOF NO ONE` ran there, which is what Sentinel itself waits
 //! for before `+promoted-slave`; nothing is ever written to the old master while fenced.
+//! Sentinels learn of the promotion later than we do, so for `fence_max_hold` after the release
+//! an answer naming the old master is treated as stale (it is still writable until demoted).
 
 use super::conn::Pending;
 use super::io::{Addr, Event, Role};
