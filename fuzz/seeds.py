@@ -4,6 +4,8 @@
 decode:       raw RESP bytes, one meaningful case per file.
 decode_split: byte 0 = number of chunk sizes (mod 17), then the sizes, then a RESP payload.
 roundtrip:    bytes the value builder in core/src/fuzzing.rs reads (type tag, size, content).
+machine:      config byte, sentinel count, then operations for core/src/fuzzing/machine_target.rs
+              (opcode % 12, operands; snippets by index).
 """
 import os
 import struct
@@ -143,6 +145,55 @@ def roundtrip():
     return out
 
 
+def machine():
+    # Opcodes (see core/src/fuzzing/machine_target.rs): 0 connected, 1 closed, 2 connect
+    # failed, 3 raw bytes (conn, len, bytes), 4 snippet (conn, index, cut), 6 connect all,
+    # 7 advance (step index), 8 fire next deadline, 9 submit (kind), 10 subscribe (kind),
+    # 11 close when the next byte is 0xff. Conn operand = index among live connections.
+    # Snippets: 0-2 master addr, 3 null, 4 ROLE master, 5 ROLE slave, 6 +OK, 7 :1, 9 READONLY,
+    # 12 unknown HELLO, 13 NOAUTH, 14 HELLO map, 15 subscribe ack, 16 message, 17 switch 1->2,
+    # 18 switch 2->1, 19 selected 2, 20 promoted 2, 21 send-slaveof-noone 3, 22 +odown,
+    # 23 -odown, 24 abort, 25 failover-end, 26 +sentinel, 27 +sdown, 28 push promoted 3,
+    # 29 replicas, 30 sentinels.
+    ready = [6, 4, 0, 0, 0, 6, 4, 2, 4, 0]
+    out = {
+        "ready": bytes([0, 1] + ready),
+        "ready_and_write": bytes([0, 1] + ready + [9, 2, 4, 2, 7, 0]),
+        "early_failover": bytes([0, 1] + ready + [9, 2, 4, 1, 19, 0, 6, 4, 3, 4, 0, 4, 2, 7, 0]),
+        "probe_says_slave_then_master": bytes([0, 1] + ready + [4, 1, 19, 0, 9, 1, 6, 4, 3, 5, 0,
+                                                              7, 4, 4, 3, 5, 0, 7, 4, 4, 3, 4, 0, 4, 3, 6, 0]),
+        "promoted_then_switch": bytes([32, 1] + ready + [4, 1, 20, 0, 9, 0, 6, 4, 1, 17, 0, 4, 3, 4, 0]),
+        "abort_while_probing": bytes([0, 1] + ready + [4, 1, 19, 0, 9, 1, 6, 4, 3, 5, 0, 4, 1, 24, 0,
+                                                     4, 0, 0, 0, 6, 8, 8]),
+        "fence_expires": bytes([32, 1] + ready + [4, 1, 22, 0, 9, 1, 9, 2, 9, 3, 9, 4] + [8] * 12),
+        "odown_lifted": bytes([0, 2] + ready + [4, 1, 22, 0, 9, 2, 4, 1, 23, 0, 4, 0, 0, 0, 8]),
+        "switch_master": bytes([0, 1] + ready + [4, 1, 17, 0, 9, 0, 6, 4, 3, 4, 0, 4, 3, 8, 0]),
+        "readonly_redirect": bytes([0, 1] + ready + [9, 1, 4, 2, 9, 0, 4, 0, 1, 0, 6, 8, 8]),
+        "replica_role": bytes([1, 1, 6, 4, 0, 0, 0, 4, 0, 29, 0, 6, 4, 2, 5, 0, 9, 0, 4, 2, 8, 0]),
+        "replica_sdown": bytes([1, 1, 6, 4, 0, 0, 0, 4, 0, 29, 0, 6, 4, 2, 5, 0, 4, 1, 27, 0, 8, 8]),
+        "resp3_hello": bytes([2, 1, 6, 4, 0, 0, 0, 6, 4, 2, 14, 0, 4, 2, 4, 0, 9, 2, 4, 2, 7, 0]),
+        "resp3_fallback": bytes([2, 1, 6, 4, 0, 0, 0, 6, 4, 2, 12, 0, 4, 2, 4, 0, 9, 2]),
+        "auth_and_db": bytes([12, 1, 6, 4, 0, 6, 0, 4, 0, 0, 0, 6, 4, 2, 6, 0, 4, 2, 6, 0, 4, 2, 6, 0,
+                              4, 2, 4, 0, 9, 0]),
+        "noauth": bytes([4, 1, 6, 4, 0, 6, 0, 4, 0, 0, 0, 6, 4, 2, 13, 0, 9, 0]),
+        "no_sentinels": bytes([0, 0, 9, 0, 8, 8, 7, 9, 8]),
+        "unknown_service": bytes([32, 3, 6, 4, 0, 3, 0, 6, 4, 0, 3, 0, 6, 4, 0, 3, 0, 8, 8]),
+        "connect_failures": bytes([32, 2, 2, 0, 8, 2, 0, 8, 2, 0, 9, 0, 8, 8, 8]),
+        "subscribe_and_move": bytes([0, 1] + ready + [10, 0, 6, 4, 3, 4, 0, 4, 3, 15, 0, 4, 3, 16, 0,
+                                                    4, 1, 17, 0, 6, 4, 4, 4, 0, 10, 5]),
+        "garbage_on_every_conn": bytes([0, 1] + ready + [3, 0, 5, 0xff, 0, 0x24, 0x2a, 0x2d,
+                                                       3, 1, 4, 0x2a, 0x39, 0x39, 0x0d,
+                                                       3, 2, 3, 0x3e, 0x31, 0x0a]),
+        "split_snippet": bytes([0, 1, 6, 4, 0, 0, 210, 4, 0, 0, 0, 6, 4, 2, 4, 220, 4, 2, 4, 0]),
+        "foreign_conns": bytes([0, 1, 0, 0x85, 1, 0x86, 4, 0x81, 6, 0, 3, 0x9f, 2, 0x2b, 0x4f, 6]),
+        "close_midway": bytes([0, 1] + ready + [9, 0, 9, 1, 11, 0xff, 9, 2, 6, 4, 2, 6, 0]),
+        "zero_intervals": bytes([96, 1] + ready + [4, 1, 19, 0, 6, 4, 3, 5, 0, 8, 8, 7, 0, 8]),
+        "health_check": bytes([32, 1] + ready + [7, 7, 7, 7, 4, 2, 6, 0, 7, 8, 8]),
+        "new_sentinels": bytes([0, 1, 6, 4, 0, 0, 0, 4, 0, 30, 0, 4, 1, 26, 0, 7, 11, 8]),
+    }
+    return out
+
+
 def write(target, files):
     d = os.path.join(HERE, "corpus", target)
     os.makedirs(d, exist_ok=True)
@@ -155,3 +206,4 @@ if __name__ == "__main__":
     write("decode", DECODE)
     write("decode_split", decode_split())
     write("roundtrip", roundtrip())
+    write("machine", machine())

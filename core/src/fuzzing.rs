@@ -3,11 +3,14 @@
 //!
 //! Each target takes arbitrary bytes and panics (via `assert!`) only when the decoder breaks one of
 //! its promises: it must never panic, `parse` and `decode` must agree, chunking must not change the
-//! result, and encoding then decoding a value must give it back. A future `machine` target (the
-//! Sentinel state machine fed arbitrary inputs) belongs in [`TARGETS`] too.
+//! result, and encoding then decoding a value must give it back. The `machine` target drives the
+//! Sentinel state machine with arbitrary inputs (see [`machine`]).
 
 use crate::resp::{Aggregate, Decoder, Frame, Limits, Parsed, ProtocolError, Value};
 use bytes::BytesMut;
+
+mod machine_target;
+pub use machine_target::machine;
 
 /// A fuzz target body: takes arbitrary bytes, panics only on a broken promise.
 pub type Target = fn(&[u8]);
@@ -17,6 +20,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("decode", decode),
     ("decode_split", decode_split),
     ("roundtrip", roundtrip),
+    ("machine", machine),
 ];
 
 /// Tight limits, so short fuzz inputs reach every over-limit error path.

@@ -102,6 +102,8 @@ pub struct Machine {
     pub(crate) retry: VecDeque<Queued>,
     pub(crate) waiting: VecDeque<Queued>,
     pub(crate) fence: Option<Fence>,
+    /// The master a released fence replaced, and until when sentinels naming it are stale.
+    pub(crate) superseded: Option<(Addr, Instant)>,
     pub(crate) notices: Option<ConnId>,
     pub(crate) notices_idx: usize,
     pub(crate) notices_at: Option<Instant>,
@@ -148,6 +150,7 @@ impl Machine {
             retry: VecDeque::new(),
             waiting: VecDeque::new(),
             fence: None,
+            superseded: None,
             notices: None,
             notices_idx: 0,
             notices_at: None,

@@ -155,6 +155,12 @@ impl Machine {
             (RoleReply::Master, Role::Master) | (RoleReply::Replica, Role::Replica)
         );
         if !ok {
+            let not_yet = usage == Use::Node && matches!(got, RoleReply::Replica);
+            if not_yet && expect == Role::Master && self.candidate() == Some(&addr) {
+                // The replica being promoted has not run `REPLICAOF NO ONE` yet: keep the
+                // connection (nothing but `ROLE` goes there) and ask again shortly.
+                return self.probe_later(now);
+            }
             let why = format!("{addr} is not a {expect:?} (ROLE says {got:?})");
             self.event(Event::Error(why.clone()));
             return self.drop_conn(id, Cause::Unexpected(why), now);
@@ -172,7 +178,7 @@ impl Machine {
         self.excluded.clear();
         if expect == Role::Master {
             if self.fence.as_ref().is_some_and(|f| f.old != addr) {
-                self.fence = None;
+                self.fence_released(now);
             }
             let old = self.master.replace(addr.clone());
             if old.as_ref() != Some(&addr) {
@@ -327,6 +333,9 @@ impl Machine {
         self.event(Event::Error(format!("{}: {}", c.addr, cause.describe())));
         if c.ready {
             self.start_walk(now);
+        } else if self.candidate().is_some() && self.auth_error.is_none() {
+            // Fenced with a known successor: try it again soon (sentinel polls go on meanwhile).
+            self.probe_later(now);
         } else {
             if self.cfg.role == Role::Replica {
                 self.excluded.insert(c.addr.clone());
