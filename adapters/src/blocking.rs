@@ -9,7 +9,7 @@ use crate::driver::PubSubOp;
 use crate::driver::{Driver, Link, Msg, Net};
 use crate::error::Error;
 use crate::handle::Shared;
-use crate::pubsub::Message;
+use crate::pubsub::{Interest, Message};
 use bytes::Bytes;
 use flume::{RecvTimeoutError, Sender};
 use resp_sentinel_core::resp::Arg;
@@ -212,6 +212,7 @@ impl Client {
         self.handle.pubsub(op, names, Some(tx));
         Subscription {
             rx,
+            interest: Interest::new(names, op == PubSubOp::PSubscribe),
             _handle: self.handle.clone(),
         }
     }
@@ -222,6 +223,7 @@ impl Client {
 /// Messages of a subscription, in order, across failovers.
 pub struct Subscription {
     rx: flume::Receiver<Value>,
+    interest: Interest,
     _handle: Shared,
 }
 
@@ -231,7 +233,7 @@ impl Subscription {
         let deadline = Instant::now() + timeout;
         loop {
             let v = self.rx.recv_deadline(deadline).ok()?;
-            if let Some(m) = Message::from_value(&v) {
+            if let Some(m) = self.interest.accept(&v) {
                 return Some(m);
             }
         }

@@ -6,7 +6,7 @@ use crate::convert::FromValue;
 use crate::driver::PubSubOp;
 use crate::error::Error;
 use crate::handle::Shared;
-use crate::pubsub::Message;
+use crate::pubsub::{Interest, Message};
 use resp_sentinel_core::resp::Arg;
 use resp_sentinel_core::sentinel::{Addr, Event};
 use resp_sentinel_core::{Cmd, Value};
@@ -86,6 +86,7 @@ impl Client {
         self.handle.pubsub(op, names, Some(tx));
         Ok(Subscription {
             rx,
+            interest: Interest::new(names, op == PubSubOp::PSubscribe),
             _handle: self.handle.clone(),
         })
     }
@@ -111,6 +112,7 @@ impl Events {
 /// Messages of a subscription, in order, across failovers.
 pub struct Subscription {
     rx: flume::Receiver<Value>,
+    interest: Interest,
     _handle: Shared,
 }
 
@@ -119,7 +121,7 @@ impl Subscription {
     pub async fn next(&mut self) -> Option<Message> {
         loop {
             let v = self.rx.recv_async().await.ok()?;
-            if let Some(m) = Message::from_value(&v) {
+            if let Some(m) = self.interest.accept(&v) {
                 return Some(m);
             }
         }
@@ -128,7 +130,7 @@ impl Subscription {
     /// A message already received, without waiting.
     pub fn try_next(&mut self) -> Option<Message> {
         while let Ok(v) = self.rx.try_recv() {
-            if let Some(m) = Message::from_value(&v) {
+            if let Some(m) = self.interest.accept(&v) {
                 return Some(m);
             }
         }

@@ -46,6 +46,38 @@ impl Message {
     }
 }
 
+/// What one subscription asked for: its channels, or its patterns.
+#[derive(Clone, Debug)]
+pub(crate) struct Interest {
+    names: Vec<Bytes>,
+    patterns: bool,
+}
+
+impl Interest {
+    pub(crate) fn new<S: AsRef<[u8]>>(names: &[S], patterns: bool) -> Interest {
+        Interest {
+            names: names
+                .iter()
+                .map(|n| Bytes::copy_from_slice(n.as_ref()))
+                .collect(),
+            patterns,
+        }
+    }
+
+    /// The message in `v`, if it is one this subscription asked for.
+    pub(crate) fn accept(&self, v: &Value) -> Option<Message> {
+        let m = Message::from_value(v)?;
+        let key = if self.patterns {
+            m.pattern.as_ref()?
+        } else if m.pattern.is_none() {
+            &m.channel
+        } else {
+            return None;
+        };
+        self.names.iter().any(|n| n == key).then_some(m)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +103,22 @@ mod tests {
         ]))
         .is_none());
         assert!(Message::from_value(&Value::Array(vec![b("message"), b("ch")])).is_none());
+    }
+
+    #[test]
+    fn a_subscription_only_gets_what_it_asked_for() {
+        let news = Interest::new(&["news"], false);
+        let pats = Interest::new(&["n*"], true);
+        let on_news = Value::Push(vec![b("message"), b("news"), b("1")]);
+        let on_other = Value::Push(vec![b("message"), b("other"), b("2")]);
+        let by_pattern = Value::Push(vec![b("pmessage"), b("n*"), b("news"), b("3")]);
+        assert!(news.accept(&on_news).is_some());
+        assert!(news.accept(&on_other).is_none());
+        assert!(
+            news.accept(&by_pattern).is_none(),
+            "pattern deliveries belong to psubscribe"
+        );
+        assert!(pats.accept(&by_pattern).is_some());
+        assert!(pats.accept(&on_news).is_none());
     }
 }

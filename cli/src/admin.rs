@@ -82,14 +82,15 @@ impl SentinelConn {
     }
 }
 
-/// Asks the sentinels in order to fail `service` over; returns the one that accepted.
+/// Asks the sentinels to fail `service` over, from the last to the first, so the failover is
+/// led by a sentinel the client did not ask first; returns the one that accepted.
 pub fn trigger_failover(
     sentinels: &[Addr],
     auth: Option<&Credentials>,
     service: &str,
 ) -> Result<Addr, String> {
     let mut why = Vec::new();
-    for s in sentinels {
+    for s in sentinels.iter().rev() {
         match SentinelConn::open(s, auth, Duration::from_secs(2))
             .and_then(|mut c| c.call(&cmd("SENTINEL").arg("FAILOVER").arg(service)))
         {

@@ -1,45 +1,11 @@
 //! What kind of topology to start: service name, timings, credentials, binaries.
 
 use crate::error::HarnessError;
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// A user name (optional) and password pair; `Debug` never shows the password.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    /// ACL user name; `None` means the `default` user (plain `requirepass`).
-    pub username: Option<String>,
-    /// The password.
-    pub password: String,
-}
-
-impl Credentials {
-    /// Credentials for the `default` user (`AUTH <password>`).
-    pub fn password(password: impl Into<String>) -> Credentials {
-        Credentials {
-            username: None,
-            password: password.into(),
-        }
-    }
-
-    /// Credentials for a named ACL user (`AUTH <user> <password>`).
-    pub fn acl(username: impl Into<String>, password: impl Into<String>) -> Credentials {
-        Credentials {
-            username: Some(username.into()),
-            password: password.into(),
-        }
-    }
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
-    }
-}
+/// Credentials are the client's own type, so a topology's options feed a client directly.
+pub use resp_sentinel_core::sentinel::Credentials;
 
 /// Options of [`crate::Topology::start`]. `Default` gives 1 master, 2 replicas, 3 sentinels
 /// (quorum 2) monitoring `mymaster`, no passwords, timings short enough for tests.
@@ -113,7 +79,7 @@ impl TopologyOptions {
 
     /// Data nodes accept only this ACL user (the `default` user is disabled).
     pub fn acl_user(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
-        self.data_auth = Some(Credentials::acl(user, password));
+        self.data_auth = Some(Credentials::user(user, password));
         self
     }
 
@@ -129,7 +95,7 @@ impl TopologyOptions {
         user: impl Into<String>,
         password: impl Into<String>,
     ) -> Self {
-        self.sentinel_auth = Some(Credentials::acl(user, password));
+        self.sentinel_auth = Some(Credentials::user(user, password));
         self
     }
 

@@ -73,8 +73,8 @@ mod tests {
 
     #[test]
     fn credentials_are_encoded_and_placed_per_convention() {
-        let data = Credentials::acl("app", "p@ss:w/rd");
-        let sent = Credentials::acl("sent", "s&p=");
+        let data = Credentials::user("app", "p@ss:w/rd");
+        let sent = Credentials::user("sent", "s&p=");
         assert_eq!(
             sentinel_url(&addrs(), "svc", Some(&data), Some(&sent), false),
             "redis+sentinel://app:p%40ss%3Aw%2Frd@127.0.0.1:21000,127.0.0.1:21001/svc\

@@ -4,10 +4,23 @@
 //! to that master: the old master stays writable until Sentinel reconfigures it, and writes it
 //! acknowledges in that window are thrown away when it is demoted. New commands wait in a
 //! bounded queue (with a deadline) until a different master is verified with `ROLE`.
+//!
+//! Recovery does not wait for `+switch-master`: the replica sentinels chose is named by
+//! `+selected-slave`, `+failover-state-send-slaveof-noone`, `+failover-state-wait-promotion` and
+//! `+promoted-slave` (all `slave <ip>:<port> <ip> <port> @ <name> <old-ip> <old-port>`). It
+//! becomes the fence's *candidate*: a data connection is opened to it at once and `ROLE` is
+//! asked every `fence_poll_interval` on that connection until it says master (then it is the new
+//! master and the held commands go there, in order), the failover aborts, or the hold expires.
+//! `ROLE` saying master means `REPLICAOF NO ONE` ran there, which is what Sentinel itself waits
+//! for before `+promoted-slave`; nothing is ever written to the old master while fenced.
+//! Sentinels learn of the promotion later than we do, so for `fence_max_hold` after the release
+//! an answer naming the old master is treated as stale (it is still writable until demoted).
 
+use super::conn::Pending;
 use super::io::{Addr, Event, Role};
 use super::machine::Machine;
 use super::notice::Notice;
+use crate::cmd;
 use std::time::Instant;
 
 /// How sure we are that a failover is happening.
@@ -25,6 +38,11 @@ pub(crate) struct Fence {
     pub old: Addr,
     pub raised_at: Instant,
     pub stage: Stage,
+    /// The replica being promoted, as sentinels named it: probed with `ROLE` until it says
+    /// master (it never carries a command before that).
+    pub candidate: Option<Addr>,
+    /// When to ask the candidate again (it still said slave, or could not be reached).
+    pub probe_at: Option<Instant>,
 }
 
 impl Machine {
@@ -51,12 +69,17 @@ impl Machine {
                 }
             }
             "+odown" | "+try-failover" => self.raise_fence(&n.master, Stage::Suspected, ch, now),
-            "+elected-leader"
-            | "+failover-state-select-slave"
-            | "+selected-slave"
+            "+selected-slave"
             | "+failover-state-send-slaveof-noone"
             | "+failover-state-wait-promotion"
-            | "+promoted-slave"
+            | "+promoted-slave" => {
+                self.raise_fence(&n.master, Stage::InProgress, ch, now);
+                if let (Some(replica), false) = (n.other, n.instance_type == "sentinel") {
+                    self.candidate_named(&n.master, replica, now);
+                }
+            }
+            "+elected-leader"
+            | "+failover-state-select-slave"
             | "+failover-state-reconf-slaves" => {
                 self.raise_fence(&n.master, Stage::InProgress, ch, now)
             }
@@ -90,25 +113,34 @@ impl Machine {
             {
                 self.lift_fence(c, now);
             }
+            c if c.starts_with("-failover-abort")
+                && self.superseded.as_ref().is_some_and(|s| s.0 == n.master) =>
+            {
+                // The replica we moved to will be turned back: ask sentinels again.
+                self.superseded = None;
+                self.start_walk(now);
+            }
             _ => {}
         }
     }
 
     /// Stops writing to `master` if it is ours, and starts polling sentinels for its successor.
     pub(crate) fn raise_fence(&mut self, master: &Addr, stage: Stage, reason: &str, now: Instant) {
-        if !self.cfg.fence || self.cfg.role != Role::Master || self.target() != Some(master) {
-            return;
-        }
         if let Some(f) = self.fence.as_mut() {
-            if stage == Stage::InProgress {
+            if stage == Stage::InProgress && f.old == *master {
                 f.stage = stage;
             }
+            return;
+        }
+        if !self.cfg.fence || self.cfg.role != Role::Master || self.target() != Some(master) {
             return;
         }
         self.fence = Some(Fence {
             old: master.clone(),
             raised_at: now,
             stage,
+            candidate: None,
+            probe_at: None,
         });
         self.event(Event::FenceRaised {
             old: master.clone(),
@@ -125,6 +157,14 @@ impl Machine {
         let Some(f) = self.fence.take() else {
             return;
         };
+        // A candidate still being probed is not our master: the failover did not happen.
+        let probing = self
+            .node
+            .as_ref()
+            .is_some_and(|n| Some(&n.addr) == f.candidate.as_ref());
+        if probing && self.ready_node().is_none() {
+            self.retire_node(now);
+        }
         self.event(Event::FenceLifted {
             old: f.old,
             reason: reason.to_string(),
@@ -134,14 +174,46 @@ impl Machine {
         }
     }
 
+    /// A different master was verified while fenced: the fence comes down, and for
+    /// `fence_max_hold` sentinels that still name the old master are not followed back to it
+    /// (they learn of a promotion we verified ourselves only later; it is still writable).
+    pub(crate) fn fence_released(&mut self, now: Instant) {
+        if let Some(f) = self.fence.take() {
+            self.superseded = Some((f.old, now + self.cfg.fence_max_hold));
+        }
+    }
+
+    /// True when sentinels named `addr`, the master we just left, within the window where
+    /// that is stale news: stay with (or reconnect to) its verified successor instead. Any
+    /// other answer means sentinels caught up, and ends the window.
+    pub(crate) fn stale_answer(&mut self, addr: &Addr, now: Instant) -> bool {
+        match &self.superseded {
+            Some((old, until)) if old == addr && now < *until => {
+                if self.node.is_none() {
+                    if let Some(m) = self.master.clone().filter(|m| m != addr) {
+                        self.connect_node(m, Role::Master, now);
+                    }
+                }
+                true
+            }
+            _ => {
+                self.superseded = None;
+                false
+            }
+        }
+    }
+
     /// `+switch-master` for our service: move every master-role connection to `new`.
     fn on_switch(&mut self, old: Addr, new: Addr, now: Instant) {
+        // Sentinels' own word: whatever we were avoiding, follow them now.
+        self.superseded = None;
         if self.cfg.role == Role::Replica {
             self.retire_node(now);
             return self.start_walk(now);
         }
         if self.target() == Some(&new) {
-            return;
+            // Already there, or probing it as the candidate: ask `ROLE` again right away.
+            return self.probe_candidate(now);
         }
         if self.target() == Some(&old) {
             self.raise_fence(&old, Stage::InProgress, "+switch-master", now);
@@ -150,7 +222,80 @@ impl Machine {
             self.lift_fence("+switch-master back to the fenced master", now);
         }
         self.retire_node(now);
+        self.set_candidate(&new);
         self.connect_node(new, Role::Master, now);
+    }
+
+    /// Sentinels named `replica` as the successor of `master`: if that is the master we fenced,
+    /// probe it now (a different candidate replaces one still being probed).
+    fn candidate_named(&mut self, master: &Addr, replica: Addr, now: Instant) {
+        if self.fence.as_ref().is_none_or(|f| &f.old != master) {
+            return;
+        }
+        let before = self.fence.as_ref().and_then(|f| f.candidate.clone());
+        if !self.set_candidate(&replica) {
+            return;
+        }
+        let stale = self
+            .node
+            .as_ref()
+            .is_some_and(|n| Some(&n.addr) == before.as_ref() && n.addr != replica);
+        if stale && self.ready_node().is_none() {
+            self.retire_node(now);
+        }
+        self.probe_candidate(now);
+    }
+
+    /// Makes `addr` the fence's candidate (never the fenced master itself); false when there is
+    /// no fence or `addr` is the fenced master.
+    pub(crate) fn set_candidate(&mut self, addr: &Addr) -> bool {
+        match self.fence.as_mut() {
+            Some(f) if f.old != *addr => {
+                if f.candidate.as_ref() != Some(addr) {
+                    f.candidate = Some(addr.clone());
+                    f.probe_at = None;
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The fence's candidate, if any.
+    pub(crate) fn candidate(&self) -> Option<&Addr> {
+        self.fence.as_ref().and_then(|f| f.candidate.as_ref())
+    }
+
+    /// Asks the candidate whether it is master yet: connects when no data node is in flight,
+    /// or sends `ROLE` again on its idle, unverified connection. Nothing else is written there.
+    pub(crate) fn probe_candidate(&mut self, now: Instant) {
+        let Some(cand) = self.candidate().cloned() else {
+            return;
+        };
+        if let Some(f) = self.fence.as_mut() {
+            f.probe_at = None;
+        }
+        match self.node.clone() {
+            None => self.connect_node(cand, Role::Master, now),
+            Some(n) if n.addr == cand => {
+                let idle = self
+                    .conns
+                    .get(&n.conn)
+                    .is_some_and(|c| c.open && !c.ready && c.pending.is_empty());
+                if idle {
+                    self.send(n.conn, &cmd("ROLE"), Pending::Role, now);
+                }
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Probes the candidate again after `fence_poll_interval`.
+    pub(crate) fn probe_later(&mut self, now: Instant) {
+        let at = now + self.cfg.fence_poll_interval;
+        if let Some(f) = self.fence.as_mut().filter(|f| f.candidate.is_some()) {
+            f.probe_at = Some(at);
+        }
     }
 
     /// The fence held longer than `fence_max_hold`: fail what it holds, then resume wherever

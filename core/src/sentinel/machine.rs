@@ -120,6 +120,8 @@ pub struct Machine {
     pub(crate) watching: bool,
     /// Recent notices, to drop the copies other sentinels publish.
     pub(crate) seen: Seen,
+    /// The master a released fence replaced, and until when sentinels naming it are stale.
+    pub(crate) superseded: Option<(Addr, Instant)>,
     pub(crate) channels: BTreeSet<Vec<u8>>,
     pub(crate) patterns: BTreeSet<Vec<u8>>,
     pub(crate) pubsub: Option<ConnId>,
@@ -169,6 +171,7 @@ impl Machine {
             watches: BTreeMap::new(),
             watching: false,
             seen: Seen::default(),
+            superseded: None,
             channels: BTreeSet::new(),
             patterns: BTreeSet::new(),
             pubsub: None,

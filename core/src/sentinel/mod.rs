@@ -25,7 +25,10 @@
 //!                 +-----------+
 //!                 |  Fenced   |  nothing written to the old master; new commands queue
 //!                 +-----------+  (fence_max_queued, fence_max_hold); sentinels polled every
-//!                                fence_poll_interval; +switch-master connects straight away
+//!                                fence_poll_interval; +switch-master connects straight away;
+//!                                the replica named by +selected-slave .. +promoted-slave is
+//!                                probed with ROLE every fence_poll_interval and becomes the
+//!                                master the moment it says so (no wait for +switch-master)
 //! ```
 //!
 //! Listening and judging: a notice subscription is kept on every known sentinel (only the

@@ -156,6 +156,12 @@ impl Machine {
             (RoleReply::Master, Role::Master) | (RoleReply::Replica, Role::Replica)
         );
         if !ok {
+            let not_yet = usage == Use::Node && matches!(got, RoleReply::Replica);
+            if not_yet && expect == Role::Master && self.candidate() == Some(&addr) {
+                // The replica being promoted has not run `REPLICAOF NO ONE` yet: keep the
+                // connection (nothing but `ROLE` goes there) and ask again shortly.
+                return self.probe_later(now);
+            }
             // The sentinel that named it as master was wrong: ask the others first next time.
             let named_by = self
                 .node
@@ -182,7 +188,7 @@ impl Machine {
         self.excluded.clear();
         if expect == Role::Master {
             if self.fence.as_ref().is_some_and(|f| f.old != addr) {
-                self.fence = None;
+                self.fence_released(now);
             }
             let old = self.master.replace(addr.clone());
             self.replaced.remove(&addr);
@@ -340,6 +346,9 @@ impl Machine {
         self.event(Event::Error(format!("{}: {}", c.addr, cause.describe())));
         if c.ready {
             self.start_walk(now);
+        } else if self.candidate().is_some() && self.auth_error.is_none() {
+            // Fenced with a known successor: try it again soon (sentinel polls go on meanwhile).
+            self.probe_later(now);
         } else {
             if self.cfg.role == Role::Replica {
                 self.excluded.insert(c.addr.clone());

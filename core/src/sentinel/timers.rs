@@ -65,6 +65,7 @@ impl Machine {
             .fence
             .as_ref()
             .map(|f| f.raised_at + self.cfg.fence_max_hold));
+        at(self.fence.as_ref().and_then(|f| f.probe_at));
         next
     }
 
@@ -95,6 +96,10 @@ impl Machine {
             .is_some_and(|f| f.raised_at + self.cfg.fence_max_hold <= now)
         {
             self.fence_expired(now);
+        }
+        let probe_at = self.fence.as_ref().and_then(|f| f.probe_at);
+        if probe_at.is_some_and(|t| t <= now) {
+            self.probe_candidate(now);
         }
         if self.queue_due().is_some_and(|t| t <= now) {
             self.expire_queued(now);

@@ -364,10 +364,15 @@ impl Machine {
         if self.fence.as_ref().is_some_and(|f| f.old == addr) {
             return;
         }
-        if self.node.as_ref().is_some_and(|n| n.addr == addr) {
+        if self.stale_answer(&addr, now) {
             return;
         }
+        if self.node.as_ref().is_some_and(|n| n.addr == addr) {
+            // Sentinels confirm the candidate being probed: ask it again now.
+            return self.probe_candidate(now);
+        }
         self.retire_node(now);
+        self.set_candidate(&addr);
         self.connect_node(addr, Role::Master, now);
     }
 

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use resp_sentinel::core::sentinel::{Addr, Config, Credentials, Role};
+use resp_sentinel::core::sentinel::{Addr, Config, Role};
 use resp_sentinel::{blocking, Cmd, Error, FromValue, Message};
 use resp_sentinel_tests::{Topology, TopologyOptions};
 use std::future::Future;
@@ -166,14 +166,8 @@ pub fn topology(opts: TopologyOptions) -> Topology {
 pub fn config_for(topo: &Topology) -> Config {
     let mut c = Config::new(topo.sentinel_addrs(), topo.service_name());
     let o = topo.options();
-    c.auth = o.data_auth.as_ref().map(|a| Credentials {
-        username: a.username.clone(),
-        password: a.password.clone(),
-    });
-    c.sentinel_auth = o.sentinel_auth.as_ref().map(|a| Credentials {
-        username: a.username.clone(),
-        password: a.password.clone(),
-    });
+    c.auth = o.data_auth.clone();
+    c.sentinel_auth = o.sentinel_auth.clone();
     c.command_timeout = Duration::from_secs(3);
     c.health_check_interval = Duration::from_millis(500);
     c.sentinel_poll_interval = Duration::from_millis(500);

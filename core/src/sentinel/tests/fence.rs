@@ -51,11 +51,13 @@ fn fence_stops_writes_holds_commands_and_releases_them_on_the_new_master() {
     assert_eq!(sent(&o, d), arr(&["INCR", "x"]));
     // Written but not yet flushed to the driver when the fence goes up: taken back.
     let b = t.m.submit(cmd("INCR").arg("y"), t.now);
-    let o = notice(&mut t, n, "+selected-slave", &selected_slave());
+    // An event that names no successor: sentinels are polled for it.
+    let o = notice(&mut t, n, "+elected-leader", "master svc 10.0.0.1 6379");
     assert!(events(&o).contains(&Event::FenceRaised {
         old: addr(OLD),
-        reason: "+selected-slave".into()
+        reason: "+elected-leader".into()
     }));
+    assert!(connect_of(&o, PeerKind::Data(Role::Master)).is_none());
     assert_eq!(sent(&o, d), "", "nothing more reaches the old master");
     assert!(t.m.is_fenced());
     let c = t.m.submit(cmd("INCR").arg("z"), t.now);
@@ -318,6 +320,11 @@ fn resp3_push_and_pmessage_notices_are_understood() {
     let o = t.feed(n, &push);
     assert!(closed(&o, d));
     assert!(t.m.is_fenced());
+    assert_eq!(
+        connect_of(&o, PeerKind::Data(Role::Master)).unwrap().1,
+        addr(NEW),
+        "the selected replica is probed at once"
+    );
     let o = t.feed(
         n,
         &arr(&[
@@ -327,10 +334,7 @@ fn resp3_push_and_pmessage_notices_are_understood() {
             "svc 10.0.0.1 6379 10.0.0.2 6380",
         ]),
     );
-    assert_eq!(
-        connect_of(&o, PeerKind::Data(Role::Master)).unwrap().1,
-        addr(NEW)
-    );
+    assert!(connects(&o).is_empty(), "already connecting there: {o:?}");
 }
 
 #[test]
@@ -345,4 +349,439 @@ fn huge_durations_do_not_overflow() {
     t.m.submit(cmd("GET").arg("k"), t.now);
     assert!(t.m.poll_timeout().is_some());
     t.advance(Duration::from_secs(1));
+}
+
+// ---- Early recovery: the replica being promoted is probed before `+switch-master`. ----
+
+fn promoted_slave() -> String {
+    selected_slave()
+}
+
+/// Answers a sentinel poll in `o` (if any) with the old master: sentinels are slow to notice.
+fn sentinels_still_say_old(t: &mut T, o: &[Output]) -> Vec<Output> {
+    let q = t.m.query.expect("query connection");
+    if sent(o, q).contains("get-master") {
+        t.feed(q, &arr(&["10.0.0.1", "6379"]))
+    } else {
+        Vec::new()
+    }
+}
+
+fn no_traffic_to_old(o: &[Output], d: ConnId) {
+    assert_eq!(sent(o, d), "", "a write reached the fenced master: {o:?}");
+    assert!(
+        connects(o).iter().all(|c| c.1 != addr(OLD)),
+        "reconnected to the fenced master: {o:?}"
+    );
+}
+
+#[test]
+fn promoted_replica_verified_as_master_gets_the_held_commands_before_switch_master() {
+    let (mut t, d) = T::ready(T::cfg(3), OLD);
+    let n = notices(&mut t);
+    let (a, o) = t.submit(cmd("INCR").arg("x"));
+    assert_eq!(sent(&o, d), arr(&["INCR", "x"]));
+    let b = t.m.submit(cmd("INCR").arg("y"), t.now);
+    let o = notice(&mut t, n, "+promoted-slave", &promoted_slave());
+    no_traffic_to_old(&o, d);
+    assert!(events(&o).contains(&Event::FenceRaised {
+        old: addr(OLD),
+        reason: "+promoted-slave".into()
+    }));
+    // Straight to the named replica, without waiting for any sentinel reply.
+    let (d2, a2) = connect_of(&o, PeerKind::Data(Role::Master)).expect("probe");
+    assert_eq!(a2, addr(NEW));
+    let (c, o) = t.submit(cmd("INCR").arg("z"));
+    assert!(o.is_empty(), "held while fenced: {o:?}");
+    let o = t.connected(d2);
+    assert_eq!(
+        sent(&o, d2),
+        arr(&["ROLE"]),
+        "only ROLE before it is verified"
+    );
+    let o = t.feed(d2, ROLE_MASTER);
+    assert!(events(&o).contains(&Event::MasterChanged {
+        old: Some(addr(OLD)),
+        new: addr(NEW)
+    }));
+    assert!(!t.m.is_fenced());
+    assert_eq!(t.m.current_master(), Some(&addr(NEW)));
+    assert_eq!(sent(&o, d2), arr(&["INCR", "y"]) + &arr(&["INCR", "z"]));
+    no_traffic_to_old(&o, d);
+    let o = t.feed(d2, ":1\r\n:1\r\n");
+    let ids: Vec<_> = replies(&o).into_iter().map(|r| r.0).collect();
+    assert_eq!(ids, vec![b, c]);
+    // The command in flight on the old master still gets its own reply.
+    let o = t.feed(d, ":7\r\n");
+    assert_eq!(replies(&o), vec![(a, Ok(Value::Integer(7)))]);
+    // The late `+switch-master` changes nothing.
+    let o = notice(
+        &mut t,
+        n,
+        "+switch-master",
+        "svc 10.0.0.1 6379 10.0.0.2 6380",
+    );
+    assert!(connects(&o).is_empty() && !closed(&o, d2), "{o:?}");
+}
+
+#[test]
+fn selected_replica_still_a_slave_is_asked_again_until_promoted() {
+    let (mut t, d) = T::ready(T::cfg(1), OLD);
+    let n = notices(&mut t);
+    let o = notice(&mut t, n, "+selected-slave", &selected_slave());
+    let (id, _) = t.submit(cmd("SET").arg("k").arg("v"));
+    let (d2, a2) = connect_of(&o, PeerKind::Data(Role::Master)).expect("probe");
+    assert_eq!(a2, addr(NEW));
+    let mut all = o.clone();
+    all.extend(sentinels_still_say_old(&mut t, &o));
+    let o = t.connected(d2);
+    assert_eq!(sent(&o, d2), arr(&["ROLE"]));
+    all.extend(o);
+    for round in 0..3 {
+        let o = t.feed(d2, ROLE_SLAVE);
+        assert!(!closed(&o, d2), "the probe connection is kept");
+        assert!(connects(&o).is_empty(), "{o:?}");
+        assert!(t.m.is_fenced());
+        all.extend(o);
+        let o = t.advance(t.m.cfg.fence_poll_interval);
+        assert_eq!(sent(&o, d2), arr(&["ROLE"]), "round {round}: asked again");
+        assert!(connects(&o).is_empty(), "same connection, no reconnect");
+        all.extend(sentinels_still_say_old(&mut t, &o));
+        all.extend(o);
+    }
+    // `REPLICAOF NO ONE` has run: the held command goes to the new master.
+    let o = t.feed(d2, ROLE_MASTER);
+    assert!(events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::MasterChanged { new, .. } if *new == addr(NEW))));
+    assert_eq!(sent(&o, d2), arr(&["SET", "k", "v"]));
+    all.extend(o);
+    no_traffic_to_old(&all, d);
+    let o = t.feed(d2, "+OK\r\n");
+    assert_eq!(
+        replies(&o),
+        vec![(id, Ok(Value::SimpleString("OK".into())))]
+    );
+}
+
+#[test]
+fn unreachable_candidate_is_retried_after_the_poll_interval() {
+    let (mut t, d) = T::ready(T::cfg(1), OLD);
+    let n = notices(&mut t);
+    let o = notice(
+        &mut t,
+        n,
+        "+failover-state-send-slaveof-noone",
+        &selected_slave(),
+    );
+    let (id, _) = t.submit(cmd("SET").arg("k").arg("v"));
+    let mut all = o.clone();
+    all.extend(sentinels_still_say_old(&mut t, &o));
+    let (d2, _) = connect_of(&o, PeerKind::Data(Role::Master)).expect("probe");
+    let o = t.input(Input::ConnectFailed(d2));
+    assert!(connects(&o).is_empty());
+    assert!(
+        !events(&o)
+            .iter()
+            .any(|e| matches!(e, Event::Reconnecting { .. })),
+        "no exponential backoff while the successor is known: {o:?}"
+    );
+    all.extend(o);
+    let o = t.advance(t.m.cfg.fence_poll_interval);
+    let (d3, a3) = connect_of(&o, PeerKind::Data(Role::Master)).expect("retry");
+    assert_eq!(a3, addr(NEW));
+    all.extend(sentinels_still_say_old(&mut t, &o));
+    all.extend(o);
+    let o = t.verify(d3, ROLE_MASTER);
+    assert_eq!(sent(&o, d3), arr(&["SET", "k", "v"]));
+    all.extend(o);
+    no_traffic_to_old(&all, d);
+    let o = t.feed(d3, "+OK\r\n");
+    assert_eq!(replies(&o)[0].0, id);
+}
+
+#[test]
+fn failover_abort_while_probing_goes_back_to_the_old_master() {
+    let (mut t, _) = T::ready(T::cfg(1), OLD);
+    let n = notices(&mut t);
+    let o = notice(&mut t, n, "+selected-slave", &selected_slave());
+    let (id, _) = t.submit(cmd("SET").arg("k").arg(1));
+    let q = t.m.query.unwrap();
+    assert!(sent(&o, q).contains("get-master"), "sentinels polled too");
+    let (d2, _) = connect_of(&o, PeerKind::Data(Role::Master)).expect("probe");
+    let mut to_candidate = sent(&t.connected(d2), d2);
+    to_candidate += &sent(&t.feed(d2, ROLE_SLAVE), d2);
+    let o = notice(
+        &mut t,
+        n,
+        "-failover-abort-slave-timeout",
+        "master svc 10.0.0.1 6379",
+    );
+    assert!(events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::FenceLifted { .. })));
+    assert!(!t.m.is_fenced());
+    assert!(closed(&o, d2), "the candidate probe is dropped");
+    // Nothing is probed any more.
+    let o = t.advance(t.m.cfg.fence_poll_interval);
+    assert!(connects(&o).iter().all(|c| c.1 != addr(NEW)), "{o:?}");
+    assert_eq!(sent(&o, d2), "");
+    assert_eq!(
+        to_candidate,
+        arr(&["ROLE"]),
+        "only ROLE ever reached the candidate"
+    );
+    // Sentinels still name the old master: commands resume there.
+    let o = t.feed(q, &arr(&["10.0.0.1", "6379"]));
+    let (d3, a3) = connect_of(&o, PeerKind::Data(Role::Master)).expect("back to old");
+    assert_eq!(a3, addr(OLD));
+    let o = t.verify(d3, ROLE_MASTER);
+    assert_eq!(sent(&o, d3), arr(&["SET", "k", "1"]));
+    let o = t.feed(d3, "+OK\r\n");
+    assert_eq!(replies(&o)[0].0, id);
+}
+
+#[test]
+fn fence_expiry_while_probing_drops_the_candidate() {
+    let (mut t, _) = T::ready(T::cfg(1), OLD);
+    let n = notices(&mut t);
+    let o = notice(&mut t, n, "+selected-slave", &selected_slave());
+    let (id, _) = t.submit(cmd("SET").arg("k").arg(1));
+    let (d2, _) = connect_of(&o, PeerKind::Data(Role::Master)).expect("probe");
+    sentinels_still_say_old(&mut t, &o);
+    t.connected(d2);
+    let mut all = t.feed(d2, ROLE_SLAVE);
+    let hold = t.m.cfg.fence_max_hold;
+    let step = t.m.cfg.fence_poll_interval;
+    let mut waited = Duration::ZERO;
+    while t.m.is_fenced() && waited <= hold {
+        let o = t.advance(step);
+        waited += step;
+        if sent(&o, d2).contains("ROLE") {
+            all.extend(t.feed(d2, ROLE_SLAVE));
+        }
+        all.extend(sentinels_still_say_old(&mut t, &o));
+        all.extend(o);
+    }
+    assert!(!t.m.is_fenced());
+    assert_eq!(replies(&all), vec![(id, Err(CommandError::FenceTimeout))]);
+    assert!(closed(&all, d2));
+    assert!(
+        !events(&all)
+            .iter()
+            .any(|e| matches!(e, Event::MasterChanged { .. })),
+        "a replica that never said master is never used"
+    );
+}
+
+#[test]
+fn switch_master_while_the_candidate_waits_asks_role_at_once() {
+    let (mut t, d) = T::ready(T::cfg(1), OLD);
+    let n = notices(&mut t);
+    let o = notice(&mut t, n, "+selected-slave", &selected_slave());
+    let (id, _) = t.submit(cmd("GET").arg("k"));
+    let (d2, _) = connect_of(&o, PeerKind::Data(Role::Master)).expect("probe");
+    t.connected(d2);
+    t.feed(d2, ROLE_SLAVE);
+    let o = notice(
+        &mut t,
+        n,
+        "+switch-master",
+        "svc 10.0.0.1 6379 10.0.0.2 6380",
+    );
+    assert_eq!(
+        sent(&o, d2),
+        arr(&["ROLE"]),
+        "no wait for the poll interval"
+    );
+    assert!(connects(&o).is_empty());
+    no_traffic_to_old(&o, d);
+    let o = t.feed(d2, ROLE_MASTER);
+    assert_eq!(sent(&o, d2), arr(&["GET", "k"]));
+    let o = t.feed(d2, "$-1\r\n");
+    assert_eq!(replies(&o), vec![(id, Ok(Value::Null))]);
+}
+
+#[test]
+fn a_different_candidate_replaces_the_one_being_probed() {
+    let (mut t, d) = T::ready(T::cfg(1), OLD);
+    let n = notices(&mut t);
+    let o = notice(&mut t, n, "+selected-slave", &selected_slave());
+    let (d2, _) = connect_of(&o, PeerKind::Data(Role::Master)).expect("probe");
+    t.connected(d2);
+    t.feed(d2, ROLE_SLAVE);
+    let o = notice(
+        &mut t,
+        n,
+        "+selected-slave",
+        "slave 10.0.0.3:6381 10.0.0.3 6381 @ svc 10.0.0.1 6379",
+    );
+    assert!(closed(&o, d2));
+    let (d3, a3) = connect_of(&o, PeerKind::Data(Role::Master)).expect("new probe");
+    assert_eq!(a3, addr("10.0.0.3:6381"));
+    no_traffic_to_old(&o, d);
+    // A notice naming the fenced master itself as successor is not a candidate.
+    let o = notice(
+        &mut t,
+        n,
+        "+promoted-slave",
+        "slave 10.0.0.1:6379 10.0.0.1 6379 @ svc 10.0.0.1 6379",
+    );
+    assert!(connects(&o).is_empty() && !closed(&o, d3), "{o:?}");
+}
+
+#[test]
+fn old_master_gets_nothing_while_fenced() {
+    let (mut t, d) = T::ready(T::cfg(2), OLD);
+    let n = notices(&mut t);
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(t.m.submit(cmd("INCR").arg(i), t.now));
+    }
+    let o = t.out();
+    assert_eq!(sent(&o, d).matches("INCR").count(), 3);
+    let mut all = Vec::new();
+    // The whole sequence a forced failover publishes, with commands arriving all along,
+    // sentinels still naming the old master, the probe failing once and saying slave twice.
+    let steps: [(&str, String); 4] = [
+        ("+try-failover", "master svc 10.0.0.1 6379".into()),
+        ("+elected-leader", "master svc 10.0.0.1 6379".into()),
+        (
+            "+failover-state-select-slave",
+            "master svc 10.0.0.1 6379".into(),
+        ),
+        ("+selected-slave", selected_slave()),
+    ];
+    for (ch, payload) in steps {
+        let o = notice(&mut t, n, ch, &payload);
+        all.extend(sentinels_still_say_old(&mut t, &o));
+        all.extend(o);
+        ids.push(t.m.submit(cmd("INCR").arg(ch), t.now));
+        all.extend(t.out());
+    }
+    let (d2, _) = connect_of(&all, PeerKind::Data(Role::Master)).expect("probe");
+    all.extend(t.input(Input::Closed(d2)));
+    let mut probe = None;
+    for _ in 0..6 {
+        let o = t.advance(t.m.cfg.fence_poll_interval);
+        if let Some((c, _)) = connect_of(&o, PeerKind::Data(Role::Master)) {
+            probe = Some(c);
+            all.extend(t.connected(c));
+        }
+        let p = probe.expect("probe reopened");
+        if t.m.conns.get(&p).is_some_and(|c| !c.pending.is_empty()) {
+            all.extend(t.feed(p, ROLE_SLAVE));
+        }
+        all.extend(sentinels_still_say_old(&mut t, &o));
+        all.extend(o);
+        ids.push(t.m.submit(cmd("INCR").arg("later"), t.now));
+        all.extend(t.out());
+        // The old master answers what it had in flight before the fence.
+        if ids.len() == 8 {
+            all.extend(t.feed(d, ":1\r\n:2\r\n:3\r\n"));
+        }
+    }
+    assert!(t.m.is_fenced());
+    no_traffic_to_old(&all, d);
+    let p = probe.unwrap();
+    assert_eq!(
+        sent(&all, p),
+        arr(&["ROLE"]).repeat(sent(&all, p).matches("ROLE").count()),
+        "only ROLE reached the unpromoted replica"
+    );
+    // `+promoted-slave` for the candidate: asked again at once, not at the next interval.
+    let o = notice(&mut t, n, "+promoted-slave", &promoted_slave());
+    assert_eq!(sent(&o, p), arr(&["ROLE"]));
+    all.extend(o);
+    let o = t.feed(p, ROLE_MASTER);
+    assert!(!t.m.is_fenced());
+    let released = sent(&o, p).matches("INCR").count();
+    assert_eq!(
+        released,
+        ids.len() - 3,
+        "every held command goes to the new master"
+    );
+    all.extend(o);
+    no_traffic_to_old(&all, d);
+    let r: Vec<_> = replies(&all).into_iter().map(|r| r.0).collect();
+    assert_eq!(
+        r,
+        ids[..3].to_vec(),
+        "in-flight replies only from the old master"
+    );
+}
+
+/// Early switch to NEW from `T::ready(.., OLD)`: returns (notices, new data connection).
+fn switched_early(t: &mut T) -> (ConnId, ConnId) {
+    let n = notices(t);
+    let o = notice(t, n, "+promoted-slave", &promoted_slave());
+    let (d2, _) = connect_of(&o, PeerKind::Data(Role::Master)).expect("probe");
+    t.connected(d2);
+    let o = t.feed(d2, ROLE_MASTER);
+    assert!(events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::MasterChanged { new, .. } if *new == addr(NEW))));
+    (n, d2)
+}
+
+#[test]
+fn sentinels_still_naming_the_old_master_after_an_early_switch_are_not_followed() {
+    // Found by the failover drill: right after the early switch, the backstop poll got the old
+    // master from sentinels that had not caught up, and commands went back there (and were
+    // lost when it was demoted).
+    let (mut t, d) = T::ready(T::cfg(1), OLD);
+    let (_, d2) = switched_early(&mut t);
+    let q = t.m.query.unwrap();
+    let mut all = t.feed(q, &arr(&["10.0.0.1", "6379"]));
+    assert!(!closed(&all, d2), "stays on the verified new master");
+    let (id, o) = t.submit(cmd("INCR").arg("x"));
+    assert_eq!(sent(&o, d2), arr(&["INCR", "x"]));
+    all.extend(o);
+    // The new master's connection drops while sentinels still name the old one: reconnect to
+    // the new master, not the old.
+    all.extend(t.feed(d2, ":1\r\n"));
+    let o = t.input(Input::Closed(d2));
+    let o = if sent(&o, q).contains("get-master") {
+        o
+    } else {
+        t.advance(t.m.cfg.sentinel_poll_interval)
+    };
+    assert!(sent(&o, q).contains("get-master"));
+    let o = t.feed(q, &arr(&["10.0.0.1", "6379"]));
+    let (d3, a3) = connect_of(&o, PeerKind::Data(Role::Master)).expect("reconnect");
+    assert_eq!(a3, addr(NEW));
+    all.extend(o);
+    no_traffic_to_old(&all, d);
+    assert_eq!(replies(&all), vec![(id, Ok(Value::Integer(1)))]);
+    let _ = d3;
+}
+
+#[test]
+fn the_old_master_is_trusted_again_once_sentinels_insist_past_the_hold() {
+    let (mut t, _) = T::ready(T::cfg(1), OLD);
+    let (_, d2) = switched_early(&mut t);
+    let q = t.m.query.unwrap();
+    let o = t.feed(q, &arr(&["10.0.0.1", "6379"]));
+    assert!(connects(&o).is_empty(), "not within the hold: {o:?}");
+    // Much later, sentinels still name the old master (the failover never completed there).
+    let mut o = Vec::new();
+    let mut waited = Duration::ZERO;
+    while waited <= t.m.cfg.fence_max_hold + t.m.cfg.sentinel_poll_interval {
+        let step = t.m.cfg.health_check_interval;
+        o = t.advance(step);
+        waited += step;
+        if sent(&o, d2).contains("PING") {
+            t.feed(d2, "+PONG\r\n");
+        }
+        if waited > t.m.cfg.fence_max_hold && sent(&o, q).contains("get-master") {
+            break;
+        }
+        if sent(&o, q).contains("get-master") {
+            t.feed(q, &arr(&["10.0.0.1", "6379"]));
+        }
+    }
+    assert!(sent(&o, q).contains("get-master"));
+    let o = t.feed(q, &arr(&["10.0.0.1", "6379"]));
+    let (_, a) = connect_of(&o, PeerKind::Data(Role::Master)).expect("back to old");
+    assert_eq!(a, addr(OLD));
 }
