@@ -6,7 +6,8 @@
 //! operation reads an opcode byte and its operands (missing bytes read as 0). Received bytes
 //! are either raw fuzz bytes or one of [`SNIPPETS`], well-formed replies and notices about the
 //! addresses the configuration uses, so short inputs reach discovery, the handshake, the fence
-//! and failovers. The whole sequence runs twice and must give the same outputs.
+//! and failovers (a master-role walk waits for both `get-master-addr-by-name` and the
+//! `SENTINEL MASTER` reply carrying the config epoch). The whole sequence runs twice and must give the same outputs.
 
 use crate::sentinel::{
     Addr, Backoff, Config, ConnId, Credentials, Input, Machine, Output, Protocol, RequestId, Role,
@@ -45,6 +46,27 @@ fn snippets() -> &'static [Vec<u8>] {
         let sentinel = arr(&[
             "name", "x", "ip", "10.9.0.5", "port", "26379", "flags", "sentinel",
         ]);
+        // `SENTINEL MASTER svc` (the fields the machine reads), RESP2 pairs and a RESP3 map.
+        let master_info = |ip: &str, port: &str, epoch: &str| {
+            arr(&[
+                "name",
+                "svc",
+                "ip",
+                ip,
+                "port",
+                port,
+                "flags",
+                "master",
+                "config-epoch",
+                epoch,
+            ])
+        };
+        let master_map = format!(
+            "%2\r\n{}{}{}:2\r\n",
+            bulk("name"),
+            bulk("svc"),
+            bulk("config-epoch")
+        );
         let push = format!(
             ">3\r\n{}{}{}",
             bulk("message"),
@@ -95,6 +117,12 @@ fn snippets() -> &'static [Vec<u8>] {
             // 29-30: SENTINEL replicas / sentinels answers.
             format!("*1\r\n{replica}"),
             format!("*1\r\n{sentinel}"),
+            // 31-34: SENTINEL MASTER answers (config epoch 0 naming the first master, 1 after
+            // a failover, a RESP3 map with epoch 2) and its unknown-service error.
+            master_info("10.0.0.1", "6379", "0"),
+            master_info("10.0.0.2", "6380", "1"),
+            master_map,
+            "-ERR No such master with that name\r\n".to_string(),
         ]
         .into_iter()
         .map(String::into_bytes)
@@ -403,19 +431,44 @@ mod tests {
             0, 1, // config: master role, defaults; one sentinel
             6, // connect all (the sentinel query)
             4, 0, 0, 0, // query: the master is 10.0.0.1
+            4, 0, 31, 0, // query: SENTINEL MASTER, config epoch 0
             6, // connect notices and data
             4, 2, 4, 0, // data: ROLE master
             9, 2, // INCR, written to 10.0.0.1
-            4, 1, 19, 0, // notices: +selected-slave 10.0.0.2 (fence up, probe opened)
+            4, 1, 19, 0, // notices: +selected-slave 10.0.0.2 (fence up, probe opened, poll)
+            4, 0, 0, 0, // query: sentinels still name 10.0.0.1 ...
+            4, 0, 31, 0, // ... at epoch 0
             6, // connect the probe
-            4, 3, 4, 0, // probe: ROLE master
-            4, 2, 7, 0, // old data connection: :1 for the INCR in flight
+            4, 3, 4, 0, // probe: ROLE master (early switch; 10.0.0.1 is replaced)
+            4, 2, 7, 0, // old data connection: :1 for the INCR in flight (then closed)
+            7, 11, // 5 s later: backstop poll
+            4, 0, 0, 0, // query: a lagging sentinel still names 10.0.0.1 ...
+            4, 0, 31, 0, // ... at epoch 0: stale
+            9, 2, // INCR, goes to 10.0.0.2
+            4, 2, 7, 0, // probe, now the master: :1
         ];
         machine(&ops);
-        let trace = run(&ops, Instant::now()).join("\n");
-        assert!(trace.contains("MasterChanged"), "{trace}");
-        assert!(trace.contains("10.0.0.2"), "{trace}");
-        assert!(trace.contains("Reply"), "{trace}");
+        let trace = run(&ops, Instant::now());
+        let all = trace.join("\n");
+        let switched = trace
+            .iter()
+            .position(|l| l.contains("MasterChanged") && l.contains("10.0.0.2"))
+            .unwrap_or_else(|| panic!("no switch to 10.0.0.2: {all}"));
+        let after = &trace[switched..];
+        assert!(
+            !after
+                .iter()
+                .any(|l| l.contains("Connect {") && l.contains("10.0.0.1")),
+            "back to the replaced master: {all}"
+        );
+        let replies = trace.iter().filter(|l| l.contains("Reply")).count();
+        assert_eq!(replies, 2, "both INCRs answered: {all}");
+        assert!(
+            after
+                .iter()
+                .any(|l| l.contains("Transmit { conn: ConnId(4)") && l.contains("INCR")),
+            "the later INCR went to the new master: {all}"
+        );
     }
 
     #[test]

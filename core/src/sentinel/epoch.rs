@@ -15,7 +15,13 @@
 //!    replaced master is stale, and the next sentinel is asked, unless it carries a higher
 //!    epoch (a later failover really went back there). A `+switch-master` naming it as the new
 //!    master also clears the tag. When a sentinel reports no epoch at all, the tag holds for
-//!    [`STALE_WITHOUT_EPOCH`] only.
+//!    [`STALE_WITHOUT_EPOCH`] only. The mark is set wherever the successor was verified with
+//!    `ROLE`: after `+switch-master`, a sentinel poll, or the early probe of the fence's
+//!    candidate (`fence.rs`) alike. A `-failover-abort-*` naming a replaced master clears it
+//!    (the failover we ran ahead of did not happen: its successor is left, sentinels asked).
+//!    When every sentinel that answered named a replaced master and no node is in use, the
+//!    machine goes back to the master it verified last (checked with `ROLE` again) instead of
+//!    failing the queued commands.
 //! 3. While a verified master is ready and no fence is up, an answer naming another node
 //!    with no newer epoch does not tear it down: the next sentinel is asked. A second
 //!    sentinel naming the same node carries the switch; one naming the current master keeps

@@ -13,8 +13,11 @@
 //! master and the held commands go there, in order), the failover aborts, or the hold expires.
 //! `ROLE` saying master means `REPLICAOF NO ONE` ran there, which is what Sentinel itself waits
 //! for before `+promoted-slave`; nothing is ever written to the old master while fenced.
-//! Sentinels learn of the promotion later than we do, so for `fence_max_hold` after the release
-//! an answer naming the old master is treated as stale (it is still writable until demoted).
+//! Sentinels learn of the promotion later than we do, and the old master stays writable until
+//! it is demoted: once the successor is verified, the old master is *replaced* (`epoch.rs`), so
+//! answers naming it are stale unless they carry a newer config epoch. Should the failover
+//! still abort after that (`-failover-abort-*` naming the replaced master), Sentinel turns the
+//! successor back into a replica: the mark is dropped and sentinels are asked again.
 
 use super::conn::Pending;
 use super::io::{Addr, Event, Role};
@@ -113,12 +116,8 @@ impl Machine {
             {
                 self.lift_fence(c, now);
             }
-            c if c.starts_with("-failover-abort")
-                && self.superseded.as_ref().is_some_and(|s| s.0 == n.master) =>
-            {
-                // The replica we moved to will be turned back: ask sentinels again.
-                self.superseded = None;
-                self.start_walk(now);
+            c if c.starts_with("-failover-abort") && self.replaced.contains_key(&n.master) => {
+                self.switch_aborted(&n.master, now)
             }
             _ => {}
         }
@@ -174,39 +173,8 @@ impl Machine {
         }
     }
 
-    /// A different master was verified while fenced: the fence comes down, and for
-    /// `fence_max_hold` sentinels that still name the old master are not followed back to it
-    /// (they learn of a promotion we verified ourselves only later; it is still writable).
-    pub(crate) fn fence_released(&mut self, now: Instant) {
-        if let Some(f) = self.fence.take() {
-            self.superseded = Some((f.old, now + self.cfg.fence_max_hold));
-        }
-    }
-
-    /// True when sentinels named `addr`, the master we just left, within the window where
-    /// that is stale news: stay with (or reconnect to) its verified successor instead. Any
-    /// other answer means sentinels caught up, and ends the window.
-    pub(crate) fn stale_answer(&mut self, addr: &Addr, now: Instant) -> bool {
-        match &self.superseded {
-            Some((old, until)) if old == addr && now < *until => {
-                if self.node.is_none() {
-                    if let Some(m) = self.master.clone().filter(|m| m != addr) {
-                        self.connect_node(m, Role::Master, now);
-                    }
-                }
-                true
-            }
-            _ => {
-                self.superseded = None;
-                false
-            }
-        }
-    }
-
     /// `+switch-master` for our service: move every master-role connection to `new`.
     fn on_switch(&mut self, old: Addr, new: Addr, now: Instant) {
-        // Sentinels' own word: whatever we were avoiding, follow them now.
-        self.superseded = None;
         if self.cfg.role == Role::Replica {
             self.retire_node(now);
             return self.start_walk(now);
@@ -296,6 +264,24 @@ impl Machine {
         if let Some(f) = self.fence.as_mut().filter(|f| f.candidate.is_some()) {
             f.probe_at = Some(at);
         }
+    }
+
+    /// The failover that replaced `old` was aborted after we had already verified its
+    /// successor (an early switch): Sentinel will turn that replica back, so `old` is no longer
+    /// stale, and the successor is left (drained, not written to) while sentinels are asked.
+    fn switch_aborted(&mut self, old: &Addr, now: Instant) {
+        self.replaced.remove(old);
+        let successor = self
+            .node
+            .as_ref()
+            .is_some_and(|n| n.expect == Role::Master && n.addr != *old);
+        if successor {
+            self.event(Event::Error(format!(
+                "failover of {old} aborted after its successor was verified"
+            )));
+            self.retire_node(now);
+        }
+        self.start_walk(now);
     }
 
     /// The fence held longer than `fence_max_hold`: fail what it holds, then resume wherever

@@ -120,8 +120,6 @@ pub struct Machine {
     pub(crate) watching: bool,
     /// Recent notices, to drop the copies other sentinels publish.
     pub(crate) seen: Seen,
-    /// The master a released fence replaced, and until when sentinels naming it are stale.
-    pub(crate) superseded: Option<(Addr, Instant)>,
     pub(crate) channels: BTreeSet<Vec<u8>>,
     pub(crate) patterns: BTreeSet<Vec<u8>>,
     pub(crate) pubsub: Option<ConnId>,
@@ -171,7 +169,6 @@ impl Machine {
             watches: BTreeMap::new(),
             watching: false,
             seen: Seen::default(),
-            superseded: None,
             channels: BTreeSet::new(),
             patterns: BTreeSet::new(),
             pubsub: None,

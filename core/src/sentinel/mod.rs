@@ -28,7 +28,8 @@
 //!                                fence_poll_interval; +switch-master connects straight away;
 //!                                the replica named by +selected-slave .. +promoted-slave is
 //!                                probed with ROLE every fence_poll_interval and becomes the
-//!                                master the moment it says so (no wait for +switch-master)
+//!                                master the moment it says so (no wait for +switch-master);
+//!                                either way the old master is then *replaced* (epoch.rs)
 //! ```
 //!
 //! Listening and judging: a notice subscription is kept on every known sentinel (only the

@@ -187,8 +187,12 @@ impl Machine {
         self.auth_error = None;
         self.excluded.clear();
         if expect == Role::Master {
+            // A different master verified while fenced (after `+switch-master`, a sentinel
+            // poll, or the early probe of the candidate alike): the fence comes down, and the
+            // old master is marked replaced just below, so lagging sentinels are not followed
+            // back to it (see `epoch.rs`).
             if self.fence.as_ref().is_some_and(|f| f.old != addr) {
-                self.fence_released(now);
+                self.fence = None;
             }
             let old = self.master.replace(addr.clone());
             self.replaced.remove(&addr);

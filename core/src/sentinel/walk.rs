@@ -29,6 +29,8 @@ pub(crate) struct Walk {
     replicas: Option<Vec<Instance>>,
     /// (sentinel, node it named) for answers that contradicted the ready master.
     votes: Vec<(Addr, Addr)>,
+    /// Answers that named a replaced master (stale, see `epoch.rs`).
+    stale: usize,
 }
 
 impl Machine {
@@ -71,6 +73,7 @@ impl Machine {
             epoch: None,
             replicas: None,
             votes: Vec::new(),
+            stale: 0,
         });
         self.try_sentinel(now);
     }
@@ -202,6 +205,7 @@ impl Machine {
                     Verdict::Stale(why) => {
                         if let Some(w) = self.walk.as_mut() {
                             w.reached += 1;
+                            w.stale += 1;
                         }
                         self.next_sentinel(why, now)
                     }
@@ -336,6 +340,17 @@ impl Machine {
         if self.ready_node().is_some() {
             return self.schedule_walk(now + self.cfg.sentinel_poll_interval);
         }
+        // Sentinels that answered only named a master we moved away from: they have not
+        // caught up yet. Go back to the master we verified last (ROLE checks it again) rather
+        // than failing the queue; it is never a replaced one.
+        let last = self
+            .master
+            .clone()
+            .filter(|m| !self.replaced.contains_key(m));
+        if let (true, None, Some(m)) = (w.stale > 0, &self.node, last) {
+            self.schedule_walk(now + self.cfg.sentinel_poll_interval);
+            return self.connect_node(m, Role::Master, now);
+        }
         let role = self.cfg.role;
         self.fail_queued(|| match role {
             Role::Master => CommandError::MasterNotFound(err.clone()),
@@ -362,9 +377,6 @@ impl Machine {
     /// Sentinels named `addr` as master: go there unless already there (or it is fenced off).
     pub(crate) fn master_named(&mut self, addr: Addr, now: Instant) {
         if self.fence.as_ref().is_some_and(|f| f.old == addr) {
-            return;
-        }
-        if self.stale_answer(&addr, now) {
             return;
         }
         if self.node.as_ref().is_some_and(|n| n.addr == addr) {

@@ -360,8 +360,9 @@ fn promoted_slave() -> String {
 /// Answers a sentinel poll in `o` (if any) with the old master: sentinels are slow to notice.
 fn sentinels_still_say_old(t: &mut T, o: &[Output]) -> Vec<Output> {
     let q = t.m.query.expect("query connection");
-    if sent(o, q).contains("get-master") {
-        t.feed(q, &arr(&["10.0.0.1", "6379"]))
+    let asked = sent(o, q);
+    if asked.contains("get-master") {
+        t.answer(q, &asked, &arr(&["10.0.0.1", "6379"]))
     } else {
         Vec::new()
     }
@@ -507,7 +508,8 @@ fn failover_abort_while_probing_goes_back_to_the_old_master() {
     let o = notice(&mut t, n, "+selected-slave", &selected_slave());
     let (id, _) = t.submit(cmd("SET").arg("k").arg(1));
     let q = t.m.query.unwrap();
-    assert!(sent(&o, q).contains("get-master"), "sentinels polled too");
+    let polled = sent(&o, q);
+    assert!(polled.contains("get-master"), "sentinels polled too");
     let (d2, _) = connect_of(&o, PeerKind::Data(Role::Master)).expect("probe");
     let mut to_candidate = sent(&t.connected(d2), d2);
     to_candidate += &sent(&t.feed(d2, ROLE_SLAVE), d2);
@@ -532,7 +534,7 @@ fn failover_abort_while_probing_goes_back_to_the_old_master() {
         "only ROLE ever reached the candidate"
     );
     // Sentinels still name the old master: commands resume there.
-    let o = t.feed(q, &arr(&["10.0.0.1", "6379"]));
+    let o = t.answer(q, &polled, &arr(&["10.0.0.1", "6379"]));
     let (d3, a3) = connect_of(&o, PeerKind::Data(Role::Master)).expect("back to old");
     assert_eq!(a3, addr(OLD));
     let o = t.verify(d3, ROLE_MASTER);
@@ -711,77 +713,107 @@ fn old_master_gets_nothing_while_fenced() {
     );
 }
 
-/// Early switch to NEW from `T::ready(.., OLD)`: returns (notices, new data connection).
-fn switched_early(t: &mut T) -> (ConnId, ConnId) {
+/// Early switch to NEW from `T::ready(.., OLD)`: returns (notices, new data connection,
+/// what the fence's sentinel poll sent on the query connection, still unanswered).
+fn switched_early(t: &mut T) -> (ConnId, ConnId, String) {
     let n = notices(t);
     let o = notice(t, n, "+promoted-slave", &promoted_slave());
+    let polled = sent(&o, t.m.query.expect("fence polls sentinels"));
+    assert!(polled.contains("get-master"), "{polled}");
     let (d2, _) = connect_of(&o, PeerKind::Data(Role::Master)).expect("probe");
     t.connected(d2);
     let o = t.feed(d2, ROLE_MASTER);
     assert!(events(&o)
         .iter()
         .any(|e| matches!(e, Event::MasterChanged { new, .. } if *new == addr(NEW))));
-    (n, d2)
+    (n, d2, polled)
+}
+
+/// The walk's query connection after `o`: the current one, or a fresh one opened in `o`
+/// (connected here); returns it with what was asked on it.
+fn asked(t: &mut T, o: &[Output]) -> (ConnId, String) {
+    if let Some((q, _)) = connect_of(o, PeerKind::Sentinel) {
+        let s = sent(&t.connected(q), q);
+        return (q, s);
+    }
+    let q = t.m.query.expect("query connection");
+    (q, sent(o, q))
 }
 
 #[test]
 fn sentinels_still_naming_the_old_master_after_an_early_switch_are_not_followed() {
     // Found by the failover drill: right after the early switch, the backstop poll got the old
     // master from sentinels that had not caught up, and commands went back there (and were
-    // lost when it was demoted).
+    // lost when it was demoted). The early switch marks the old master replaced (the same
+    // ROLE verification as any switch), so such answers are stale by the epoch rule.
     let (mut t, d) = T::ready(T::cfg(1), OLD);
-    let (_, d2) = switched_early(&mut t);
+    let (_, d2, polled) = switched_early(&mut t);
+    assert!(t.m.replaced.contains_key(&addr(OLD)));
     let q = t.m.query.unwrap();
-    let mut all = t.feed(q, &arr(&["10.0.0.1", "6379"]));
+    let mut all = t.answer(q, &polled, &arr(&["10.0.0.1", "6379"]));
     assert!(!closed(&all, d2), "stays on the verified new master");
     let (id, o) = t.submit(cmd("INCR").arg("x"));
     assert_eq!(sent(&o, d2), arr(&["INCR", "x"]));
     all.extend(o);
-    // The new master's connection drops while sentinels still name the old one: reconnect to
-    // the new master, not the old.
+    // The new master's connection drops while sentinels still name the old one (same epoch):
+    // reconnect to the new master, not the old, and fail nothing.
     all.extend(t.feed(d2, ":1\r\n"));
-    let o = t.input(Input::Closed(d2));
-    let o = if sent(&o, q).contains("get-master") {
-        o
-    } else {
-        t.advance(t.m.cfg.sentinel_poll_interval)
+    let (q, s) = {
+        let o = t.input(Input::Closed(d2));
+        let (q, s) = asked(&mut t, &o);
+        all.extend(o);
+        if s.contains("get-master") {
+            (q, s)
+        } else {
+            let o = t.advance(t.m.cfg.sentinel_poll_interval);
+            let r = asked(&mut t, &o);
+            all.extend(o);
+            r
+        }
     };
-    assert!(sent(&o, q).contains("get-master"));
-    let o = t.feed(q, &arr(&["10.0.0.1", "6379"]));
+    assert!(s.contains("get-master"), "{s}");
+    let (id2, o) = t.submit(cmd("INCR").arg("y"));
+    all.extend(o);
+    let o = t.answer(q, &s, &arr(&["10.0.0.1", "6379"]));
     let (d3, a3) = connect_of(&o, PeerKind::Data(Role::Master)).expect("reconnect");
     assert_eq!(a3, addr(NEW));
     all.extend(o);
+    let o = t.verify(d3, ROLE_MASTER);
+    assert_eq!(
+        sent(&o, d3),
+        arr(&["INCR", "y"]),
+        "{id2:?} goes to the new master"
+    );
+    all.extend(o);
     no_traffic_to_old(&all, d);
     assert_eq!(replies(&all), vec![(id, Ok(Value::Integer(1)))]);
-    let _ = d3;
+    assert_eq!(t.m.current_master(), Some(&addr(NEW)));
 }
 
 #[test]
-fn the_old_master_is_trusted_again_once_sentinels_insist_past_the_hold() {
+fn failover_abort_after_an_early_switch_goes_back_to_the_old_master() {
+    // ROLE said master on the promoted replica, then the failover timed out: Sentinel will
+    // turn that replica back, so the old master is no longer stale and writes stop at once.
     let (mut t, _) = T::ready(T::cfg(1), OLD);
-    let (_, d2) = switched_early(&mut t);
+    let (n, d2, polled) = switched_early(&mut t);
     let q = t.m.query.unwrap();
-    let o = t.feed(q, &arr(&["10.0.0.1", "6379"]));
-    assert!(connects(&o).is_empty(), "not within the hold: {o:?}");
-    // Much later, sentinels still name the old master (the failover never completed there).
-    let mut o = Vec::new();
-    let mut waited = Duration::ZERO;
-    while waited <= t.m.cfg.fence_max_hold + t.m.cfg.sentinel_poll_interval {
-        let step = t.m.cfg.health_check_interval;
-        o = t.advance(step);
-        waited += step;
-        if sent(&o, d2).contains("PING") {
-            t.feed(d2, "+PONG\r\n");
-        }
-        if waited > t.m.cfg.fence_max_hold && sent(&o, q).contains("get-master") {
-            break;
-        }
-        if sent(&o, q).contains("get-master") {
-            t.feed(q, &arr(&["10.0.0.1", "6379"]));
-        }
-    }
-    assert!(sent(&o, q).contains("get-master"));
-    let o = t.feed(q, &arr(&["10.0.0.1", "6379"]));
-    let (_, a) = connect_of(&o, PeerKind::Data(Role::Master)).expect("back to old");
-    assert_eq!(a, addr(OLD));
+    t.answer(q, &polled, &arr(&["10.0.0.1", "6379"]));
+    assert_eq!(t.m.current_master(), Some(&addr(NEW)));
+    let o = notice(
+        &mut t,
+        n,
+        "-failover-abort-slave-timeout",
+        "master svc 10.0.0.1 6379",
+    );
+    assert!(closed(&o, d2), "the turned-back replica is left");
+    assert!(!t.m.replaced.contains_key(&addr(OLD)));
+    let (id, o2) = t.submit(cmd("INCR").arg("x"));
+    assert_eq!(sent(&o2, d2), "", "nothing more goes to it");
+    let (q, s) = asked(&mut t, &o);
+    assert!(s.contains("get-master"), "{s}");
+    let o = t.answer(q, &s, &arr(&["10.0.0.1", "6379"]));
+    let (d3, a3) = connect_of(&o, PeerKind::Data(Role::Master)).expect("back to old");
+    assert_eq!(a3, addr(OLD));
+    let o = t.verify(d3, ROLE_MASTER);
+    assert_eq!(sent(&o, d3), arr(&["INCR", "x"]), "{id:?}");
 }
