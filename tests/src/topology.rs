@@ -802,14 +802,34 @@ impl Topology {
     /// before. While a previous failover is still in progress (`INPROG`) or no replica is yet
     /// eligible (`NOGOODSLAVE`), retries for up to 30 s.
     pub fn failover(&self) -> Result<Addr, HarnessError> {
+        self.failover_led_by(None)
+    }
+
+    /// Like [`Topology::failover`], but asks sentinel `index`, which then leads the failover and
+    /// is the only one to publish its progress events until the others learn the new
+    /// configuration (clients listening to a single other sentinel hear of it late).
+    pub fn failover_via(&self, index: usize) -> Result<Addr, HarnessError> {
+        self.failover_led_by(Some(index))
+    }
+
+    fn failover_led_by(&self, index: Option<usize>) -> Result<Addr, HarnessError> {
         let old = self.master_addr()?;
         let name = self.opts.service_name.clone();
         self.poll(
             "a sentinel to accept SENTINEL FAILOVER",
             Duration::from_secs(30),
             || {
-                let Some(s) = Topology::live(&self.sentinels).next() else {
-                    return Err(HarnessError::InvalidState("no sentinel is running".into()));
+                let chosen = match index {
+                    Some(i) => self
+                        .sentinels
+                        .get(i)
+                        .filter(|n| n.state() == NodeState::Running),
+                    None => Topology::live(&self.sentinels).next(),
+                };
+                let Some(s) = chosen else {
+                    return Err(HarnessError::InvalidState(
+                        "the sentinel asked for the failover is not running".into(),
+                    ));
                 };
                 match self.call_with(s, &["SENTINEL", "FAILOVER", &name], ADMIN_IO_TIMEOUT) {
                     Ok(_) => Ok(Step::Done(())),

@@ -143,11 +143,21 @@ fn wait_for_writes(w: &Writer, n: usize, timeout: Duration) {
 /// `SENTINEL FAILOVER` in the middle of a stream of writes: no acknowledged write lost, none
 /// accepted by the old master after the switch, the client resumes on the new master by itself.
 fn forced_failover_under_writes(rt: Rt) {
+    forced_failover_led_by(rt, 0)
+}
+
+/// The same, with the failover led by the last sentinel: the client must hear of it even though
+/// the other sentinels only learn of it later.
+fn forced_failover_led_by_another_sentinel(rt: Rt) {
+    forced_failover_led_by(rt, 2)
+}
+
+fn forced_failover_led_by(rt: Rt, leader: usize) {
     let topo = topology(opts());
     let client = Arc::new(TestClient::new(rt, config_for(&topo), Role::Master));
     let writer = Writer::start(client.clone(), "drill");
     wait_for_writes(&writer, 200, Duration::from_secs(10));
-    let old = topo.failover().unwrap();
+    let old = topo.failover_via(leader).unwrap();
     let new = topo
         .wait_for_new_master(&old, Duration::from_secs(30))
         .unwrap();
@@ -352,6 +362,7 @@ on_every_runtime!(
     replicas_each_strategy,
     replica_fallback_to_master,
     forced_failover_under_writes,
+    forced_failover_led_by_another_sentinel,
     master_killed_then_restarted,
     master_paused_then_resumed,
     sentinel_killed,
