@@ -13,6 +13,7 @@
 
 use super::build::build_seq;
 use super::scan::{blob, find_cr, head, is_pairs, is_prefix, Head};
+use super::tape::Tape;
 use super::{Aggregate, Frame, Limits, ProtocolError, ProtocolErrorKind, Value};
 use bytes::BytesMut;
 
@@ -124,6 +125,8 @@ pub struct Decoder {
     after_attr: bool,
     /// Bytes searched or parsed since creation, for linearity checks.
     examined: u64,
+    /// Tokens and stacks of the single-pass owned path, reused from frame to frame.
+    tape: Tape,
 }
 
 impl Decoder {
@@ -148,7 +151,13 @@ impl Decoder {
     /// Bytes this decoder has searched or parsed since it was created (payload bytes of bulk
     /// strings are skipped, not examined). Tests use it to show the work is linear.
     pub fn bytes_examined(&self) -> u64 {
-        self.examined
+        self.examined + self.tape.examined
+    }
+
+    /// True when no frame is partly read.
+    #[inline]
+    fn idle(&self) -> bool {
+        self.pos == 0 && self.line_scan == 0 && self.blob.is_none() && self.stack.is_empty()
     }
 
     /// Forgets a partly read frame, e.g. before feeding a buffer that does not extend the
@@ -169,7 +178,7 @@ impl Decoder {
     /// `Ok(None)` means more bytes are needed: call again with the same buffer extended. After a
     /// complete frame the caller drops `len` bytes from the front before the next call.
     pub fn parse<'b>(&mut self, buf: &'b [u8]) -> Result<Option<Parsed<'b>>, ProtocolError> {
-        if self.pos == 0 && self.line_scan == 0 && self.blob.is_none() && self.stack.is_empty() {
+        if self.idle() {
             if let Some(p) = self.fast(buf) {
                 return Ok(Some(p));
             }
@@ -188,6 +197,13 @@ impl Decoder {
     /// The frame's bytes become one `Bytes` (no copy); every string in the value is a slice of
     /// it. Attributes that precede the frame wrap it in [`Value::Attributed`].
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
+        // A whole aggregate in the buffer: read once, building as it goes (see `tape`).
+        if matches!(buf.first(), Some(b'*' | b'%' | b'~' | b'>')) && self.idle() {
+            if let Some(len) = self.tape.scan(&buf[..], &self.limits) {
+                let frame = buf.split_to(len).freeze();
+                return Ok(Some(self.tape.build(&frame)));
+            }
+        }
         let (len, scalar) = match self.parse(&buf[..])? {
             Some(p) if p.attributes.is_none() => (p.len, owned_scalar(p.frame, &buf[..])),
             Some(p) => (p.len, None),
