@@ -12,7 +12,7 @@
 //! previous one extended requires [`Decoder::reset`] first.
 
 use super::build::build_seq;
-use super::scan::{blob, find_cr, head, is_pairs, is_prefix, Head};
+use super::scan::{blob, find_cr, head, is_pairs, is_prefix, short_len, Head};
 use super::tape::Tape;
 use super::{Aggregate, Frame, Limits, ProtocolError, ProtocolErrorKind, Value};
 use bytes::BytesMut;
@@ -177,7 +177,28 @@ impl Decoder {
     ///
     /// `Ok(None)` means more bytes are needed: call again with the same buffer extended. After a
     /// complete frame the caller drops `len` bytes from the front before the next call.
+    #[inline]
     pub fn parse<'b>(&mut self, buf: &'b [u8]) -> Result<Option<Parsed<'b>>, ProtocolError> {
+        if self.idle() {
+            if let Some((kind, start, end, len)) = self.quick(buf) {
+                let s = buf.get(start..end).unwrap_or_default();
+                return Ok(Some(Parsed {
+                    frame: if kind == b'$' {
+                        Frame::Bulk(s)
+                    } else {
+                        Frame::SimpleString(s)
+                    },
+                    attributes: None,
+                    len,
+                }));
+            }
+        }
+        self.parse_general(buf)
+    }
+
+    /// [`Decoder::parse`] beyond the quick path: resumable, with every check and typed error.
+    #[inline(never)]
+    fn parse_general<'b>(&mut self, buf: &'b [u8]) -> Result<Option<Parsed<'b>>, ProtocolError> {
         if self.idle() {
             if let Some(p) = self.fast(buf) {
                 return Ok(Some(p));
@@ -197,11 +218,23 @@ impl Decoder {
     /// The frame's bytes become one `Bytes` (no copy); every string in the value is a slice of
     /// it. Attributes that precede the frame wrap it in [`Value::Attributed`].
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
-        // A whole aggregate in the buffer: read once, building as it goes (see `tape`).
-        if matches!(buf.first(), Some(b'*' | b'%' | b'~' | b'>')) && self.idle() {
-            if let Some(len) = self.tape.scan(&buf[..], &self.limits) {
-                let frame = buf.split_to(len).freeze();
-                return Ok(Some(self.tape.build(&frame)));
+        if self.idle() {
+            if let Some((kind, start, end, len)) = self.quick(&buf[..]) {
+                let mut b = buf.split_to(len).freeze();
+                b.truncate(end);
+                bytes::Buf::advance(&mut b, start);
+                return Ok(Some(if kind == b'$' {
+                    Value::Bulk(b)
+                } else {
+                    Value::SimpleString(b)
+                }));
+            }
+            // A whole aggregate in the buffer: read once, building as it goes (see `tape`).
+            if matches!(buf.first(), Some(b'*' | b'%' | b'~' | b'>')) {
+                if let Some(len) = self.tape.scan(&buf[..], &self.limits) {
+                    let frame = buf.split_to(len).freeze();
+                    return Ok(Some(self.tape.build(&frame)));
+                }
             }
         }
         let (len, scalar) = match self.parse(&buf[..])? {
@@ -222,6 +255,40 @@ impl Decoder {
             // The bytes are validated: building one element cannot fail.
             None => build_seq(&bytes, 0, 1, &bytes).pop(),
         })
+    }
+
+    /// The most common frames, from a fresh state: a whole `+` line of up to 32 bytes or a `$`
+    /// bulk string with a plain short length, complete and within the limits. Returns the
+    /// type byte, the string's span and the frame's length; `None` leaves everything to the
+    /// general path (nothing changes).
+    #[inline(always)]
+    fn quick(&mut self, buf: &[u8]) -> Option<(u8, usize, usize, usize)> {
+        match *buf.first()? {
+            b'$' => {
+                let (len, start) = short_len(buf, 1)?;
+                if len > self.limits.max_bulk_len {
+                    return None;
+                }
+                let end = start.checked_add(len)?;
+                let after = end.checked_add(2)?;
+                if buf.get(end..after)? != b"\r\n" {
+                    return None;
+                }
+                self.examined += 2 * start as u64;
+                Some((b'$', start, end, after))
+            }
+            b'+' => {
+                let rest = buf.get(1..)?;
+                let window = rest.get(..32).unwrap_or(rest);
+                let cr = window.iter().position(|&b| b == b'\r')?;
+                if buf.get(cr + 2) != Some(&b'\n') || cr > self.limits.max_line_len {
+                    return None;
+                }
+                self.examined += 2 * cr as u64 + 2;
+                Some((b'+', 1, cr + 1, cr + 3))
+            }
+            _ => None,
+        }
     }
 
     /// The common case, from a fresh state: a whole scalar or bulk string with a short header

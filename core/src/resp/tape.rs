@@ -9,7 +9,7 @@
 //! incremental path, which produces the same result or the same typed error. Nesting uses
 //! explicit stacks, never recursion; the tokens and stacks are reused from frame to frame.
 
-use super::scan::{find_cr, head, parse_len, Head};
+use super::scan::{find_cr, head, parse_len, short_len, Head};
 use super::{Frame, Limits, Value};
 use bytes::Bytes;
 
@@ -95,6 +95,29 @@ impl Tape {
         let mut remaining = 1usize;
         loop {
             let kind = *buf.get(pos)?;
+            // The common element, a bulk string with a short plain length, read in one go.
+            if kind == b'$' {
+                if let Some((len, start)) = short_len(buf, pos + 1) {
+                    if len > limits.max_bulk_len {
+                        return None;
+                    }
+                    let end = start.checked_add(len)?;
+                    if buf.get(end..end.checked_add(2)?)? != b"\r\n" {
+                        return None;
+                    }
+                    *examined += 2 * (start - pos) as u64;
+                    self.toks.push(Tok::Str(b'$', start, end));
+                    pos = end + 2;
+                    remaining -= 1;
+                    while remaining == 0 {
+                        match self.counts.pop() {
+                            Some(parent) => remaining = parent - 1,
+                            None => return Some(pos),
+                        }
+                    }
+                    continue;
+                }
+            }
             let rest = buf.get(pos + 1..)?;
             let cr = find_cr(rest)?;
             if cr > limits.max_line_len || rest.get(cr + 1) != Some(&b'\n') {
