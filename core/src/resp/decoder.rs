@@ -266,7 +266,7 @@ impl Decoder {
         match *buf.first()? {
             b'$' => {
                 let (len, start) = short_len(buf, 1)?;
-                if len > self.limits.max_bulk_len {
+                if len > self.limits.max_bulk_len || start - 3 > self.limits.max_line_len {
                     return None;
                 }
                 let end = start.checked_add(len)?;
@@ -353,6 +353,26 @@ impl Decoder {
             let Some(&kind) = buf.get(pos) else {
                 return Ok(None);
             };
+            // A whole bulk string with a short plain length, within the limit: one loop.
+            if kind == b'$' && self.line_scan == 0 {
+                if let Some((len, start)) = short_len(buf, pos + 1) {
+                    let end = start.saturating_add(len);
+                    let after = end.saturating_add(2);
+                    if len <= self.limits.max_bulk_len
+                        && start - pos - 3 <= self.limits.max_line_len
+                        && buf.get(end..after) == Some(b"\r\n")
+                    {
+                        self.examined += 2 * (start - pos) as u64;
+                        self.after_attr = false;
+                        self.pos = after;
+                        if self.complete() {
+                            let frame = Frame::Bulk(buf.get(start..end).unwrap_or_default());
+                            return Ok(Some(self.finish(buf, frame)));
+                        }
+                        continue;
+                    }
+                }
+            }
             if !is_prefix(kind) {
                 return Err(Self::err(pos, ProtocolErrorKind::InvalidPrefix(kind)));
             }

@@ -268,6 +268,14 @@ pub(crate) enum Item<'a> {
 #[inline]
 pub(crate) fn read_item(buf: &[u8], pos: usize) -> Option<(Item<'_>, usize)> {
     let kind = *buf.get(pos)?;
+    // The common element, a bulk string with a short plain length: its CRLF was checked.
+    if kind == b'$' {
+        if let Some((len, start)) = short_len(buf, pos + 1) {
+            let end = start.checked_add(len)?;
+            let payload = buf.get(start..end)?;
+            return Some((Item::Frame(Frame::Bulk(payload)), end.checked_add(2)?));
+        }
+    }
     let rest = buf.get(pos + 1..)?;
     let cr = find_cr(rest)?;
     let line = &rest[..cr];
@@ -290,6 +298,13 @@ pub(crate) fn skip(buf: &[u8], mut pos: usize, count: usize) -> Option<usize> {
     let mut remaining = count;
     while remaining > 0 {
         let kind = *buf.get(pos)?;
+        if kind == b'$' {
+            if let Some((len, start)) = short_len(buf, pos + 1) {
+                pos = start.checked_add(len)?.checked_add(2)?;
+                remaining -= 1;
+                continue;
+            }
+        }
         let rest = buf.get(pos + 1..)?;
         let cr = find_cr(rest)?;
         let line = &rest[..cr];

@@ -98,7 +98,7 @@ impl Tape {
             // The common element, a bulk string with a short plain length, read in one go.
             if kind == b'$' {
                 if let Some((len, start)) = short_len(buf, pos + 1) {
-                    if len > limits.max_bulk_len {
+                    if len > limits.max_bulk_len || start - pos - 3 > limits.max_line_len {
                         return None;
                     }
                     let end = start.checked_add(len)?;
