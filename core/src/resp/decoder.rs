@@ -70,6 +70,18 @@ fn owned_scalar(f: Frame<'_>, backing: &[u8]) -> Option<OwnedScalar> {
     Some(OwnedScalar::Slice(make, start, end))
 }
 
+/// The status replies most commands send, as static `Bytes`: decoding them leaves the read
+/// buffer's reference count alone (an atomic increment and decrement per reply otherwise).
+fn common_status(s: &[u8]) -> Option<bytes::Bytes> {
+    let known: &'static [u8] = match s {
+        b"OK" => b"OK",
+        b"QUEUED" => b"QUEUED",
+        b"PONG" => b"PONG",
+        _ => return None,
+    };
+    Some(bytes::Bytes::from_static(known))
+}
+
 /// An aggregate whose elements are still arriving.
 #[derive(Clone, Copy, Debug)]
 struct Level {
@@ -216,10 +228,18 @@ impl Decoder {
     /// Splits one complete frame off the front of `buf` and returns it as an owned [`Value`].
     ///
     /// The frame's bytes become one `Bytes` (no copy); every string in the value is a slice of
-    /// it. Attributes that precede the frame wrap it in [`Value::Attributed`].
+    /// it, except the top-level status replies `OK`, `QUEUED` and `PONG`, which are static
+    /// `Bytes` (equal values, no reference count to touch). Attributes that precede the frame
+    /// wrap it in [`Value::Attributed`].
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
         if self.idle() {
             if let Some((kind, start, end, len)) = self.quick(&buf[..]) {
+                if kind == b'+' {
+                    if let Some(s) = buf.get(start..end).and_then(common_status) {
+                        bytes::Buf::advance(buf, len);
+                        return Ok(Some(Value::SimpleString(s)));
+                    }
+                }
                 let mut b = buf.split_to(len).freeze();
                 b.truncate(end);
                 bytes::Buf::advance(&mut b, start);
@@ -875,6 +895,13 @@ mod tests {
         };
         assert_eq!(b.as_ptr() as usize - a.as_ptr() as usize, 6);
         assert_eq!(d.decode(&mut buf).unwrap(), Some(Value::Integer(9)));
+        assert!(buf.is_empty());
+        // Common status replies are static, the buffer is consumed all the same.
+        buf.extend_from_slice(b"+OK\r\n+QUEUED\r\n+OKAY\r\n");
+        for s in ["OK", "QUEUED", "OKAY"] {
+            let v = d.decode(&mut buf).unwrap().unwrap();
+            assert_eq!(v.as_str(), Some(s));
+        }
         assert!(buf.is_empty());
         assert_eq!(d.decode(&mut buf).unwrap(), None);
     }
