@@ -169,7 +169,9 @@ impl Decoder {
     /// True when no frame is partly read.
     #[inline]
     fn idle(&self) -> bool {
-        self.pos == 0 && self.line_scan == 0 && self.blob.is_none() && self.stack.is_empty()
+        // A pending payload or open aggregate implies `pos > 0`; a partly read first line
+        // implies `line_scan > 0` (see `step`).
+        (self.pos | self.line_scan) == 0
     }
 
     /// Forgets a partly read frame, e.g. before feeding a buffer that does not extend the
@@ -192,10 +194,9 @@ impl Decoder {
     #[inline]
     pub fn parse<'b>(&mut self, buf: &'b [u8]) -> Result<Option<Parsed<'b>>, ProtocolError> {
         if self.idle() {
-            if let Some((kind, start, end, len)) = self.quick(buf) {
-                let s = buf.get(start..end).unwrap_or_default();
+            if let Some((bulk, s, len)) = self.quick(buf) {
                 return Ok(Some(Parsed {
-                    frame: if kind == b'$' {
+                    frame: if bulk {
                         Frame::Bulk(s)
                     } else {
                         Frame::SimpleString(s)
@@ -233,17 +234,20 @@ impl Decoder {
     /// wrap it in [`Value::Attributed`].
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
         if self.idle() {
-            if let Some((kind, start, end, len)) = self.quick(&buf[..]) {
-                if kind == b'+' {
-                    if let Some(s) = buf.get(start..end).and_then(common_status) {
+            if let Some((bulk, s, len)) = self.quick(&buf[..]) {
+                if !bulk {
+                    if let Some(s) = common_status(s) {
                         bytes::Buf::advance(buf, len);
                         return Ok(Some(Value::SimpleString(s)));
                     }
                 }
+                // The string's place in the frame, then the frame as one `Bytes` narrowed to it.
+                let start = s.as_ptr() as usize - buf.as_ptr() as usize;
+                let end = start + s.len();
                 let mut b = buf.split_to(len).freeze();
                 b.truncate(end);
                 bytes::Buf::advance(&mut b, start);
-                return Ok(Some(if kind == b'$' {
+                return Ok(Some(if bulk {
                     Value::Bulk(b)
                 } else {
                     Value::SimpleString(b)
@@ -278,36 +282,34 @@ impl Decoder {
     }
 
     /// The most common frames, from a fresh state: a whole `+` line of up to 32 bytes or a `$`
-    /// bulk string with a plain short length, complete and within the limits. Returns the
-    /// type byte, the string's span and the frame's length; `None` leaves everything to the
+    /// bulk string with a plain short length, complete and within the limits. Returns whether
+    /// it is a bulk string, the string and the frame's length; `None` leaves everything to the
     /// general path (nothing changes).
     #[inline(always)]
-    fn quick(&mut self, buf: &[u8]) -> Option<(u8, usize, usize, usize)> {
-        match *buf.first()? {
-            b'$' => {
-                let (len, start) = short_len(buf, 1)?;
-                if len > self.limits.max_bulk_len || start - 3 > self.limits.max_line_len {
-                    return None;
-                }
-                let end = start.checked_add(len)?;
-                let after = end.checked_add(2)?;
-                if buf.get(end..after)? != b"\r\n" {
-                    return None;
-                }
-                self.examined += 2 * start as u64;
-                Some((b'$', start, end, after))
+    fn quick<'b>(&mut self, buf: &'b [u8]) -> Option<(bool, &'b [u8], usize)> {
+        let (&kind, rest) = buf.split_first()?;
+        if kind == b'$' {
+            let (len, start) = short_len(buf, 1)?;
+            if len > self.limits.max_bulk_len || start - 3 > self.limits.max_line_len {
+                return None;
             }
-            b'+' => {
-                let rest = buf.get(1..)?;
-                let window = rest.get(..32).unwrap_or(rest);
-                let cr = window.iter().position(|&b| b == b'\r')?;
-                if buf.get(cr + 2) != Some(&b'\n') || cr > self.limits.max_line_len {
-                    return None;
-                }
-                self.examined += 2 * cr as u64 + 2;
-                Some((b'+', 1, cr + 1, cr + 3))
+            let end = start.checked_add(len)?;
+            let after = end.checked_add(2)?;
+            if buf.get(end..after)? != b"\r\n" {
+                return None;
             }
-            _ => None,
+            self.examined += 2 * start as u64;
+            Some((true, buf.get(start..end)?, after))
+        } else if kind == b'+' {
+            let window = rest.get(..32).unwrap_or(rest);
+            let cr = window.iter().position(|&b| b == b'\r')?;
+            if rest.get(cr + 1) != Some(&b'\n') || cr > self.limits.max_line_len {
+                return None;
+            }
+            self.examined += 2 * cr as u64 + 2;
+            Some((false, window.get(..cr)?, cr + 3))
+        } else {
+            None
         }
     }
 
