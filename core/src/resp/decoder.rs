@@ -70,6 +70,22 @@ fn owned_scalar(f: Frame<'_>, backing: &[u8]) -> Option<OwnedScalar> {
     Some(OwnedScalar::Slice(make, start, end))
 }
 
+/// Index of the first CR byte in `word` (bytes in little-endian order), if any.
+#[inline(always)]
+fn first_cr_in_word(word: u64) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // A byte of `x` is zero where `word` holds CR; the classic zero-byte test flags exactly the
+    // lowest such byte correctly (borrows only propagate upwards), which is the one we want.
+    let x = word ^ (ONES * u64::from(b'\r'));
+    let found = x.wrapping_sub(ONES) & !x & HIGHS;
+    if found == 0 {
+        None
+    } else {
+        Some(found.trailing_zeros() as usize / 8)
+    }
+}
+
 /// The status replies most commands send, as static `Bytes`: decoding them leaves the read
 /// buffer's reference count alone (an atomic increment and decrement per reply otherwise).
 fn common_status(s: &[u8]) -> Option<bytes::Bytes> {
@@ -301,13 +317,16 @@ impl Decoder {
             self.examined += 2 * start as u64;
             Some((true, buf.get(start..end)?, after))
         } else if kind == b'+' {
-            let window = rest.get(..32).unwrap_or(rest);
-            let cr = window.iter().position(|&b| b == b'\r')?;
+            let cr = match rest.first_chunk::<8>() {
+                // Eight bytes at once: the first CR of a short status line such as `OK`.
+                Some(word) => first_cr_in_word(u64::from_le_bytes(*word))?,
+                None => rest.iter().position(|&b| b == b'\r')?,
+            };
             if rest.get(cr + 1) != Some(&b'\n') || cr > self.limits.max_line_len {
                 return None;
             }
             self.examined += 2 * cr as u64 + 2;
-            Some((false, window.get(..cr)?, cr + 3))
+            Some((false, rest.get(..cr)?, cr + 3))
         } else {
             None
         }
@@ -650,6 +669,24 @@ mod tests {
                 text: b"hello"
             }
         );
+    }
+
+    #[test]
+    fn first_cr_of_a_word() {
+        let at = |b: &[u8; 8]| first_cr_in_word(u64::from_le_bytes(*b));
+        assert_eq!(at(b"OK\r\n+OK\r"), Some(2));
+        assert_eq!(at(b"\r\r\r\r\r\r\r\r"), Some(0));
+        assert_eq!(at(b"abcdefg\r"), Some(7));
+        assert_eq!(at(b"abcdefgh"), None);
+        // Bytes just above and below CR (0x0e, 0x0c) and 0x8d are not CR.
+        assert_eq!(at(&[0x0e, 0x0c, 0x8d, 0x0d, 0, 0, 0, 0]), Some(3));
+        assert_eq!(at(&[0x0e, 0x0c, 0x8d, 0xff, 0, 1, 2, 3]), None);
+        // A long line (CR after the first eight bytes) is read by the general path.
+        assert_eq!(
+            one(b"+0123456789abcdef\r\n").frame,
+            Frame::SimpleString(b"0123456789abcdef")
+        );
+        assert_eq!(one(b"+OK\r\n").len, 5);
     }
 
     #[test]
