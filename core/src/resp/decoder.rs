@@ -314,7 +314,8 @@ impl Decoder {
             if buf.get(end..after)? != b"\r\n" {
                 return None;
             }
-            self.examined += 2 * start as u64;
+            // As `step` counts: the digits and CR searched, the digits parsed, the payload's CRLF.
+            self.examined += 2 * start as u64 - 3;
             Some((true, buf.get(start..end)?, after))
         } else if kind == b'+' {
             let cr = match rest.first_chunk::<8>() {
@@ -324,7 +325,7 @@ impl Decoder {
                     // `+OK\r\n`, the most frequent reply, by its bytes: a length known without
                     // computing it, which shortens the dependency chain from frame to frame.
                     if word as u32 == u32::from_le_bytes(*b"OK\r\n") {
-                        self.examined += 6;
+                        self.examined += 5;
                         return Some((false, rest.get(..2)?, 5));
                     }
                     first_cr_in_word(word)?
@@ -334,7 +335,7 @@ impl Decoder {
             if rest.get(cr + 1) != Some(&b'\n') || cr > self.limits.max_line_len {
                 return None;
             }
-            self.examined += 2 * cr as u64 + 2;
+            self.examined += 2 * cr as u64 + 1;
             Some((false, rest.get(..cr)?, cr + 3))
         } else {
             None
@@ -412,7 +413,7 @@ impl Decoder {
                         && start - pos - 3 <= self.limits.max_line_len
                         && buf.get(end..after) == Some(b"\r\n")
                     {
-                        self.examined += 2 * (start - pos) as u64;
+                        self.examined += 2 * (start - pos) as u64 - 3;
                         self.after_attr = false;
                         self.pos = after;
                         if self.complete() {

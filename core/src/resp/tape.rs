@@ -105,7 +105,7 @@ impl Tape {
                     if buf.get(end..end.checked_add(2)?)? != b"\r\n" {
                         return None;
                     }
-                    *examined += 2 * (start - pos) as u64;
+                    *examined += 2 * (start - pos) as u64 - 3;
                     self.toks.push(Tok::Str(b'$', start, end));
                     pos = end + 2;
                     remaining -= 1;
@@ -126,7 +126,8 @@ impl Tape {
             let line = rest.get(..cr)?;
             let start = pos + 1;
             let next = start + cr + 2;
-            *examined += 2 * cr as u64 + 2;
+            // As the incremental decoder counts: bytes searched for CR, then parsed.
+            *examined += 2 * cr as u64 + 1;
             match kind {
                 b'+' | b'-' => {
                     self.toks.push(Tok::Str(kind, start, start + cr));
