@@ -12,7 +12,8 @@
 //! previous one extended requires [`Decoder::reset`] first.
 
 use super::build::build_seq;
-use super::scan::{blob, find_cr, head, is_pairs, is_prefix, Head};
+use super::scan::{blob, find_cr, head, is_pairs, is_prefix, short_len, Head};
+use super::tape::Tape;
 use super::{Aggregate, Frame, Limits, ProtocolError, ProtocolErrorKind, Value};
 use bytes::BytesMut;
 
@@ -67,6 +68,34 @@ fn owned_scalar(f: Frame<'_>, backing: &[u8]) -> Option<OwnedScalar> {
     let start = (s.as_ptr() as usize).checked_sub(backing.as_ptr() as usize)?;
     let end = start.checked_add(s.len()).filter(|&e| e <= backing.len())?;
     Some(OwnedScalar::Slice(make, start, end))
+}
+
+/// Index of the first CR byte in `word` (bytes in little-endian order), if any.
+#[inline(always)]
+fn first_cr_in_word(word: u64) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // A byte of `x` is zero where `word` holds CR; the classic zero-byte test flags exactly the
+    // lowest such byte correctly (borrows only propagate upwards), which is the one we want.
+    let x = word ^ (ONES * u64::from(b'\r'));
+    let found = x.wrapping_sub(ONES) & !x & HIGHS;
+    if found == 0 {
+        None
+    } else {
+        Some(found.trailing_zeros() as usize / 8)
+    }
+}
+
+/// The status replies most commands send, as static `Bytes`: decoding them leaves the read
+/// buffer's reference count alone (an atomic increment and decrement per reply otherwise).
+fn common_status(s: &[u8]) -> Option<bytes::Bytes> {
+    let known: &'static [u8] = match s {
+        b"OK" => b"OK",
+        b"QUEUED" => b"QUEUED",
+        b"PONG" => b"PONG",
+        _ => return None,
+    };
+    Some(bytes::Bytes::from_static(known))
 }
 
 /// An aggregate whose elements are still arriving.
@@ -124,6 +153,8 @@ pub struct Decoder {
     after_attr: bool,
     /// Bytes searched or parsed since creation, for linearity checks.
     examined: u64,
+    /// Tokens and stacks of the single-pass owned path, reused from frame to frame.
+    tape: Tape,
 }
 
 impl Decoder {
@@ -148,7 +179,15 @@ impl Decoder {
     /// Bytes this decoder has searched or parsed since it was created (payload bytes of bulk
     /// strings are skipped, not examined). Tests use it to show the work is linear.
     pub fn bytes_examined(&self) -> u64 {
-        self.examined
+        self.examined + self.tape.examined
+    }
+
+    /// True when no frame is partly read.
+    #[inline]
+    fn idle(&self) -> bool {
+        // A pending payload or open aggregate implies `pos > 0`; a partly read first line
+        // implies `line_scan > 0` (see `step`).
+        (self.pos | self.line_scan) == 0
     }
 
     /// Forgets a partly read frame, e.g. before feeding a buffer that does not extend the
@@ -168,8 +207,28 @@ impl Decoder {
     ///
     /// `Ok(None)` means more bytes are needed: call again with the same buffer extended. After a
     /// complete frame the caller drops `len` bytes from the front before the next call.
+    #[inline]
     pub fn parse<'b>(&mut self, buf: &'b [u8]) -> Result<Option<Parsed<'b>>, ProtocolError> {
-        if self.pos == 0 && self.line_scan == 0 && self.blob.is_none() && self.stack.is_empty() {
+        if self.idle() {
+            if let Some((bulk, s, len)) = self.quick(buf) {
+                return Ok(Some(Parsed {
+                    frame: if bulk {
+                        Frame::Bulk(s)
+                    } else {
+                        Frame::SimpleString(s)
+                    },
+                    attributes: None,
+                    len,
+                }));
+            }
+        }
+        self.parse_general(buf)
+    }
+
+    /// [`Decoder::parse`] beyond the quick path: resumable, with every check and typed error.
+    #[inline(never)]
+    fn parse_general<'b>(&mut self, buf: &'b [u8]) -> Result<Option<Parsed<'b>>, ProtocolError> {
+        if self.idle() {
             if let Some(p) = self.fast(buf) {
                 return Ok(Some(p));
             }
@@ -186,8 +245,38 @@ impl Decoder {
     /// Splits one complete frame off the front of `buf` and returns it as an owned [`Value`].
     ///
     /// The frame's bytes become one `Bytes` (no copy); every string in the value is a slice of
-    /// it. Attributes that precede the frame wrap it in [`Value::Attributed`].
+    /// it, except the top-level status replies `OK`, `QUEUED` and `PONG`, which are static
+    /// `Bytes` (equal values, no reference count to touch). Attributes that precede the frame
+    /// wrap it in [`Value::Attributed`].
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
+        if self.idle() {
+            if let Some((bulk, s, len)) = self.quick(&buf[..]) {
+                if !bulk {
+                    if let Some(s) = common_status(s) {
+                        bytes::Buf::advance(buf, len);
+                        return Ok(Some(Value::SimpleString(s)));
+                    }
+                }
+                // The string's place in the frame, then the frame as one `Bytes` narrowed to it.
+                let start = s.as_ptr() as usize - buf.as_ptr() as usize;
+                let end = start + s.len();
+                let mut b = buf.split_to(len).freeze();
+                b.truncate(end);
+                bytes::Buf::advance(&mut b, start);
+                return Ok(Some(if bulk {
+                    Value::Bulk(b)
+                } else {
+                    Value::SimpleString(b)
+                }));
+            }
+            // A whole aggregate in the buffer: read once, building as it goes (see `tape`).
+            if matches!(buf.first(), Some(b'*' | b'%' | b'~' | b'>')) {
+                if let Some(len) = self.tape.scan(&buf[..], &self.limits) {
+                    let frame = buf.split_to(len).freeze();
+                    return Ok(Some(self.tape.build(&frame)));
+                }
+            }
+        }
         let (len, scalar) = match self.parse(&buf[..])? {
             Some(p) if p.attributes.is_none() => (p.len, owned_scalar(p.frame, &buf[..])),
             Some(p) => (p.len, None),
@@ -206,6 +295,51 @@ impl Decoder {
             // The bytes are validated: building one element cannot fail.
             None => build_seq(&bytes, 0, 1, &bytes).pop(),
         })
+    }
+
+    /// The most common frames, from a fresh state: a whole `+` line of up to 32 bytes or a `$`
+    /// bulk string with a plain short length, complete and within the limits. Returns whether
+    /// it is a bulk string, the string and the frame's length; `None` leaves everything to the
+    /// general path (nothing changes).
+    #[inline(always)]
+    fn quick<'b>(&mut self, buf: &'b [u8]) -> Option<(bool, &'b [u8], usize)> {
+        let (&kind, rest) = buf.split_first()?;
+        if kind == b'$' {
+            let (len, start) = short_len(buf, 1)?;
+            if len > self.limits.max_bulk_len || start - 3 > self.limits.max_line_len {
+                return None;
+            }
+            let end = start.checked_add(len)?;
+            let after = end.checked_add(2)?;
+            if buf.get(end..after)? != b"\r\n" {
+                return None;
+            }
+            // As `step` counts: the digits and CR searched, the digits parsed, the payload's CRLF.
+            self.examined += 2 * start as u64 - 3;
+            Some((true, buf.get(start..end)?, after))
+        } else if kind == b'+' {
+            let cr = match rest.first_chunk::<8>() {
+                // Eight bytes at once: the first CR of a short status line such as `OK`.
+                Some(word) => {
+                    let word = u64::from_le_bytes(*word);
+                    // `+OK\r\n`, the most frequent reply, by its bytes: a length known without
+                    // computing it, which shortens the dependency chain from frame to frame.
+                    if word as u32 == u32::from_le_bytes(*b"OK\r\n") {
+                        self.examined += 5;
+                        return Some((false, rest.get(..2)?, 5));
+                    }
+                    first_cr_in_word(word)?
+                }
+                None => rest.iter().position(|&b| b == b'\r')?,
+            };
+            if rest.get(cr + 1) != Some(&b'\n') || cr > self.limits.max_line_len {
+                return None;
+            }
+            self.examined += 2 * cr as u64 + 1;
+            Some((false, rest.get(..cr)?, cr + 3))
+        } else {
+            None
+        }
     }
 
     /// The common case, from a fresh state: a whole scalar or bulk string with a short header
@@ -270,6 +404,26 @@ impl Decoder {
             let Some(&kind) = buf.get(pos) else {
                 return Ok(None);
             };
+            // A whole bulk string with a short plain length, within the limit: one loop.
+            if kind == b'$' && self.line_scan == 0 {
+                if let Some((len, start)) = short_len(buf, pos + 1) {
+                    let end = start.saturating_add(len);
+                    let after = end.saturating_add(2);
+                    if len <= self.limits.max_bulk_len
+                        && start - pos - 3 <= self.limits.max_line_len
+                        && buf.get(end..after) == Some(b"\r\n")
+                    {
+                        self.examined += 2 * (start - pos) as u64 - 3;
+                        self.after_attr = false;
+                        self.pos = after;
+                        if self.complete() {
+                            let frame = Frame::Bulk(buf.get(start..end).unwrap_or_default());
+                            return Ok(Some(self.finish(buf, frame)));
+                        }
+                        continue;
+                    }
+                }
+            }
             if !is_prefix(kind) {
                 return Err(Self::err(pos, ProtocolErrorKind::InvalidPrefix(kind)));
             }
@@ -528,6 +682,24 @@ mod tests {
     }
 
     #[test]
+    fn first_cr_of_a_word() {
+        let at = |b: &[u8; 8]| first_cr_in_word(u64::from_le_bytes(*b));
+        assert_eq!(at(b"OK\r\n+OK\r"), Some(2));
+        assert_eq!(at(b"\r\r\r\r\r\r\r\r"), Some(0));
+        assert_eq!(at(b"abcdefg\r"), Some(7));
+        assert_eq!(at(b"abcdefgh"), None);
+        // Bytes just above and below CR (0x0e, 0x0c) and 0x8d are not CR.
+        assert_eq!(at(&[0x0e, 0x0c, 0x8d, 0x0d, 0, 0, 0, 0]), Some(3));
+        assert_eq!(at(&[0x0e, 0x0c, 0x8d, 0xff, 0, 1, 2, 3]), None);
+        // A long line (CR after the first eight bytes) is read by the general path.
+        assert_eq!(
+            one(b"+0123456789abcdef\r\n").frame,
+            Frame::SimpleString(b"0123456789abcdef")
+        );
+        assert_eq!(one(b"+OK\r\n").len, 5);
+    }
+
+    #[test]
     fn leaves_following_bytes() {
         let mut d = Decoder::new();
         let buf = b"+OK\r\n:1\r\n";
@@ -772,6 +944,13 @@ mod tests {
         };
         assert_eq!(b.as_ptr() as usize - a.as_ptr() as usize, 6);
         assert_eq!(d.decode(&mut buf).unwrap(), Some(Value::Integer(9)));
+        assert!(buf.is_empty());
+        // Common status replies are static, the buffer is consumed all the same.
+        buf.extend_from_slice(b"+OK\r\n+QUEUED\r\n+OKAY\r\n");
+        for s in ["OK", "QUEUED", "OKAY"] {
+            let v = d.decode(&mut buf).unwrap().unwrap();
+            assert_eq!(v.as_str(), Some(s));
+        }
         assert!(buf.is_empty());
         assert_eq!(d.decode(&mut buf).unwrap(), None);
     }

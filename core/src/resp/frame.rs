@@ -1,7 +1,7 @@
 //! Borrowed frames: views over a validated buffer, no heap allocation.
 
 use super::build::{build_aggregate, sub_bytes};
-use super::scan::{is_pairs, read_item, skip, Item};
+use super::scan::{is_pairs, read_item, short_len, skip, Item};
 use super::Value;
 use bytes::Bytes;
 
@@ -226,6 +226,18 @@ impl<'a> Iterator for Iter<'a> {
     type Item = Frame<'a>;
     #[inline]
     fn next(&mut self) -> Option<Frame<'a>> {
+        // The common element, a bulk string with a short plain length (its CRLF was checked
+        // by the decoder), read inline; everything else takes the general reader.
+        if self.remaining > 0 && self.buf.get(self.pos) == Some(&b'$') {
+            if let Some((len, start)) = short_len(self.buf, self.pos + 1) {
+                let end = start.saturating_add(len);
+                if let Some(payload) = self.buf.get(start..end) {
+                    self.pos = end.saturating_add(2);
+                    self.remaining -= 1;
+                    return Some(Frame::Bulk(payload));
+                }
+            }
+        }
         self.next_element().map(|e| e.frame)
     }
     fn size_hint(&self) -> (usize, Option<usize>) {

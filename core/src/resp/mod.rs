@@ -12,6 +12,7 @@ mod error;
 mod frame;
 mod limits;
 mod scan;
+mod tape;
 mod value;
 
 pub use decoder::{Decoder, Parsed};

@@ -34,6 +34,30 @@ pub(crate) fn find_cr(hay: &[u8]) -> Option<usize> {
     memchr::memchr(b'\r', rest).map(|i| i + SHORT)
 }
 
+/// Reads a plain length header (1 to 9 digits, then CRLF) whose digits start at `buf[from]`;
+/// returns the length and the offset just past the CRLF. `None` for anything else (a sign,
+/// more digits, no CRLF yet), which the general path then reads.
+#[inline(always)]
+pub(crate) fn short_len(buf: &[u8], from: usize) -> Option<(usize, usize)> {
+    let mut i = from;
+    let mut n = 0usize;
+    loop {
+        let d = buf.get(i)?.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        if i - from >= 9 {
+            return None;
+        }
+        n = n * 10 + d as usize;
+        i += 1;
+    }
+    if i == from || buf.get(i..i + 2)? != b"\r\n" {
+        return None;
+    }
+    Some((n, i + 2))
+}
+
 /// True for every byte that may start a RESP2/RESP3 frame, streamed parts included.
 #[inline]
 pub(crate) fn is_prefix(b: u8) -> bool {
@@ -244,6 +268,14 @@ pub(crate) enum Item<'a> {
 #[inline]
 pub(crate) fn read_item(buf: &[u8], pos: usize) -> Option<(Item<'_>, usize)> {
     let kind = *buf.get(pos)?;
+    // The common element, a bulk string with a short plain length: its CRLF was checked.
+    if kind == b'$' {
+        if let Some((len, start)) = short_len(buf, pos + 1) {
+            let end = start.checked_add(len)?;
+            let payload = buf.get(start..end)?;
+            return Some((Item::Frame(Frame::Bulk(payload)), end.checked_add(2)?));
+        }
+    }
     let rest = buf.get(pos + 1..)?;
     let cr = find_cr(rest)?;
     let line = &rest[..cr];
@@ -266,6 +298,13 @@ pub(crate) fn skip(buf: &[u8], mut pos: usize, count: usize) -> Option<usize> {
     let mut remaining = count;
     while remaining > 0 {
         let kind = *buf.get(pos)?;
+        if kind == b'$' {
+            if let Some((len, start)) = short_len(buf, pos + 1) {
+                pos = start.checked_add(len)?.checked_add(2)?;
+                remaining -= 1;
+                continue;
+            }
+        }
         let rest = buf.get(pos + 1..)?;
         let cr = find_cr(rest)?;
         let line = &rest[..cr];
@@ -313,6 +352,23 @@ mod tests {
         assert!(parse_int(b"+inf").is_err());
         assert!(parse_int(b"1.0").is_err());
         assert!(parse_int(b" 1").is_err());
+    }
+
+    #[test]
+    fn short_lengths() {
+        assert_eq!(short_len(b"$16\r\nx", 1), Some((16, 5)));
+        assert_eq!(short_len(b"$0\r\n", 1), Some((0, 4)));
+        assert_eq!(short_len(b"$999999999\r\n", 1), Some((999_999_999, 12)));
+        for bad in [
+            &b"$1234567890\r\n"[..],
+            b"$-1\r\n",
+            b"$\r\n",
+            b"$12",
+            b"$1\r",
+            b"$1\rx",
+        ] {
+            assert_eq!(short_len(bad, 1), None, "{bad:?}");
+        }
     }
 
     #[test]
