@@ -71,6 +71,10 @@ pub struct Seen {
     pub old_writes_after_promotion: Option<usize>,
     /// `+switch-master` minus `+try-failover`: the sentinels' own share of the recovery.
     pub sentinel_failover_ms: Option<f64>,
+    /// How long the new master's `MONITOR` was reconnecting (Sentinel kills it when it promotes
+    /// the node) just before the first write seen there: a write in that gap is not seen, so the
+    /// `first new write` figures are then upper bounds by at most this much.
+    pub new_monitor_gap_ms: Option<f64>,
 }
 
 impl Figures {
@@ -245,6 +249,7 @@ fn analyse(o: &Observed, old: &Addr, new: &Addr) -> Seen {
         try_failover_to_first_new_ms: diff(first_new, o.event("+try-failover")),
         old_writes_after_promotion: promotion.map(|p| o.writes_after(old, p)),
         sentinel_failover_ms: diff(o.event("+switch-master"), o.event("+try-failover")),
+        new_monitor_gap_ms: first_new.and_then(|t| o.gap_near(new, t)),
     }
 }
 
@@ -272,6 +277,7 @@ fn print_table(rows: &[Figures]) {
         ("[mon] +try-failover -> 1st new write ms", Box::new(|f| opt_ms(f.seen.try_failover_to_first_new_ms))),
         ("[mon] old-master writes after promotion", Box::new(|f| opt(f.seen.old_writes_after_promotion))),
         ("[mon] sentinels +try-failover -> +switch-master ms", Box::new(|f| opt_ms(f.seen.sentinel_failover_ms))),
+        ("[mon] new-master MONITOR blind gap before it ms", Box::new(|f| opt_ms(f.seen.new_monitor_gap_ms))),
         ("old -> new master", Box::new(|f| format!("{}->{}", port(&f.old_master), port(&f.new_master)))),
     ];
     let width = 50;

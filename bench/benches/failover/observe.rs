@@ -7,6 +7,7 @@ use resp_sentinel_tests::{Addr, Topology};
 use std::collections::HashMap;
 use std::io::{BufReader, Write};
 use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -33,6 +34,10 @@ pub struct Observed {
     pub events: HashMap<String, f64>,
     /// Per data node, the server timestamps of `INCR <key>` sent by clients (not replicated).
     pub client_incrs: HashMap<Addr, Vec<f64>>,
+    /// Per data node, (lost, back) wall times of each `MONITOR` reconnection. Sentinel kills
+    /// normal clients (MONITOR included) of a node it reconfigures; writes executed between
+    /// `lost` and `back` are not seen.
+    pub monitor_gaps: HashMap<Addr, Vec<(f64, f64)>>,
 }
 
 impl Observed {
@@ -48,6 +53,16 @@ impl Observed {
             .map_or(0, |v| v.iter().filter(|&&x| x >= t).count())
     }
 
+    /// The `MONITOR` gap of `node` around wall time `t` (ms), if its monitor was down then or
+    /// came back within 50 ms before `t`.
+    pub fn gap_near(&self, node: &Addr, t: f64) -> Option<f64> {
+        self.monitor_gaps
+            .get(node)?
+            .iter()
+            .find(|(lost, back)| *lost <= t && t <= back + 0.05)
+            .map(|(lost, back)| (back - lost) * 1000.0)
+    }
+
     /// First receipt of `channel`.
     pub fn event(&self, channel: &str) -> Option<f64> {
         self.events.get(channel).copied()
@@ -56,9 +71,37 @@ impl Observed {
 
 /// Running observer threads; [`Observer::stop`] closes their sockets and collects the results.
 pub struct Observer {
-    sockets: Vec<TcpStream>,
+    shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
-    seen: Arc<Mutex<Observed>>,
+}
+
+/// What the observer threads share: results, open sockets (to unblock readers), the stop flag.
+#[derive(Default)]
+struct Shared {
+    seen: Mutex<Observed>,
+    sockets: Mutex<Vec<TcpStream>>,
+    stop: AtomicBool,
+}
+
+impl Shared {
+    /// Opens a connection, sends `args`, registers the socket; `None` once stopping.
+    fn connect(&self, addr: &Addr, args: &[&str]) -> Result<Option<BufReader<TcpStream>>, String> {
+        let target = format!("{}:{}", addr.host, addr.port);
+        let mut s = TcpStream::connect(&target).map_err(|e| format!("connect {target}: {e}"))?;
+        s.set_nodelay(true).ok();
+        s.write_all(&command(args))
+            .map_err(|e| format!("{target}: {e}"))?;
+        let mut sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        if self.stop.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        sockets.push(s.try_clone().map_err(|e| format!("{target}: {e}"))?);
+        Ok(Some(BufReader::with_capacity(1 << 16, s)))
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
 }
 
 fn command(args: &[&str]) -> Vec<u8> {
@@ -73,27 +116,29 @@ impl Observer {
     /// Subscribes to every sentinel and runs `MONITOR` on every data node of `topo`, recording
     /// client `INCR`s of `key`.
     pub fn start(topo: &Topology, key: &str) -> Result<Observer, String> {
-        let seen = Arc::new(Mutex::new(Observed::default()));
         let mut obs = Observer {
-            sockets: Vec::new(),
+            shared: Arc::new(Shared::default()),
             threads: Vec::new(),
-            seen,
         };
         let data = topo.data_addrs();
         for s in topo.sentinel_addrs() {
             let mut args = vec!["SUBSCRIBE"];
             args.extend(CHANNELS);
-            let reader = obs.connect(&s, &args)?;
-            let seen = obs.seen.clone();
-            obs.threads.push(std::thread::spawn(move || {
-                sentinel_loop(reader, &seen)
-            }));
+            let Some(reader) = obs.shared.connect(&s, &args)? else {
+                break;
+            };
+            let shared = obs.shared.clone();
+            obs.threads
+                .push(std::thread::spawn(move || sentinel_loop(reader, &shared.seen)));
         }
         for d in &data {
-            let reader = obs.connect(d, &["MONITOR"])?;
-            let (seen, node, data, key) = (obs.seen.clone(), d.clone(), data.clone(), key.to_string());
+            let Some(reader) = obs.shared.connect(d, &["MONITOR"])? else {
+                break;
+            };
+            let (shared, node, data, key) =
+                (obs.shared.clone(), d.clone(), data.clone(), key.to_string());
             obs.threads.push(std::thread::spawn(move || {
-                monitor_loop(reader, &seen, &node, &data, &key)
+                monitor_loop(reader, &shared, &node, &data, &key)
             }));
         }
         // Let the subscriptions and MONITOR take effect before the drill starts.
@@ -101,26 +146,19 @@ impl Observer {
         Ok(obs)
     }
 
-    fn connect(&mut self, addr: &Addr, args: &[&str]) -> Result<BufReader<TcpStream>, String> {
-        let target = format!("{}:{}", addr.host, addr.port);
-        let mut s = TcpStream::connect(&target).map_err(|e| format!("connect {target}: {e}"))?;
-        s.set_nodelay(true).ok();
-        s.write_all(&command(args))
-            .map_err(|e| format!("{target}: {e}"))?;
-        self.sockets
-            .push(s.try_clone().map_err(|e| format!("{target}: {e}"))?);
-        Ok(BufReader::with_capacity(1 << 16, s))
-    }
-
     /// Stops every observer thread and returns what they saw.
     pub fn stop(self) -> Observed {
-        for s in &self.sockets {
-            let _ = s.shutdown(Shutdown::Both);
+        {
+            let sockets = self.shared.sockets.lock().unwrap_or_else(|e| e.into_inner());
+            self.shared.stop.store(true, Ordering::SeqCst);
+            for s in sockets.iter() {
+                let _ = s.shutdown(Shutdown::Both);
+            }
         }
         for t in self.threads {
             let _ = t.join();
         }
-        std::mem::take(&mut *self.seen.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *self.shared.seen.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
@@ -151,7 +189,7 @@ fn parse_monitor(line: &str) -> Option<(f64, &str, &str)> {
 
 fn monitor_loop(
     mut r: BufReader<TcpStream>,
-    seen: &Mutex<Observed>,
+    shared: &Shared,
     node: &Addr,
     data: &[Addr],
     key: &str,
@@ -159,7 +197,32 @@ fn monitor_loop(
     let data_sources: Vec<String> = data.iter().map(|a| format!("{}:{}", a.host, a.port)).collect();
     let wanted = format!("\"{key}\"");
     let mut times = Vec::new();
-    while let Ok(reply) = read_reply(&mut r) {
+    let mut gaps = Vec::new();
+    let mut lost_since: Option<f64> = None;
+    loop {
+        let reply = match read_reply(&mut r) {
+            Ok(reply) => reply,
+            Err(_) if shared.stopping() => break,
+            Err(_) => {
+                // Killed by a sentinel reconfiguring the node: reconnect at once.
+                let lost = *lost_since.get_or_insert_with(wall);
+                match shared.connect(node, &["MONITOR"]) {
+                    Ok(Some(next)) => {
+                        r = next;
+                        // The reply to MONITOR (+OK) marks the moment it is active again.
+                        let _ = read_reply(&mut r);
+                        gaps.push((lost, wall()));
+                        lost_since = None;
+                        continue;
+                    }
+                    Ok(None) => break,
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(1));
+                        continue;
+                    }
+                }
+            }
+        };
         let Reply::Status(line) = reply else { continue };
         let Some((ts, source, args)) = parse_monitor(&line) else {
             continue;
@@ -173,8 +236,7 @@ fn monitor_loop(
             times.push(ts);
         }
     }
-    seen.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .client_incrs
-        .insert(node.clone(), times);
+    let mut seen = shared.seen.lock().unwrap_or_else(|e| e.into_inner());
+    seen.client_incrs.insert(node.clone(), times);
+    seen.monitor_gaps.insert(node.clone(), gaps);
 }
