@@ -151,7 +151,12 @@ fn run_ours(bin: &PathBuf, runtime: &str, secs: f64, at: f64) -> Result<Figures,
         .arg("drill")
         .arg(topo.url())
         .args(["--json", "--key", KEY, "--runtime", runtime])
-        .args(["--duration", &format!("{secs}s"), "--failover-at", &format!("{at}s")])
+        .args([
+            "--duration",
+            &format!("{secs}s"),
+            "--failover-at",
+            &format!("{at}s"),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -179,7 +184,10 @@ fn run_ours(bin: &PathBuf, runtime: &str, secs: f64, at: f64) -> Result<Figures,
     }
     let Some(line) = out.lines().find(|l| l.starts_with('{')) else {
         obs.stop();
-        return Err(format!("{runtime}: no JSON from the drill; stderr: {}", err.trim()));
+        return Err(format!(
+            "{runtime}: no JSON from the drill; stderr: {}",
+            err.trim()
+        ));
     };
     println!("  drill {runtime}: {line}");
     let mut f = Figures::new(&format!("ours ({runtime})"));
@@ -187,8 +195,8 @@ fn run_ours(bin: &PathBuf, runtime: &str, secs: f64, at: f64) -> Result<Figures,
     f.ok = json_u64(line, "ok")?;
     f.errors = json_u64(line, "errors")?;
     f.longest_window_ms = json_u64(line, "longest_failure_window_ms")?;
-    f.trigger_to_new_ms = json_field(line, "trigger_to_first_new_master_write_ms")
-        .and_then(|v| v.parse().ok());
+    f.trigger_to_new_ms =
+        json_field(line, "trigger_to_first_new_master_write_ms").and_then(|v| v.parse().ok());
     f.old_master_acks_after_trigger = json_u64(line, "old_master_acks_after_trigger")?;
     f.drill_acked_lost = Some(json_u64(line, "acked_lost")?);
     let ops: f64 = json_field(line, "ops_per_sec")
@@ -231,9 +239,7 @@ fn finish(topo: &Topology, obs: Observer, mut f: Figures) -> Result<Figures, Str
         .get_counter(KEY)
         .map_err(|e| format!("reading the counter: {e}"))?;
     f.acked_lost = f.ok as i64 - value;
-    let new = topo
-        .master_addr()
-        .map_err(|e| format!("new master: {e}"))?;
+    let new = topo.master_addr().map_err(|e| format!("new master: {e}"))?;
     f.new_master = new.to_string();
     f.seen = analyse(&seen, &old, &new);
     Ok(f)
@@ -261,27 +267,71 @@ fn opt_ms(v: Option<f64>) -> String {
     v.map_or("n/a".into(), |v| format!("{v:.1}"))
 }
 
+/// How one row of the table reads its cell from a client's figures.
+type Cell = Box<dyn Fn(&Figures) -> String>;
+
 fn print_table(rows: &[Figures]) {
-    let lines: Vec<(&str, Box<dyn Fn(&Figures) -> String>)> = vec![
+    let lines: Vec<(&str, Cell)> = vec![
         ("attempted", Box::new(|f| f.attempted.to_string())),
         ("ok", Box::new(|f| f.ok.to_string())),
         ("errors", Box::new(|f| f.errors.to_string())),
         ("ops/s", Box::new(|f| format!("{:.0}", f.ops_per_sec()))),
-        ("longest failure window ms", Box::new(|f| f.longest_window_ms.to_string())),
-        ("trigger -> 1st new-master write ms", Box::new(|f| opt(f.trigger_to_new_ms))),
-        ("old-master acks after trigger", Box::new(|f| f.old_master_acks_after_trigger.to_string())),
-        ("acked_lost (drill's own)", Box::new(|f| opt(f.drill_acked_lost))),
-        ("acked_lost (after demotion)", Box::new(|f| f.acked_lost.to_string())),
-        ("[mon] +switch-master -> 1st new write ms", Box::new(|f| opt_ms(f.seen.switch_to_first_new_ms))),
-        ("[mon] promotion -> 1st new write ms", Box::new(|f| opt_ms(f.seen.promotion_to_first_new_ms))),
-        ("[mon] +try-failover -> 1st new write ms", Box::new(|f| opt_ms(f.seen.try_failover_to_first_new_ms))),
-        ("[mon] old-master writes after promotion", Box::new(|f| opt(f.seen.old_writes_after_promotion))),
-        ("[mon] sentinels +try-failover -> +switch-master ms", Box::new(|f| opt_ms(f.seen.sentinel_failover_ms))),
-        ("[mon] new-master MONITOR blind gap before it ms", Box::new(|f| opt_ms(f.seen.new_monitor_gap_ms))),
-        ("old -> new master", Box::new(|f| format!("{}->{}", port(&f.old_master), port(&f.new_master)))),
+        (
+            "longest failure window ms",
+            Box::new(|f| f.longest_window_ms.to_string()),
+        ),
+        (
+            "trigger -> 1st new-master write ms",
+            Box::new(|f| opt(f.trigger_to_new_ms)),
+        ),
+        (
+            "old-master acks after trigger",
+            Box::new(|f| f.old_master_acks_after_trigger.to_string()),
+        ),
+        (
+            "acked_lost (drill's own)",
+            Box::new(|f| opt(f.drill_acked_lost)),
+        ),
+        (
+            "acked_lost (after demotion)",
+            Box::new(|f| f.acked_lost.to_string()),
+        ),
+        (
+            "[mon] +switch-master -> 1st new write ms",
+            Box::new(|f| opt_ms(f.seen.switch_to_first_new_ms)),
+        ),
+        (
+            "[mon] promotion -> 1st new write ms",
+            Box::new(|f| opt_ms(f.seen.promotion_to_first_new_ms)),
+        ),
+        (
+            "[mon] +try-failover -> 1st new write ms",
+            Box::new(|f| opt_ms(f.seen.try_failover_to_first_new_ms)),
+        ),
+        (
+            "[mon] old-master writes after promotion",
+            Box::new(|f| opt(f.seen.old_writes_after_promotion)),
+        ),
+        (
+            "[mon] sentinels +try-failover -> +switch-master ms",
+            Box::new(|f| opt_ms(f.seen.sentinel_failover_ms)),
+        ),
+        (
+            "[mon] new-master MONITOR blind gap before it ms",
+            Box::new(|f| opt_ms(f.seen.new_monitor_gap_ms)),
+        ),
+        (
+            "old -> new master",
+            Box::new(|f| format!("{}->{}", port(&f.old_master), port(&f.new_master))),
+        ),
     ];
     let width = 50;
-    let col = rows.iter().map(|f| f.client.len().max(12)).max().unwrap_or(12) + 2;
+    let col = rows
+        .iter()
+        .map(|f| f.client.len().max(12))
+        .max()
+        .unwrap_or(12)
+        + 2;
     print!("| {:<width$}|", "figure");
     for f in rows {
         print!(" {:>col$} |", f.client);

@@ -128,8 +128,9 @@ impl Observer {
                 break;
             };
             let shared = obs.shared.clone();
-            obs.threads
-                .push(std::thread::spawn(move || sentinel_loop(reader, &shared.seen)));
+            obs.threads.push(std::thread::spawn(move || {
+                sentinel_loop(reader, &shared.seen)
+            }));
         }
         for d in &data {
             let Some(reader) = obs.shared.connect(d, &["MONITOR"])? else {
@@ -149,7 +150,11 @@ impl Observer {
     /// Stops every observer thread and returns what they saw.
     pub fn stop(self) -> Observed {
         {
-            let sockets = self.shared.sockets.lock().unwrap_or_else(|e| e.into_inner());
+            let sockets = self
+                .shared
+                .sockets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             self.shared.stop.store(true, Ordering::SeqCst);
             for s in sockets.iter() {
                 let _ = s.shutdown(Shutdown::Both);
@@ -194,7 +199,10 @@ fn monitor_loop(
     data: &[Addr],
     key: &str,
 ) {
-    let data_sources: Vec<String> = data.iter().map(|a| format!("{}:{}", a.host, a.port)).collect();
+    let data_sources: Vec<String> = data
+        .iter()
+        .map(|a| format!("{}:{}", a.host, a.port))
+        .collect();
     let wanted = format!("\"{key}\"");
     let mut times = Vec::new();
     let mut gaps = Vec::new();
@@ -232,7 +240,10 @@ fn monitor_loop(
             .next()
             .is_some_and(|c| c.eq_ignore_ascii_case("\"INCR\""));
         // Commands replicated from the master arrive on the master link, whose peer is a data node.
-        if is_incr && words.next() == Some(wanted.as_str()) && !data_sources.iter().any(|d| d == source) {
+        if is_incr
+            && words.next() == Some(wanted.as_str())
+            && !data_sources.iter().any(|d| d == source)
+        {
             times.push(ts);
         }
     }

@@ -130,8 +130,8 @@ fn json_field<'a>(json: &'a str, name: &str) -> Option<&'a str> {
     let pat = format!("\"{name}\":");
     let start = json.find(&pat)? + pat.len();
     let rest = &json[start..];
-    let end = if rest.starts_with('"') {
-        1 + rest[1..].find('"')? + 1
+    let end = if let Some(s) = rest.strip_prefix('"') {
+        s.find('"')? + 2
     } else {
         rest.find([',', '}'])?
     };
@@ -184,12 +184,7 @@ fn distribution(values: &[u64]) -> String {
     )
 }
 
-fn spawn_drill(
-    args: &Args,
-    topo: &Topology,
-    kind: Kind,
-    runtime: &str,
-) -> Result<Child, String> {
+fn spawn_drill(args: &Args, topo: &Topology, kind: Kind, runtime: &str) -> Result<Child, String> {
     let mut cmd = Command::new(&args.drill);
     cmd.arg("drill")
         .arg(topo.url())
@@ -209,7 +204,10 @@ fn spawn_drill(
 }
 
 /// Waits for the drill until `deadline`, killing it past that; returns (exit code, stdout, stderr).
-fn finish_drill(mut child: Child, deadline: Instant) -> Result<(Option<i32>, String, String), String> {
+fn finish_drill(
+    mut child: Child,
+    deadline: Instant,
+) -> Result<(Option<i32>, String, String), String> {
     // The drill prints one short line; the pipes cannot fill up before it exits.
     let status = loop {
         match child.try_wait() {
@@ -238,8 +236,15 @@ fn harness(what: &str) -> impl Fn(HarnessError) -> String + '_ {
 }
 
 /// Runs one round and leaves the topology healthy again.
-fn round(args: &Args, topo: &Topology, kind: Kind, runtime: &str) -> Result<(Round, String), String> {
-    let before = topo.wait_healthy(SETTLE).map_err(harness("topology not healthy"))?;
+fn round(
+    args: &Args,
+    topo: &Topology,
+    kind: Kind,
+    runtime: &str,
+) -> Result<(Round, String), String> {
+    let before = topo
+        .wait_healthy(SETTLE)
+        .map_err(harness("topology not healthy"))?;
     let started = Instant::now();
     let child = spawn_drill(args, topo, kind, runtime)?;
     let drill_len = match kind {
@@ -256,7 +261,11 @@ fn round(args: &Args, topo: &Topology, kind: Kind, runtime: &str) -> Result<(Rou
             let new = topo
                 .wait_for_new_master(&before, SETTLE)
                 .map_err(harness("no new master after the kill"))?;
-            let _ = write!(note, " sentinels agreed on {new} {} ms after the kill;", t.elapsed().as_millis());
+            let _ = write!(
+                note,
+                " sentinels agreed on {new} {} ms after the kill;",
+                t.elapsed().as_millis()
+            );
             topo.restart(&before).map_err(harness("restart"))
         });
         if let Err(e) = outcome {
@@ -266,7 +275,10 @@ fn round(args: &Args, topo: &Topology, kind: Kind, runtime: &str) -> Result<(Rou
     }
     let (code, out, err) = finish_drill(child, deadline)?;
     let line = out.lines().find(|l| l.starts_with('{')).ok_or_else(|| {
-        format!("the drill printed no JSON (exit {code:?}); stderr: {}", err.trim())
+        format!(
+            "the drill printed no JSON (exit {code:?}); stderr: {}",
+            err.trim()
+        )
     })?;
     let mut r = parse_report(line)?;
     r.exit_code = code;
@@ -274,9 +286,16 @@ fn round(args: &Args, topo: &Topology, kind: Kind, runtime: &str) -> Result<(Rou
     // and reconfigured) before the audit, so the counter read is the one that survives.
     topo.wait_until_replica(&before, SETTLE)
         .map_err(harness("old master did not rejoin as a replica"))?;
-    let value = topo.get_counter(KEY).map_err(harness("reading the counter"))?;
+    let value = topo
+        .get_counter(KEY)
+        .map_err(harness("reading the counter"))?;
     r.audit_lost = r.ok as i64 - value;
-    let _ = write!(note, " {before} -> {}", topo.master_addr().map_or("?".into(), |a: Addr| a.to_string()));
+    let _ = write!(
+        note,
+        " {before} -> {}",
+        topo.master_addr()
+            .map_or("?".into(), |a: Addr| a.to_string())
+    );
     Ok((r, format!("{line}{note}")))
 }
 
@@ -304,7 +323,10 @@ fn run(args: &Args) -> Result<bool, String> {
     let mut results: Vec<(Kind, Round)> = Vec::new();
     let mut failures = 0usize;
     for (i, &kind) in plan.iter().enumerate() {
-        let runtime = args.runtime.as_deref().unwrap_or(RUNTIMES[i % RUNTIMES.len()]);
+        let runtime = args
+            .runtime
+            .as_deref()
+            .unwrap_or(RUNTIMES[i % RUNTIMES.len()]);
         let t = Instant::now();
         let label = format!("{:?} {}/{} {runtime}", kind, i + 1, plan.len());
         match round(args, &topo, kind, runtime) {
@@ -339,7 +361,12 @@ fn run(args: &Args) -> Result<bool, String> {
                 failures += 1;
                 println!("{label}: FAILED: {e}");
                 if let Some(f) = log.as_mut() {
-                    let _ = writeln!(f, "{{\"round\":{},\"kind\":\"{kind:?}\",\"failed\":{:?}}}", i + 1, e);
+                    let _ = writeln!(
+                        f,
+                        "{{\"round\":{},\"kind\":\"{kind:?}\",\"failed\":{:?}}}",
+                        i + 1,
+                        e
+                    );
                 }
                 // Give the topology a chance to settle; give up when it cannot.
                 topo.wait_healthy(SETTLE)
@@ -350,9 +377,16 @@ fn run(args: &Args) -> Result<bool, String> {
     }
     let mut clean = failures == 0;
     println!();
-    println!("soak summary ({:.0} s, {failures} failed rounds)", t0.elapsed().as_secs_f64());
+    println!(
+        "soak summary ({:.0} s, {failures} failed rounds)",
+        t0.elapsed().as_secs_f64()
+    );
     for kind in [Kind::Forced, Kind::Killed] {
-        let rs: Vec<&Round> = results.iter().filter(|(k, _)| *k == kind).map(|(_, r)| r).collect();
+        let rs: Vec<&Round> = results
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, r)| r)
+            .collect();
         if rs.is_empty() {
             continue;
         }
@@ -360,7 +394,10 @@ fn run(args: &Args) -> Result<bool, String> {
         let audit: i64 = rs.iter().map(|r| r.audit_lost).sum();
         let windows: Vec<u64> = rs.iter().map(|r| r.window_ms).collect();
         let to_new: Vec<u64> = rs.iter().filter_map(|r| r.trigger_to_new_ms).collect();
-        let lossy = rs.iter().filter(|r| r.acked_lost > 0 || r.audit_lost != 0).count();
+        let lossy = rs
+            .iter()
+            .filter(|r| r.acked_lost > 0 || r.audit_lost != 0)
+            .count();
         println!("  {kind:?}: {} rounds", rs.len());
         println!(
             "    acked ok {}  errors {}  acked_lost {}  audit_lost {}  rounds with a loss {}",
@@ -441,7 +478,10 @@ mod tests {
         assert_eq!(percentile(&v, 95.0), Some(95));
         assert_eq!(percentile(&v, 100.0), Some(100));
         assert_eq!(percentile(&[], 50.0), None);
-        assert_eq!(distribution(&[3, 1, 2]), "min 1 / median 2 / p95 3 / max 3 ms (n=3)");
+        assert_eq!(
+            distribution(&[3, 1, 2]),
+            "min 1 / median 2 / p95 3 / max 3 ms (n=3)"
+        );
     }
 
     #[test]
