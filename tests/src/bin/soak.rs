@@ -391,21 +391,26 @@ fn run(args: &Args) -> Result<bool, String> {
             continue;
         }
         let sum = |f: fn(&Round) -> u64| rs.iter().map(|r| f(r)).sum::<u64>();
-        let audit: i64 = rs.iter().map(|r| r.audit_lost).sum();
+        let audit: i64 = rs.iter().map(|r| r.audit_lost.max(0)).sum();
         let windows: Vec<u64> = rs.iter().map(|r| r.window_ms).collect();
         let to_new: Vec<u64> = rs.iter().filter_map(|r| r.trigger_to_new_ms).collect();
         let lossy = rs
             .iter()
-            .filter(|r| r.acked_lost > 0 || r.audit_lost != 0)
+            .filter(|r| r.acked_lost > 0 || r.audit_lost > 0)
             .count();
+        // A negative audit: the counter holds more than was acknowledged, i.e. a write reported
+        // as failed (its reply never came, e.g. the master died) had been applied. Not a loss.
+        let applied_unacked = rs.iter().filter(|r| r.audit_lost < 0).count();
         println!("  {kind:?}: {} rounds", rs.len());
         println!(
-            "    acked ok {}  errors {}  acked_lost {}  audit_lost {}  rounds with a loss {}",
+            "    acked ok {}  errors {}  acked_lost {}  audit_lost {}  rounds with a loss {}  \
+             rounds where a failed write was applied {}",
             sum(|r| r.ok),
             sum(|r| r.errors),
             sum(|r| r.acked_lost),
             audit,
-            lossy
+            lossy,
+            applied_unacked
         );
         println!("    old-master acks after trigger {}", sum(|r| r.old_acks));
         println!("    longest failure window  {}", distribution(&windows));
