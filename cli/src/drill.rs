@@ -137,6 +137,10 @@ pub async fn run<C: DrillClient>(
     if plan.progress && tty {
         eprintln!();
     }
+    // A gap that lasts until the loop ends counts too.
+    r.longest_failure_window_ms = r
+        .longest_failure_window_ms
+        .max(Instant::now().duration_since(last_ok).as_millis() as u64);
     r.elapsed = start.elapsed();
     r.last_error = last_error;
     r.trigger_error = trigger_error.or_else(|| trigger_rx.try_recv().ok().and_then(Result::err));
