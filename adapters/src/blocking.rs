@@ -6,14 +6,14 @@
 use crate::commands::typed_helpers;
 use crate::convert::FromValue;
 use crate::driver::PubSubOp;
-use crate::driver::{Driver, Link, Msg, Net};
+use crate::driver::{Core, Driver, Link, Msg, Net};
 use crate::error::Error;
 use crate::handle::Shared;
 use crate::pubsub::{Interest, Message};
 use bytes::Bytes;
 use flume::{RecvTimeoutError, Sender};
 use resp_sentinel_core::resp::Arg;
-use resp_sentinel_core::sentinel::{Addr, ConnId, Event, Machine};
+use resp_sentinel_core::sentinel::{Addr, ConnId, Event};
 use resp_sentinel_core::{Cmd, Value};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
@@ -114,12 +114,15 @@ fn read_loop(conn: ConnId, mut stream: TcpStream, tx: Sender<Msg>) {
     }
 }
 
-/// Starts the driver thread for `machine`; returns the loop's sender.
-pub(crate) fn spawn_driver(machine: Machine, connect_timeout: Duration) -> Sender<Msg> {
+/// Starts the driver thread for `core`; returns the loop's sender.
+pub(crate) fn spawn_driver(core: Core, connect_timeout: Duration) -> Sender<Msg> {
     let (tx, rx) = flume::unbounded();
-    let mut driver = Driver::new(machine, ThreadNet { connect_timeout }, tx.clone());
+    let mut driver = Driver::new(core, ThreadNet { connect_timeout }, tx.clone());
     spawn("resp-sentinel-driver", move || loop {
         driver.flush();
+        if driver.finished() {
+            return;
+        }
         let msg = match driver.deadline() {
             Some(deadline) => rx.recv_deadline(deadline),
             None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),

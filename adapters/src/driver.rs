@@ -9,7 +9,8 @@ use crate::error::Error;
 use bytes::Bytes;
 use flume::Sender;
 use resp_sentinel_core::sentinel::{
-    Addr, ConnId, Event, Input, Machine, Output, RequestId, SubmitOptions,
+    Addr, ConnId, Discovered, Discovery, DiscoveryError, Event, Input, Machine, Output, RequestId,
+    SubmitOptions,
 };
 use resp_sentinel_core::{Cmd, Value};
 
@@ -70,9 +71,48 @@ pub(crate) trait Net {
     fn open(&self, conn: ConnId, addr: Addr, tx: Sender<Msg>);
 }
 
+/// Where the outcome of a one-shot discovery goes.
+pub(crate) type Outcome = Sender<Result<Discovered, DiscoveryError>>;
+
+/// What a driver runs: a client, or a one-shot discovery that ends the loop with its outcome.
+pub(crate) enum Core {
+    Client(Machine),
+    Discovery(Discovery, Outcome),
+}
+
+impl Core {
+    fn handle_input(&mut self, input: Input<'_>, now: Instant) {
+        match self {
+            Core::Client(m) => m.handle_input(input, now),
+            Core::Discovery(d, _) => d.handle_input(input, now),
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        match self {
+            Core::Client(m) => m.handle_timeout(now),
+            Core::Discovery(d, _) => d.handle_timeout(now),
+        }
+    }
+
+    fn poll_output(&mut self) -> Option<Output> {
+        match self {
+            Core::Client(m) => m.poll_output(),
+            Core::Discovery(d, _) => d.poll_output(),
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            Core::Client(m) => m.poll_timeout(),
+            Core::Discovery(d, _) => d.poll_timeout(),
+        }
+    }
+}
+
 /// The state machine plus the plumbing around it.
 pub(crate) struct Driver<N: Net> {
-    machine: Machine,
+    core: Core,
     net: N,
     tx: Sender<Msg>,
     links: HashMap<ConnId, Link>,
@@ -83,10 +123,10 @@ pub(crate) struct Driver<N: Net> {
 }
 
 impl<N: Net> Driver<N> {
-    /// Wraps `machine`; `tx` is the sending side of the loop's own channel.
-    pub(crate) fn new(machine: Machine, net: N, tx: Sender<Msg>) -> Self {
+    /// Wraps `core`; `tx` is the sending side of the loop's own channel.
+    pub(crate) fn new(core: Core, net: N, tx: Sender<Msg>) -> Self {
         Driver {
-            machine,
+            core,
             net,
             tx,
             links: HashMap::new(),
@@ -99,12 +139,26 @@ impl<N: Net> Driver<N> {
 
     /// When the machine next wants [`Driver::on_timeout`].
     pub(crate) fn deadline(&self) -> Option<Instant> {
-        self.machine.poll_timeout()
+        self.core.poll_timeout()
     }
 
     /// The deadline passed.
     pub(crate) fn on_timeout(&mut self, now: Instant) {
-        self.machine.handle_timeout(now);
+        self.core.handle_timeout(now);
+    }
+
+    /// For a discovery: once it has an outcome, hands it over; true when the loop may end.
+    pub(crate) fn finished(&mut self) -> bool {
+        let Core::Discovery(d, outcome) = &self.core else {
+            return false;
+        };
+        match d.result() {
+            Some(r) => {
+                let _ = outcome.send(r.clone());
+                true
+            }
+            None => false,
+        }
     }
 
     /// Reacts to one message; returns false when the loop should end.
@@ -114,49 +168,61 @@ impl<N: Net> Driver<N> {
                 cmd,
                 idempotent,
                 reply,
-            } => {
-                let id = self
-                    .machine
-                    .submit_with(cmd, SubmitOptions { idempotent }, now);
-                self.pending.insert(id, reply);
-            }
-            Msg::PubSub(op, names) => match op {
-                PubSubOp::Subscribe => self.machine.subscribe(names, now),
-                PubSubOp::PSubscribe => self.machine.psubscribe(names, now),
-                PubSubOp::Unsubscribe => self.machine.unsubscribe(names, now),
-                PubSubOp::PUnsubscribe => self.machine.punsubscribe(names, now),
+            } => match &mut self.core {
+                Core::Client(m) => {
+                    let id = m.submit_with(cmd, SubmitOptions { idempotent }, now);
+                    self.pending.insert(id, reply);
+                }
+                Core::Discovery(..) => {
+                    let _ = reply.send(Err(Error::Closed));
+                }
             },
+            Msg::PubSub(op, names) => {
+                if let Core::Client(m) = &mut self.core {
+                    match op {
+                        PubSubOp::Subscribe => m.subscribe(names, now),
+                        PubSubOp::PSubscribe => m.psubscribe(names, now),
+                        PubSubOp::Unsubscribe => m.unsubscribe(names, now),
+                        PubSubOp::PUnsubscribe => m.punsubscribe(names, now),
+                    }
+                }
+            }
             Msg::Messages(sink) => self.messages.push(sink),
             Msg::Events(sink) => self.events.push(sink),
             Msg::MasterAddr(reply) => {
-                let _ = reply.send(self.machine.current_master().cloned());
+                let master = match &self.core {
+                    Core::Client(m) => m.current_master().cloned(),
+                    Core::Discovery(..) => None,
+                };
+                let _ = reply.send(master);
             }
             Msg::Connected(conn, link) => {
                 // A connection the machine gave up on while it was opening is dropped here.
                 if self.opening.remove(&conn) {
                     self.links.insert(conn, link);
-                    self.machine.handle_input(Input::Connected(conn), now);
+                    self.core.handle_input(Input::Connected(conn), now);
                 }
             }
             Msg::ConnectFailed(conn, why) => {
                 if self.opening.remove(&conn) {
                     tracing::debug!(conn = conn.0, error = %why, "connect failed");
-                    self.machine.handle_input(Input::ConnectFailed(conn), now);
+                    self.core.handle_input(Input::ConnectFailed(conn), now);
                 }
             }
             Msg::Received(conn, bytes) => {
                 if self.links.contains_key(&conn) {
-                    self.machine
-                        .handle_input(Input::Received(conn, &bytes), now);
+                    self.core.handle_input(Input::Received(conn, &bytes), now);
                 }
             }
             Msg::Closed(conn) => {
                 if self.links.remove(&conn).is_some() {
-                    self.machine.handle_input(Input::Closed(conn), now);
+                    self.core.handle_input(Input::Closed(conn), now);
                 }
             }
             Msg::Shutdown => {
-                self.machine.close();
+                if let Core::Client(m) = &mut self.core {
+                    m.close();
+                }
                 self.flush();
                 for (_, reply) in self.pending.drain() {
                     let _ = reply.send(Err(Error::Closed));
@@ -170,7 +236,7 @@ impl<N: Net> Driver<N> {
 
     /// Performs everything the machine asked for.
     pub(crate) fn flush(&mut self) {
-        while let Some(out) = self.machine.poll_output() {
+        while let Some(out) = self.core.poll_output() {
             match out {
                 Output::Connect { conn, addr, kind } => {
                     tracing::debug!(conn = conn.0, %addr, ?kind, "connecting");

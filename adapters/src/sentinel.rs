@@ -2,9 +2,12 @@
 //! replicas are made.
 
 use crate::breaker::{Breaker, BreakerConfig};
+use crate::driver::{Core, Outcome};
 use crate::error::Error;
 use crate::handle::Handle;
-use resp_sentinel_core::sentinel::{Config, Machine, Role};
+use resp_sentinel_core::sentinel::{
+    Addr, Config, Discovered, Discovery, DiscoveryError, Machine, Role,
+};
 use std::marker::PhantomData;
 use std::time::Instant;
 
@@ -77,19 +80,93 @@ impl<R: Flavor> Sentinel<R> {
         self.client(service, Role::Replica)
     }
 
-    fn client(&self, service: &str, role: Role) -> R::Client {
+    fn config_for(&self, service: &str, role: Role) -> Config {
         let mut config = self.config.clone();
         config.service = service.to_string();
         config.role = role;
+        config
+    }
+
+    /// A one-shot discovery of `service`'s master or replicas, and where its outcome arrives.
+    fn discovery(&self, service: &str, role: Role) -> (Core, flume::Receiver<DiscoveryOutcome>) {
+        let config = self.config_for(service, role);
+        let (tx, rx): (Outcome, _) = flume::bounded(1);
+        let d = match role {
+            Role::Master => Discovery::master(config, Instant::now()),
+            Role::Replica => Discovery::replicas(config, Instant::now()),
+        };
+        (Core::Discovery(d, tx), rx)
+    }
+
+    fn client(&self, service: &str, role: Role) -> R::Client {
+        let config = self.config_for(service, role);
         let machine = Machine::new(config.clone(), Instant::now());
         R::start(machine, &config, self.breaker)
+    }
+}
+
+type DiscoveryOutcome = Result<Discovered, DiscoveryError>;
+
+/// The master address out of a discovery outcome.
+fn master_of(got: Result<DiscoveryOutcome, flume::RecvError>) -> Result<Addr, Error> {
+    match got.map_err(|_| Error::Closed)? {
+        Ok(Discovered::Master(a)) => Ok(a),
+        Ok(Discovered::Replicas(_)) => {
+            Err(Error::PrimaryNotFound("no master in the answer".into()))
+        }
+        Err(e) => Err(Error::PrimaryNotFound(e.to_string())),
+    }
+}
+
+/// The replica addresses out of a discovery outcome.
+fn replicas_of(got: Result<DiscoveryOutcome, flume::RecvError>) -> Result<Vec<Addr>, Error> {
+    match got.map_err(|_| Error::Closed)? {
+        Ok(Discovered::Replicas(r)) => Ok(r),
+        Ok(Discovered::Master(_)) => {
+            Err(Error::ReplicaNotFound("no replicas in the answer".into()))
+        }
+        Err(e) => Err(Error::ReplicaNotFound(e.to_string())),
+    }
+}
+
+impl Sentinel<crate::blocking::Blocking> {
+    /// Asks the sentinels (in order, first answer wins) where `service`'s master is, without
+    /// connecting to it.
+    pub fn discover_master(&self, service: &str) -> Result<Addr, Error> {
+        let (core, rx) = self.discovery(service, Role::Master);
+        crate::blocking::spawn_driver(core, self.config.connect_timeout);
+        master_of(rx.recv())
+    }
+
+    /// The usable replicas of `service` the sentinels know (down or disconnected ones left out).
+    pub fn discover_replicas(&self, service: &str) -> Result<Vec<Addr>, Error> {
+        let (core, rx) = self.discovery(service, Role::Replica);
+        crate::blocking::spawn_driver(core, self.config.connect_timeout);
+        replicas_of(rx.recv())
+    }
+}
+
+impl<R: crate::Runtime + Flavor> Sentinel<R> {
+    /// Asks the sentinels (in order, first answer wins) where `service`'s master is, without
+    /// connecting to it.
+    pub async fn discover_master(&self, service: &str) -> Result<Addr, Error> {
+        let (core, rx) = self.discovery(service, Role::Master);
+        crate::runtime::spawn_driver::<R>(core, self.config.connect_timeout);
+        master_of(rx.recv_async().await)
+    }
+
+    /// The usable replicas of `service` the sentinels know (down or disconnected ones left out).
+    pub async fn discover_replicas(&self, service: &str) -> Result<Vec<Addr>, Error> {
+        let (core, rx) = self.discovery(service, Role::Replica);
+        crate::runtime::spawn_driver::<R>(core, self.config.connect_timeout);
+        replicas_of(rx.recv_async().await)
     }
 }
 
 impl Flavor for crate::blocking::Blocking {
     type Client = crate::blocking::Client;
     fn start(machine: Machine, config: &Config, breaker: Option<BreakerConfig>) -> Self::Client {
-        let tx = crate::blocking::spawn_driver(machine, config.connect_timeout);
+        let tx = crate::blocking::spawn_driver(Core::Client(machine), config.connect_timeout);
         crate::blocking::Client {
             handle: Handle::new(tx, breaker.map(Breaker::new)),
         }
@@ -106,7 +183,10 @@ macro_rules! async_flavor {
                 config: &Config,
                 breaker: Option<BreakerConfig>,
             ) -> Self::Client {
-                let tx = crate::runtime::spawn_driver::<$rt>(machine, config.connect_timeout);
+                let tx = crate::runtime::spawn_driver::<$rt>(
+                    Core::Client(machine),
+                    config.connect_timeout,
+                );
                 crate::Client {
                     handle: Handle::new(tx, breaker.map(Breaker::new)),
                 }

@@ -28,6 +28,46 @@ fn discovery(rt: Rt) {
     assert_eq!(topo.role(&client.master_addr().unwrap()).unwrap(), "master");
 }
 
+/// One-shot discovery names the master and both replicas without connecting to them, and says
+/// clearly when the service is unknown.
+fn discover_master_and_replicas(rt: Rt) {
+    let topo = topology(opts());
+    let (master, replicas) = support::discover(rt, config_for(&topo));
+    let master = master.expect("discover_master");
+    assert_eq!(master, topo.master_addr().unwrap());
+    let mut replicas = replicas.expect("discover_replicas");
+    replicas.sort();
+    let mut expected: Vec<_> = topo
+        .data_addrs()
+        .into_iter()
+        .filter(|a| *a != master)
+        .collect();
+    expected.sort();
+    assert_eq!(replicas, expected);
+    let mut unknown = config_for(&topo);
+    unknown.service = "no-such-service".into();
+    let (m, _) = support::discover(rt, unknown);
+    let err = m.unwrap_err();
+    assert!(matches!(err, Error::PrimaryNotFound(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("no-such-service") || err.to_string().contains("unknown"),
+        "{err}"
+    );
+}
+
+/// ACL users on the data nodes and on the sentinels, each with its own credentials.
+fn acl_users(rt: Rt) {
+    let topo = topology(
+        opts()
+            .acl_user("app", "app-secret")
+            .sentinel_acl_user("watcher", "watcher-secret"),
+    );
+    let client = TestClient::new(rt, config_for(&topo), Role::Master);
+    assert_eq!(client.incr("acl").unwrap(), 1);
+    let who: String = client.query(cmd("ACL").arg("WHOAMI")).unwrap();
+    assert_eq!(who, "app");
+}
+
 /// Replica clients read from a replica with each strategy and see the master's writes.
 fn replicas_each_strategy(rt: Rt) {
     let topo = topology(opts());
@@ -359,6 +399,8 @@ macro_rules! on_every_runtime {
 
 on_every_runtime!(
     discovery,
+    discover_master_and_replicas,
+    acl_users,
     replicas_each_strategy,
     replica_fallback_to_master,
     forced_failover_under_writes,

@@ -8,11 +8,11 @@ pub mod smol;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
-use crate::driver::{Driver, Link, Msg, Net};
+use crate::driver::{Core, Driver, Link, Msg, Net};
 use bytes::Bytes;
 use flume::Sender;
 use futures_lite::FutureExt;
-use resp_sentinel_core::sentinel::{Addr, ConnId, Machine};
+use resp_sentinel_core::sentinel::{Addr, ConnId};
 use std::future::Future;
 use std::io;
 use std::marker::PhantomData;
@@ -126,17 +126,20 @@ async fn read_loop<R: Runtime>(
     }
 }
 
-/// Starts the driver task for `machine` on runtime `R`; returns the loop's sender.
-pub(crate) fn spawn_driver<R: Runtime>(machine: Machine, connect_timeout: Duration) -> Sender<Msg> {
+/// Starts the driver task for `core` on runtime `R`; returns the loop's sender.
+pub(crate) fn spawn_driver<R: Runtime>(core: Core, connect_timeout: Duration) -> Sender<Msg> {
     let (tx, rx) = flume::unbounded();
     let net = AsyncNet::<R> {
         connect_timeout,
         _rt: PhantomData,
     };
-    let mut driver = Driver::new(machine, net, tx.clone());
+    let mut driver = Driver::new(core, net, tx.clone());
     R::spawn(async move {
         loop {
             driver.flush();
+            if driver.finished() {
+                return;
+            }
             let msg = match driver.deadline() {
                 Some(deadline) => {
                     let recv = async { Some(rx.recv_async().await) };

@@ -216,3 +216,46 @@ pub fn audit_counter(acked: &[i64], final_value: i64) {
         acked.len()
     );
 }
+
+/// `discover_master` and `discover_replicas` of the given flavor, run to completion.
+pub fn discover(rt: Rt, config: Config) -> (Result<Addr, Error>, Result<Vec<Addr>, Error>) {
+    let service = config.service.clone();
+    match rt {
+        Rt::Blocking => {
+            let s = blocking::Sentinel::new(config);
+            (s.discover_master(&service), s.discover_replicas(&service))
+        }
+        Rt::Tokio => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            let s = resp_sentinel::tokio::Sentinel::new(config);
+            runtime.block_on(async {
+                (
+                    s.discover_master(&service).await,
+                    s.discover_replicas(&service).await,
+                )
+            })
+        }
+        Rt::AsyncStd => {
+            let s = resp_sentinel::async_std::Sentinel::new(config);
+            async_std::task::block_on(async {
+                (
+                    s.discover_master(&service).await,
+                    s.discover_replicas(&service).await,
+                )
+            })
+        }
+        Rt::Smol => {
+            let s = resp_sentinel::smol::Sentinel::new(config);
+            smol::block_on(async {
+                (
+                    s.discover_master(&service).await,
+                    s.discover_replicas(&service).await,
+                )
+            })
+        }
+    }
+}
