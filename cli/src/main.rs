@@ -18,7 +18,7 @@ usage: resp-sentinel <command> [<target>] [flags]
 commands:
   resolve  <target>   print the current master host:port (verified with ROLE)
   replicas <target>   print the replicas sentinels know, with their flags
-  watch    <target>   print sentinel events as they happen, with timestamps
+  watch    <target>   print every sentinel's events as they happen, with timestamps
   drill    <target>   INCR in a loop through a forced failover and audit the result
              --duration 20s  --failover-at 5s | --no-trigger  --key drill:counter
              --runtime blocking|tokio|async-std|smol  --json

@@ -1,8 +1,12 @@
-//! `watch`: every sentinel event, with a timestamp, from the first sentinel that answers;
-//! moves to the next sentinel when the connection drops.
+//! `watch`: every sentinel's events, with a timestamp and the sentinel that published them.
+//!
+//! Each sentinel is watched on its own thread: in a failover only the leading sentinel publishes
+//! the progress events, so listening to one sentinel can miss them. A dropped connection is
+//! retried every half second.
 
 use crate::admin::SentinelConn;
 use crate::{parse_args, target, Failure};
+use resp_sentinel_core::sentinel::{Addr, Credentials};
 use resp_sentinel_core::{cmd, Value};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -10,43 +14,51 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Runs until interrupted.
 pub fn watch(argv: &[String]) -> Result<ExitCode, Failure> {
     let config = target::config_from(&parse_args(argv, &[], &[])?)?;
-    let mut failures = 0usize;
+    let threads: Vec<_> = config
+        .sentinels
+        .iter()
+        .cloned()
+        .map(|s| {
+            let auth = config.sentinel_auth.clone();
+            let timeout = config.sentinel_timeout;
+            std::thread::spawn(move || watch_one(&s, auth.as_ref(), timeout))
+        })
+        .collect();
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn watch_one(s: &Addr, auth: Option<&Credentials>, timeout: Duration) {
     loop {
-        for s in &config.sentinels {
-            let conn =
-                SentinelConn::open(s, config.sentinel_auth.as_ref(), config.sentinel_timeout)
-                    .and_then(|mut c| c.call(&cmd("PSUBSCRIBE").arg("*")).map(|_| c));
-            let mut conn = match conn {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("{} {s}: {e}", stamp());
-                    failures += 1;
-                    continue;
-                }
-            };
-            eprintln!("{} watching {s} for events of all services", stamp());
-            loop {
-                match conn.next_value(Some(Duration::from_secs(3600))) {
-                    Ok(v) => print_event(&v),
-                    Err(e) => {
-                        eprintln!("{} {s}: {e}", stamp());
-                        break;
+        let conn = SentinelConn::open(s, auth, timeout)
+            .and_then(|mut c| c.call(&cmd("PSUBSCRIBE").arg("*")).map(|_| c));
+        match conn {
+            Ok(mut conn) => {
+                eprintln!("{} {s} watching", stamp());
+                loop {
+                    match conn.next_value(Some(Duration::from_secs(3600))) {
+                        Ok(v) => print_event(s, &v),
+                        Err(e) => {
+                            eprintln!("{} {s} {e}", stamp());
+                            break;
+                        }
                     }
                 }
             }
+            Err(e) => eprintln!("{} {s} {e}", stamp()),
         }
-        if failures > 0 && failures % config.sentinels.len().max(1) == 0 {
-            std::thread::sleep(Duration::from_millis(500));
-        }
+        std::thread::sleep(Duration::from_millis(500));
     }
 }
 
-fn print_event(v: &Value) {
+fn print_event(s: &Addr, v: &Value) {
     let Some(items) = v.as_array() else { return };
     // pmessage <pattern> <channel> <payload>
     if items.len() == 4 && items[0].as_str() == Some("pmessage") {
         println!(
-            "{} {} {}",
+            "{} {s} {} {}",
             stamp(),
             items[2].as_str().unwrap_or("?"),
             items[3].as_str().unwrap_or("?")
