@@ -137,11 +137,21 @@ mod tests {
             &d.path().join("out"),
         )
         .unwrap();
-        signal(c.id(), "STOP").unwrap();
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", c.id())).unwrap();
         // Field 3 of /proc/<pid>/stat is the state; `T` means stopped.
-        let state = stat.rsplit(") ").next().unwrap().chars().next().unwrap();
-        assert_eq!(state, 'T', "{stat}");
+        let state = |pid: u32| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+            let s = stat.rsplit(") ").next().unwrap().chars().next().unwrap();
+            (s, stat)
+        };
+        signal(c.id(), "STOP").unwrap();
+        // The signal is delivered asynchronously: give the kernel a moment on a loaded machine.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let (mut s, mut stat) = state(c.id());
+        while s != 'T' && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            (s, stat) = state(c.id());
+        }
+        assert_eq!(s, 'T', "{stat}");
         signal(c.id(), "CONT").unwrap();
         c.kill().unwrap();
         c.wait().unwrap();
