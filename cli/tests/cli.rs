@@ -1,0 +1,99 @@
+//! The `resp-sentinel` binary against a real topology: what `resolve` and `replicas` print, and
+//! the drill's JSON line and exit code through a forced failover.
+
+use resp_sentinel_tests::{Topology, TopologyOptions};
+use std::process::Command;
+
+fn topology() -> Topology {
+    Topology::start(TopologyOptions::default())
+        .unwrap_or_else(|e| panic!("cannot start the Redis topology: {e}"))
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_resp-sentinel"))
+        .args(args)
+        .output()
+        .expect("run resp-sentinel");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The number after `"key":` in a one-line JSON object.
+fn field(json: &str, key: &str) -> String {
+    let start = json
+        .find(&format!("\"{key}\":"))
+        .unwrap_or_else(|| panic!("{key} missing in {json}"))
+        + key.len()
+        + 3;
+    json[start..]
+        .split([',', '}'])
+        .next()
+        .unwrap()
+        .trim_matches('"')
+        .to_string()
+}
+
+#[test]
+fn resolve_and_replicas_print_what_the_sentinels_know() {
+    let topo = topology();
+    let url = topo.url();
+    let (code, out, err) = run(&["resolve", &url]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), topo.master_addr().unwrap().to_string());
+    let (code, out, err) = run(&["replicas", &url]);
+    assert_eq!(code, 0, "{err}");
+    let master = topo.master_addr().unwrap();
+    for replica in topo.data_addrs().into_iter().filter(|a| *a != master) {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&replica.to_string()))
+            .unwrap_or_else(|| panic!("{replica} not listed: {out}"));
+        assert!(line.ends_with(" usable"), "{line}");
+    }
+}
+
+#[test]
+fn drill_json_through_a_forced_failover_loses_nothing() {
+    let topo = topology();
+    let old = topo.master_addr().unwrap();
+    let (code, out, err) = run(&[
+        "drill",
+        &topo.url(),
+        "--duration",
+        "6s",
+        "--failover-at",
+        "2s",
+        "--runtime",
+        "blocking",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "stdout {out}\nstderr {err}");
+    let line = out.trim();
+    assert_eq!(line.lines().count(), 1, "exactly one JSON line: {out}");
+    assert_eq!(field(line, "acked_lost"), "0");
+    assert_eq!(field(line, "errors"), "0");
+    assert_eq!(field(line, "old_master"), old.to_string());
+    let new = field(line, "new_master");
+    assert_ne!(
+        new,
+        old.to_string(),
+        "the drill followed the failover: {line}"
+    );
+    assert_eq!(new, topo.master_addr().unwrap().to_string());
+    let ok: u64 = field(line, "ok").parse().unwrap();
+    assert!(ok > 100, "{line}");
+    assert_ne!(field(line, "trigger_to_first_new_master_write_ms"), "null");
+}
+
+#[test]
+fn a_bad_target_is_a_usage_error() {
+    let (code, _, err) = run(&["resolve", "redis+sentinel://127.0.0.1:70000/svc"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("70000"), "{err}");
+    let (code, _, err) = run(&["drill", "--sentinel", "127.0.0.1:1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("service"), "{err}");
+}
