@@ -2,7 +2,7 @@
 
 use crate::error::{Error, ErrorReply};
 use bytes::Bytes;
-use resp_sentinel_core::Value;
+use resp_sentinel_core::{ByteStr, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 
@@ -56,27 +56,33 @@ impl FromValue for () {
     }
 }
 
-impl FromValue for Bytes {
+impl FromValue for ByteStr {
     fn from_value(v: Value) -> Result<Self, Error> {
         match check(v)? {
             Value::SimpleString(b) | Value::Bulk(b) | Value::BigNumber(b) => Ok(b),
             Value::Verbatim { text, .. } => Ok(text),
-            Value::Integer(n) => Ok(Bytes::from(n.to_string())),
-            Value::Double(d) => Ok(Bytes::from(d.to_string())),
+            Value::Integer(n) => Ok(ByteStr::from(n.to_string())),
+            Value::Double(d) => Ok(ByteStr::from(d.to_string())),
             other => Err(unexpected("a string", &other)),
         }
     }
 }
 
+impl FromValue for Bytes {
+    fn from_value(v: Value) -> Result<Self, Error> {
+        ByteStr::from_value(v).map(ByteStr::into_bytes)
+    }
+}
+
 impl FromValue for Vec<u8> {
     fn from_value(v: Value) -> Result<Self, Error> {
-        Bytes::from_value(v).map(|b| b.to_vec())
+        ByteStr::from_value(v).map(|b| b.to_vec())
     }
 }
 
 impl FromValue for String {
     fn from_value(v: Value) -> Result<Self, Error> {
-        let b = Bytes::from_value(v)?;
+        let b = ByteStr::from_value(v)?;
         String::from_utf8(b.to_vec()).map_err(|_| Error::Conversion("reply is not UTF-8".into()))
     }
 }
@@ -200,7 +206,7 @@ mod tests {
     use super::*;
 
     fn bulk(s: &str) -> Value {
-        Value::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+        Value::Bulk(ByteStr::copy_from_slice(s.as_bytes()))
     }
 
     #[test]
@@ -213,12 +219,12 @@ mod tests {
         ));
         assert_eq!(String::from_value(bulk("hi")).unwrap(), "hi");
         assert_eq!(Option::<String>::from_value(Value::Null).unwrap(), None);
-        assert!(bool::from_value(Value::SimpleString(Bytes::from_static(b"OK"))).unwrap());
+        assert!(bool::from_value(Value::SimpleString(ByteStr::from_static(b"OK"))).unwrap());
     }
 
     #[test]
     fn error_reply_is_typed() {
-        let e = String::from_value(Value::Error(Bytes::from_static(b"WRONGTYPE bad op")));
+        let e = String::from_value(Value::Error(ByteStr::from_static(b"WRONGTYPE bad op")));
         match e {
             Err(Error::Server(r)) => {
                 assert_eq!(r.code, "WRONGTYPE");

@@ -1,17 +1,17 @@
 //! Pub/sub messages as the caller sees them.
 
 use bytes::Bytes;
-use resp_sentinel_core::Value;
+use resp_sentinel_core::{ByteStr, Value};
 
 /// One published message received on a subscription.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message {
     /// The channel it was published on.
-    pub channel: Bytes,
+    pub channel: ByteStr,
     /// The pattern that matched, for `PSUBSCRIBE` subscriptions.
-    pub pattern: Option<Bytes>,
-    /// The message body.
-    pub payload: Bytes,
+    pub pattern: Option<ByteStr>,
+    /// The message body (`ByteStr::into_bytes` gives a `Bytes`).
+    pub payload: ByteStr,
 }
 
 impl Message {
@@ -83,7 +83,7 @@ mod tests {
     use super::*;
 
     fn b(s: &str) -> Value {
-        Value::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+        Value::Bulk(ByteStr::copy_from_slice(s.as_bytes()))
     }
 
     #[test]

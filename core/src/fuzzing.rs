@@ -305,7 +305,7 @@ fn parsed_to_value(p: &Parsed<'_>) -> Value {
 }
 
 fn frame_to_value(f: &Frame<'_>) -> Value {
-    let b = bytes::Bytes::copy_from_slice;
+    let b = crate::ByteStr::copy_from_slice;
     match *f {
         Frame::SimpleString(s) => Value::SimpleString(b(s)),
         Frame::Error(s) => Value::Error(b(s)),
@@ -439,10 +439,10 @@ impl Builder<'_> {
         let leaf_only = depth >= 6 || self.budget == 0;
         let tag = self.byte() % if leaf_only { 10 } else { 15 };
         let len = self.byte() as usize;
-        let bytes = |s: &mut Self, n: usize| bytes::Bytes::from(s.take(n));
+        let bytes = |s: &mut Self, n: usize| crate::ByteStr::from(s.take(n));
         match tag {
-            0 => Value::SimpleString(bytes::Bytes::from(self.line(len % 24))),
-            1 => Value::Error(bytes::Bytes::from(self.line(len % 24))),
+            0 => Value::SimpleString(self.line(len % 24).into()),
+            1 => Value::Error(self.line(len % 24).into()),
             2 => Value::Integer(self.u64() as i64),
             3 => Value::Bulk(bytes(self, len % 40)),
             4 => Value::Null,
@@ -455,7 +455,7 @@ impl Builder<'_> {
                     Vec::new()
                 };
                 digits.extend(self.take(len % 30 + 1).iter().map(|b| b'0' + b % 10));
-                Value::BigNumber(bytes::Bytes::from(digits))
+                Value::BigNumber(digits.into())
             }
             8 => Value::BlobError(bytes(self, len % 40)),
             9 => {
@@ -537,7 +537,7 @@ mod tests {
             budget: 200,
         }
         .top();
-        assert_eq!(empty, Value::SimpleString(bytes::Bytes::new()));
+        assert_eq!(empty, Value::SimpleString(crate::ByteStr::new()));
     }
 
     #[test]
@@ -560,7 +560,7 @@ mod tests {
             panic!("{v:?}")
         };
         assert_eq!(attributes.len(), 1);
-        assert_eq!(**value, Value::Bulk(bytes::Bytes::from_static(b"ok")));
+        assert_eq!(**value, Value::Bulk("ok".into()));
         assert_eq!(items[1], Value::Boolean(true));
         roundtrip(&data);
         // At the top level tag 14 is a map: top-level attributes come from the first byte.

@@ -16,4 +16,6 @@ pub mod sentinel;
 pub mod sim;
 pub mod url;
 
-pub use resp::{cmd, Cmd, Decoder, Frame, Limits, ProtocolError, ProtocolErrorKind, Value};
+pub use resp::{
+    cmd, ByteStr, Cmd, Decoder, Frame, Limits, ProtocolError, ProtocolErrorKind, Value,
+};

@@ -3,7 +3,7 @@
 
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
-use resp_sentinel_core::{Decoder, Limits, ProtocolError, Value};
+use resp_sentinel_core::{ByteStr, Decoder, Limits, ProtocolError, Value};
 
 /// Structural equality where NaN equals NaN (and 0.0 differs from -0.0, as on the wire).
 fn same(a: &Value, b: &Value) -> bool {
@@ -38,21 +38,22 @@ fn same_pairs(x: &[(Value, Value)], y: &[(Value, Value)]) -> bool {
             .all(|((xk, xv), (yk, yv))| same(xk, yk) && same(xv, yv))
 }
 
-fn bytes_of(v: Vec<u8>) -> Bytes {
-    Bytes::from(v)
+fn bytes_of(v: Vec<u8>) -> ByteStr {
+    ByteStr::from(v)
 }
 
 /// Text without CR or LF, as simple strings and errors carry.
-fn line() -> impl Strategy<Value = Bytes> {
+fn line() -> impl Strategy<Value = ByteStr> {
     proptest::collection::vec(
         any::<u8>().prop_filter("no CR/LF", |b| *b != b'\r' && *b != b'\n'),
-        0..12,
+        0..30,
     )
     .prop_map(bytes_of)
 }
 
-fn blob() -> impl Strategy<Value = Bytes> {
-    proptest::collection::vec(any::<u8>(), 0..24).prop_map(bytes_of)
+/// Payloads on both sides of the inline limit of `ByteStr`.
+fn blob() -> impl Strategy<Value = ByteStr> {
+    proptest::collection::vec(any::<u8>(), 0..40).prop_map(bytes_of)
 }
 
 fn scalar() -> impl Strategy<Value = Value> {
@@ -71,7 +72,7 @@ fn scalar() -> impl Strategy<Value = Value> {
             Just(-0.0)
         ]
         .prop_map(Value::Double),
-        "-?[0-9]{1,40}".prop_map(|s| Value::BigNumber(Bytes::from(s))),
+        "-?[0-9]{1,40}".prop_map(|s| Value::BigNumber(ByteStr::from(s))),
         blob().prop_map(Value::BlobError),
         (any::<[u8; 3]>(), blob()).prop_map(|(format, text)| Value::Verbatim { format, text }),
     ]

@@ -114,7 +114,7 @@ impl Scripted {
 }
 
 fn bulk(s: &str) -> Value {
-    Value::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+    Value::Bulk(resp_sentinel_core::ByteStr::copy_from_slice(s.as_bytes()))
 }
 
 fn err_starts(v: &Value, prefix: &str) -> bool {
@@ -179,7 +179,7 @@ fn world_answers_like_redis_and_replicates_with_lag() {
     // SELECT isolates databases; ECHO echoes.
     assert_eq!(
         s.call(m, cmd("SELECT").arg(2)),
-        Value::SimpleString(Bytes::from_static(b"OK"))
+        Value::SimpleString(resp_sentinel_core::ByteStr::from_static(b"OK"))
     );
     assert_eq!(s.call(m, cmd("GET").arg("k")), Value::Null);
     assert_eq!(s.call(m, cmd("ECHO").arg("hi")), bulk("hi"));
@@ -244,7 +244,7 @@ fn world_failover_follows_redis_order_and_old_master_discards_late_writes() {
     let old = s.connect(6379);
     assert_eq!(
         s.call(old, cmd("SET").arg("before").arg("1")),
-        Value::SimpleString(Bytes::from_static(b"OK"))
+        Value::SimpleString(resp_sentinel_core::ByteStr::from_static(b"OK"))
     );
     s.run(Duration::from_millis(50));
     let t = s.world.now();
@@ -256,7 +256,7 @@ fn world_failover_follows_redis_order_and_old_master_discards_late_writes() {
     // The old master is still writable after +switch-master: the fence window.
     assert_eq!(
         s.call(old, cmd("SET").arg("late").arg("1")),
-        Value::SimpleString(Bytes::from_static(b"OK"))
+        Value::SimpleString(resp_sentinel_core::ByteStr::from_static(b"OK"))
     );
     let events = event_channels(s.replies.get(&sub).map(Vec::as_slice).unwrap_or(&[]));
     let names: Vec<&str> = events.iter().map(|(c, _)| c.as_str()).collect();

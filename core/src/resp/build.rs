@@ -1,20 +1,21 @@
 //! Owned [`Value`]s from validated bytes, built with an explicit stack (no recursion).
 
 use super::scan::{is_pairs, read_item, Item};
-use super::{Aggregate, Frame, Value};
+use super::{Aggregate, ByteStr, Frame, Value};
 use bytes::Bytes;
 
-/// `s` as a `Bytes`: a zero-copy slice of `backing` when `s` lies inside it, a copy otherwise.
-pub(crate) fn sub_bytes(backing: &Bytes, s: &[u8]) -> Bytes {
-    if s.is_empty() {
-        return Bytes::new();
+/// `s` as a [`ByteStr`]: inline when short, else a zero-copy slice of `backing` when `s` lies
+/// inside it, a copy otherwise.
+pub(crate) fn sub_str(backing: &Bytes, s: &[u8]) -> ByteStr {
+    if let Some(inline) = ByteStr::inline(s) {
+        return inline;
     }
     let base = backing.as_ptr() as usize;
     let p = s.as_ptr() as usize;
     if p >= base && p + s.len() <= base + backing.len() {
-        backing.slice(p - base..p - base + s.len())
+        ByteStr::inline_or_slice(s, backing, p - base..p - base + s.len())
     } else {
-        Bytes::copy_from_slice(s)
+        ByteStr::copy_from_slice(s)
     }
 }
 

@@ -14,7 +14,7 @@
 use super::build::build_seq;
 use super::scan::{blob, find_cr, head, is_pairs, is_prefix, short_len, Head};
 use super::tape::Tape;
-use super::{Aggregate, Frame, Limits, ProtocolError, ProtocolErrorKind, Value};
+use super::{Aggregate, ByteStr, Frame, Limits, ProtocolError, ProtocolErrorKind, Value};
 use bytes::BytesMut;
 
 /// A complete frame found at the start of a buffer.
@@ -47,13 +47,13 @@ impl Parsed<'_> {
 /// range `start..end` of the frame's bytes.
 enum OwnedScalar {
     Direct(Value),
-    Slice(fn(bytes::Bytes) -> Value, usize, usize),
+    Slice(fn(ByteStr) -> Value, usize, usize),
 }
 
 /// The [`OwnedScalar`] for a frame read from `backing`; `None` for verbatim strings and
 /// aggregates, which take the general path.
 fn owned_scalar(f: Frame<'_>, backing: &[u8]) -> Option<OwnedScalar> {
-    let (make, s): (fn(bytes::Bytes) -> Value, &[u8]) = match f {
+    let (make, s): (fn(ByteStr) -> Value, &[u8]) = match f {
         Frame::SimpleString(s) => (Value::SimpleString, s),
         Frame::Error(s) => (Value::Error, s),
         Frame::Bulk(s) => (Value::Bulk, s),
@@ -84,18 +84,6 @@ fn first_cr_in_word(word: u64) -> Option<usize> {
     } else {
         Some(found.trailing_zeros() as usize / 8)
     }
-}
-
-/// The status replies most commands send, as static `Bytes`: decoding them leaves the read
-/// buffer's reference count alone (an atomic increment and decrement per reply otherwise).
-fn common_status(s: &[u8]) -> Option<bytes::Bytes> {
-    let known: &'static [u8] = match s {
-        b"OK" => b"OK",
-        b"QUEUED" => b"QUEUED",
-        b"PONG" => b"PONG",
-        _ => return None,
-    };
-    Some(bytes::Bytes::from_static(known))
 }
 
 /// An aggregate whose elements are still arriving.
@@ -244,36 +232,49 @@ impl Decoder {
 
     /// Splits one complete frame off the front of `buf` and returns it as an owned [`Value`].
     ///
-    /// The frame's bytes become one `Bytes` (no copy); every string in the value is a slice of
-    /// it, except the top-level status replies `OK`, `QUEUED` and `PONG`, which are static
-    /// `Bytes` (equal values, no reference count to touch). Attributes that precede the frame
-    /// wrap it in [`Value::Attributed`].
+    /// Strings of up to [`ByteStr::INLINE`] bytes are copied into the value; longer ones are
+    /// slices of the frame's bytes, which become one `Bytes` (no copy) only when the frame
+    /// holds such a string. Attributes that precede the frame wrap it in
+    /// [`Value::Attributed`].
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, ProtocolError> {
         if self.idle() {
             if let Some((bulk, s, len)) = self.quick(&buf[..]) {
-                if !bulk {
-                    if let Some(s) = common_status(s) {
-                        bytes::Buf::advance(buf, len);
-                        return Ok(Some(Value::SimpleString(s)));
-                    }
-                }
-                // The string's place in the frame, then the frame as one `Bytes` narrowed to it.
+                // The string's place in the frame.
                 let start = s.as_ptr() as usize - buf.as_ptr() as usize;
                 let end = start + s.len();
-                let mut b = buf.split_to(len).freeze();
-                b.truncate(end);
-                bytes::Buf::advance(&mut b, start);
+                let text = match buf
+                    .get(start..)
+                    .and_then(|w| ByteStr::inline_window(w, s.len()))
+                {
+                    Some(inline) => {
+                        bytes::Buf::advance(buf, len);
+                        inline
+                    }
+                    // Too long to copy: the frame as one `Bytes`, narrowed to the string.
+                    None => {
+                        let mut b = buf.split_to(len).freeze();
+                        b.truncate(end);
+                        bytes::Buf::advance(&mut b, start);
+                        b.into()
+                    }
+                };
                 return Ok(Some(if bulk {
-                    Value::Bulk(b)
+                    Value::Bulk(text)
                 } else {
-                    Value::SimpleString(b)
+                    Value::SimpleString(text)
                 }));
             }
             // A whole aggregate in the buffer: read once, building as it goes (see `tape`).
             if matches!(buf.first(), Some(b'*' | b'%' | b'~' | b'>')) {
                 if let Some(len) = self.tape.scan(&buf[..], &self.limits) {
+                    if !self.tape.has_long_strings() {
+                        // Strings are copied from the buffer, which may run past the frame.
+                        let v = self.tape.build(&buf[..], None);
+                        bytes::Buf::advance(buf, len);
+                        return Ok(Some(v));
+                    }
                     let frame = buf.split_to(len).freeze();
-                    return Ok(Some(self.tape.build(&frame)));
+                    return Ok(Some(self.tape.build(&frame, Some(&frame))));
                 }
             }
         }
@@ -282,15 +283,29 @@ impl Decoder {
             Some(p) => (p.len, None),
             None => return Ok(None),
         };
+        if let Some(OwnedScalar::Direct(v)) = scalar {
+            bytes::Buf::advance(buf, len);
+            return Ok(Some(v));
+        }
+        if let Some(OwnedScalar::Slice(make, start, end)) = scalar {
+            if let Some(inline) = buf
+                .get(start..)
+                .and_then(|w| ByteStr::inline_window(w, end - start))
+            {
+                bytes::Buf::advance(buf, len);
+                return Ok(Some(make(inline)));
+            }
+        }
         let bytes = buf.split_to(len).freeze();
         Ok(match scalar {
             Some(OwnedScalar::Direct(v)) => Some(v),
-            // The one string of a scalar frame: narrow `bytes` to it, no reference-count churn.
+            // The one long string of a scalar frame: narrow `bytes` to it, no reference-count
+            // churn.
             Some(OwnedScalar::Slice(make, start, end)) => {
                 let mut b = bytes;
                 b.truncate(end);
                 bytes::Buf::advance(&mut b, start);
-                Some(make(b))
+                Some(make(b.into()))
             }
             // The bytes are validated: building one element cannot fail.
             None => build_seq(&bytes, 0, 1, &bytes).pop(),
@@ -930,27 +945,52 @@ mod tests {
     }
 
     #[test]
-    fn decode_splits_and_shares_one_buffer() {
-        let mut buf = bytes::BytesMut::from(&b"*2\r\n$3\r\nfoo\r\n+bar\r\n:9\r\n"[..]);
+    fn decode_copies_short_strings_and_shares_the_buffer_for_long_ones() {
+        let long = [b'x'; ByteStr::INLINE + 1];
+        let mut wire = b"*3\r\n$3\r\nfoo\r\n$24\r\n".to_vec();
+        wire.extend_from_slice(&long);
+        wire.extend_from_slice(b"\r\n+");
+        wire.extend_from_slice(&long);
+        wire.extend_from_slice(b"\r\n:9\r\n");
+        let mut buf = bytes::BytesMut::from(&wire[..]);
         let mut d = Decoder::new();
         let v = d.decode(&mut buf).unwrap().unwrap();
         assert_eq!(&buf[..], b":9\r\n");
         let items = v.as_array().unwrap();
-        assert_eq!(items[0].as_bytes(), Some(&b"foo"[..]));
-        assert_eq!(items[1].as_str(), Some("bar"));
-        // Both strings point into one allocation, at offsets 8 and 14 of the frame.
-        let (Value::Bulk(a), Value::SimpleString(b)) = (&items[0], &items[1]) else {
-            panic!()
+        let (Value::Bulk(foo), Value::Bulk(a), Value::SimpleString(b)) =
+            (&items[0], &items[1], &items[2])
+        else {
+            panic!("{v:?}")
         };
-        assert_eq!(b.as_ptr() as usize - a.as_ptr() as usize, 6);
+        assert_eq!(foo, "foo");
+        assert!(!foo.is_shared(), "short strings are inline");
+        assert_eq!((&a[..], &b[..]), (&long[..], &long[..]));
+        // Both long strings point into one allocation, 24 + 3 bytes apart.
+        assert!(a.is_shared() && b.is_shared());
+        assert_eq!(b.as_ptr() as usize - a.as_ptr() as usize, 27);
         assert_eq!(d.decode(&mut buf).unwrap(), Some(Value::Integer(9)));
         assert!(buf.is_empty());
-        // Common status replies are static, the buffer is consumed all the same.
-        buf.extend_from_slice(b"+OK\r\n+QUEUED\r\n+OKAY\r\n");
-        for s in ["OK", "QUEUED", "OKAY"] {
-            let v = d.decode(&mut buf).unwrap().unwrap();
-            assert_eq!(v.as_str(), Some(s));
-        }
+
+        // Top-level strings, by the quick path and the general one (verbatim, attributes).
+        buf.extend_from_slice(b"+OK\r\n$24\r\n");
+        buf.extend_from_slice(&long);
+        buf.extend_from_slice(b"\r\n=28\r\ntxt:");
+        buf.extend_from_slice(&long);
+        buf.extend_from_slice(b"\r\n|1\r\n+k\r\n+v\r\n$24\r\n");
+        buf.extend_from_slice(&long);
+        buf.extend_from_slice(b"\r\n");
+        let ok = d.decode(&mut buf).unwrap().unwrap();
+        assert!(matches!(&ok, Value::SimpleString(s) if !s.is_shared() && s == "OK"));
+        let bulk = d.decode(&mut buf).unwrap().unwrap();
+        assert!(matches!(&bulk, Value::Bulk(s) if s.is_shared() && s[..] == long[..]));
+        let verbatim = d.decode(&mut buf).unwrap().unwrap();
+        assert!(matches!(&verbatim, Value::Verbatim { text, .. } if text[..] == long[..]));
+        let attributed = d.decode(&mut buf).unwrap().unwrap();
+        let Value::Attributed { attributes, value } = attributed else {
+            panic!()
+        };
+        assert_eq!(attributes[0].0.as_str(), Some("k"));
+        assert_eq!(value.as_bytes(), Some(&long[..]));
         assert!(buf.is_empty());
         assert_eq!(d.decode(&mut buf).unwrap(), None);
     }

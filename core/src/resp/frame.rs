@@ -1,6 +1,6 @@
 //! Borrowed frames: views over a validated buffer, no heap allocation.
 
-use super::build::{build_aggregate, sub_bytes};
+use super::build::{build_aggregate, sub_str};
 use super::scan::{is_pairs, read_item, short_len, skip, Item};
 use super::Value;
 use bytes::Bytes;
@@ -46,11 +46,11 @@ pub enum Frame<'a> {
 }
 
 impl<'a> Frame<'a> {
-    /// Converts to an owned [`Value`]; strings become slices of `backing` when the frame
-    /// borrows from it (no copy), and copies otherwise. Attributes inside aggregates are kept
+    /// Converts to an owned [`Value`]; short strings are copied inline, long ones become
+    /// slices of `backing` when the frame borrows from it (no copy), and copies otherwise. Attributes inside aggregates are kept
     /// as [`Value::Attributed`].
     pub fn to_value(&self, backing: &Bytes) -> Value {
-        let b = |s: &[u8]| sub_bytes(backing, s);
+        let b = |s: &[u8]| sub_str(backing, s);
         match *self {
             Frame::SimpleString(s) => Value::SimpleString(b(s)),
             Frame::Error(s) => Value::Error(b(s)),
@@ -307,25 +307,29 @@ mod tests {
 
     #[test]
     fn to_value_slices_or_copies() {
-        let backing = Bytes::from_static(b"*2\r\n+a\r\n%1\r\n+k\r\n|0\r\n:1\r\n");
+        let backing = Bytes::from_static(
+            b"*3\r\n+a\r\n%1\r\n+k\r\n|0\r\n:1\r\n$24\r\nlong enough to be shared\r\n",
+        );
         let p = Decoder::new().parse(&backing).unwrap().unwrap();
         let v = p.frame.to_value(&backing);
         let expected = Value::Array(vec![
-            Value::SimpleString(Bytes::from_static(b"a")),
+            Value::SimpleString("a".into()),
             Value::Map(vec![(
-                Value::SimpleString(Bytes::from_static(b"k")),
+                Value::SimpleString("k".into()),
                 Value::Attributed {
                     attributes: vec![],
                     value: Box::new(Value::Integer(1)),
                 },
             )]),
+            Value::Bulk("long enough to be shared".into()),
         ]);
         assert_eq!(v, expected);
         let Value::Array(items) = &v else { panic!() };
-        let Value::SimpleString(a) = &items[0] else {
+        let (Value::SimpleString(short), Value::Bulk(long)) = (&items[0], &items[2]) else {
             panic!()
         };
-        assert_eq!(a.as_ptr(), backing[5..].as_ptr(), "zero-copy slice");
+        assert!(!short.is_shared(), "short strings are copied inline");
+        assert_eq!(long.as_ptr(), backing[29..].as_ptr(), "zero-copy slice");
         // A frame not inside `backing` is copied, not a panic.
         let other = Bytes::from_static(b"unrelated");
         assert_eq!(p.frame.to_value(&other), expected);

@@ -2,10 +2,12 @@
 //!
 //! - [`Decoder::parse`] returns a borrowed [`Frame`] over the caller's buffer.
 //! - [`Decoder::decode`] splits a complete frame off a `BytesMut` and returns an owned [`Value`]
-//!   whose strings are `Bytes` slices of the same allocation.
+//!   whose strings are [`ByteStr`]s: short ones copied inline, long ones `Bytes` slices of the
+//!   same allocation.
 //! - [`Cmd`] writes a command as an array of bulk strings straight into a `BytesMut`.
 
 mod build;
+mod bytestr;
 mod decoder;
 mod encode;
 mod error;
@@ -15,6 +17,7 @@ mod scan;
 mod tape;
 mod value;
 
+pub use bytestr::ByteStr;
 pub use decoder::{Decoder, Parsed};
 pub use encode::{cmd, encode_command, Arg, Cmd, Words};
 pub use error::{ProtocolError, ProtocolErrorKind};

@@ -10,7 +10,7 @@
 //! explicit stacks, never recursion; the tokens and stacks are reused from frame to frame.
 
 use super::scan::{find_cr, head, parse_len, short_len, Head};
-use super::{Frame, Limits, Value};
+use super::{ByteStr, Frame, Limits, Value};
 use bytes::Bytes;
 
 /// One element of a scanned frame; offsets are from the start of the frame.
@@ -74,6 +74,8 @@ pub(crate) struct Tape {
     open: Vec<Open>,
     /// Bytes searched or parsed by `scan`, whether it succeeded or gave up.
     pub(crate) examined: u64,
+    /// The scanned frame holds a string longer than [`ByteStr::INLINE`].
+    long: bool,
 }
 
 impl Tape {
@@ -90,6 +92,7 @@ impl Tape {
     fn scan_counted(&mut self, buf: &[u8], limits: &Limits, examined: &mut u64) -> Option<usize> {
         self.toks.clear();
         self.counts.clear();
+        let mut long = false;
         let mut pos = 0usize;
         // Elements still expected at the current level (1: the frame itself).
         let mut remaining = 1usize;
@@ -106,13 +109,17 @@ impl Tape {
                         return None;
                     }
                     *examined += 2 * (start - pos) as u64 - 3;
+                    long |= len > ByteStr::INLINE;
                     self.toks.push(Tok::Str(b'$', start, end));
                     pos = end + 2;
                     remaining -= 1;
                     while remaining == 0 {
                         match self.counts.pop() {
                             Some(parent) => remaining = parent - 1,
-                            None => return Some(pos),
+                            None => {
+                                self.long = long;
+                                return Some(pos);
+                            }
                         }
                     }
                     continue;
@@ -130,6 +137,7 @@ impl Tape {
             *examined += 2 * cr as u64 + 1;
             match kind {
                 b'+' | b'-' => {
+                    long |= cr > ByteStr::INLINE;
                     self.toks.push(Tok::Str(kind, start, start + cr));
                     pos = next;
                 }
@@ -143,6 +151,7 @@ impl Tape {
                             return None;
                         }
                         *examined += 2;
+                        long |= len > ByteStr::INLINE;
                         self.toks.push(Tok::Str(kind, next, end));
                         pos = end + 2;
                     }
@@ -184,7 +193,10 @@ impl Tape {
                         Head::Done(Frame::Double(d)) => Tok::Double(d),
                         Head::Done(Frame::Boolean(b)) => Tok::Bool(b),
                         Head::Done(Frame::Null) => Tok::Null,
-                        Head::Done(Frame::BigNumber(_)) => Tok::Str(b'(', start, start + cr),
+                        Head::Done(Frame::BigNumber(_)) => {
+                            long |= cr > ByteStr::INLINE;
+                            Tok::Str(b'(', start, start + cr)
+                        }
                         _ => return None,
                     };
                     self.toks.push(tok);
@@ -196,59 +208,98 @@ impl Tape {
             while remaining == 0 {
                 match self.counts.pop() {
                     Some(parent) => remaining = parent - 1,
-                    None => return Some(pos),
+                    None => {
+                        self.long = long;
+                        return Some(pos);
+                    }
                 }
             }
         }
     }
 
-    /// Builds the value [`Tape::scan`] recorded; `frame` holds exactly the scanned frame's bytes.
-    pub(crate) fn build(&mut self, frame: &Bytes) -> Value {
+    /// Whether the frame [`Tape::scan`] accepted last holds a string too long to be inline,
+    /// so that [`Tape::build`] needs the frame as `Bytes`.
+    pub(crate) fn has_long_strings(&self) -> bool {
+        self.long
+    }
+
+    /// Builds the value [`Tape::scan`] recorded; `bytes` starts with the scanned frame (and
+    /// may go on past it), and `frame` is exactly the frame as `Bytes` when
+    /// [`Tape::has_long_strings`] (long strings are copied without it).
+    pub(crate) fn build(&mut self, bytes: &[u8], frame: Option<&Bytes>) -> Value {
         self.open.clear();
         let slice = |s: usize, e: usize| {
-            if e <= frame.len() && s < e {
-                frame.slice(s..e)
-            } else {
-                Bytes::new()
+            if let Some(inline) = bytes
+                .get(s..)
+                .and_then(|w| ByteStr::inline_window(w, e.saturating_sub(s)))
+            {
+                return inline;
+            }
+            match (frame, bytes.get(s..e)) {
+                (Some(frame), Some(_)) if e <= frame.len() => ByteStr::from(frame.slice(s..e)),
+                (_, Some(text)) => ByteStr::copy_from_slice(text),
+                (_, None) => ByteStr::new(),
             }
         };
-        for &tok in &self.toks {
-            let mut v = match tok {
-                Tok::Str(kind, s, e) => {
-                    let b = slice(s, e);
-                    match kind {
-                        b'$' => Value::Bulk(b),
-                        b'+' => Value::SimpleString(b),
-                        b'-' => Value::Error(b),
-                        b'!' => Value::BlobError(b),
-                        _ => Value::BigNumber(b),
-                    }
+        let scalar = |tok: Tok| match tok {
+            Tok::Str(kind, s, e) => {
+                let b = slice(s, e);
+                match kind {
+                    b'$' => Value::Bulk(b),
+                    b'+' => Value::SimpleString(b),
+                    b'-' => Value::Error(b),
+                    b'!' => Value::BlobError(b),
+                    _ => Value::BigNumber(b),
                 }
-                Tok::Int(n) => Value::Integer(n),
-                Tok::Double(d) => Value::Double(d),
-                Tok::Bool(b) => Value::Boolean(b),
-                Tok::Null => Value::Null,
+            }
+            Tok::Int(n) => Value::Integer(n),
+            Tok::Double(d) => Value::Double(d),
+            Tok::Bool(b) => Value::Boolean(b),
+            Tok::Null | Tok::Agg(..) => Value::Null,
+        };
+        let toks = &self.toks;
+        let mut i = 0;
+        while let Some(&tok) = toks.get(i) {
+            i += 1;
+            let mut v = match tok {
                 Tok::Agg(kind, elems) => {
-                    // The scan saw all `elems` elements in the buffer: the capacity is bounded
-                    // by bytes that arrived, never by a claimed length alone.
-                    let (items, pairs) = if kind == b'%' {
-                        (Vec::new(), Vec::with_capacity(elems / 2))
+                    // An aggregate of scalars only (most are: arrays of bulk strings, maps of
+                    // fields), built in one go: its elements are the next `elems` tokens.
+                    let body = i.checked_add(elems).and_then(|end| toks.get(i..end));
+                    if let Some(body) =
+                        body.filter(|b| !b.iter().any(|t| matches!(t, Tok::Agg(..))))
+                    {
+                        i += elems;
+                        let items = body.iter().map(|&t| scalar(t));
+                        match kind {
+                            b'%' => Value::Map(
+                                body.chunks_exact(2)
+                                    .map(|p| (scalar(p[0]), scalar(p[1])))
+                                    .collect(),
+                            ),
+                            b'~' => Value::Set(items.collect()),
+                            b'>' => Value::Push(items.collect()),
+                            _ => Value::Array(items.collect()),
+                        }
                     } else {
-                        (Vec::with_capacity(elems), Vec::new())
-                    };
-                    let open = Open {
-                        kind,
-                        remaining: elems,
-                        items,
-                        pairs,
-                        key: None,
-                    };
-                    if elems > 0 {
-                        self.open.push(open);
+                        // The scan saw all `elems` elements in the buffer: the capacity is
+                        // bounded by bytes that arrived, never by a claimed length alone.
+                        let (items, pairs) = if kind == b'%' {
+                            (Vec::new(), Vec::with_capacity(elems / 2))
+                        } else {
+                            (Vec::with_capacity(elems), Vec::new())
+                        };
+                        self.open.push(Open {
+                            kind,
+                            remaining: elems,
+                            items,
+                            pairs,
+                            key: None,
+                        });
                         continue;
                     }
-                    open.finish()
                 }
+                other => scalar(other),
             };
             // Hand the value to its parent, closing every aggregate it completes.
             loop {
@@ -285,7 +336,7 @@ mod tests {
         let mut t = Tape::default();
         let len = t.scan(input, &Limits::default())?;
         let frame = Bytes::copy_from_slice(&input[..len]);
-        Some((t.build(&frame), len))
+        Some((t.build(&frame, Some(&frame)), len))
     }
 
     #[test]
@@ -293,7 +344,7 @@ mod tests {
         let input = b"*4\r\n$3\r\nfoo\r\n%2\r\n+a\r\n:1\r\n+b\r\n*0\r\n~1\r\n_\r\n#t\r\nextra";
         let (v, len) = scan_build(input).unwrap();
         assert_eq!(len, input.len() - 5);
-        let b = |s: &'static [u8]| Bytes::from_static(s);
+        let b = ByteStr::from_static;
         assert_eq!(
             v,
             Value::Array(vec![

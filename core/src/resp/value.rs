@@ -1,20 +1,22 @@
-//! Owned values for callers who keep replies; strings are `Bytes` slices of the read buffer.
+//! Owned values for callers who keep replies; strings are [`ByteStr`]s (short ones inline, long
+//! ones `Bytes` slices of the read buffer).
 
 use super::encode::format_int;
-use bytes::{BufMut, Bytes, BytesMut};
+use super::ByteStr;
+use bytes::{BufMut, BytesMut};
 use std::fmt::Write as _;
 
 /// An owned RESP2/RESP3 value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     /// `+` simple string.
-    SimpleString(Bytes),
+    SimpleString(ByteStr),
     /// `-` simple error, the whole line.
-    Error(Bytes),
+    Error(ByteStr),
     /// `:` integer.
     Integer(i64),
     /// `$` bulk string.
-    Bulk(Bytes),
+    Bulk(ByteStr),
     /// `$-1`, `*-1` or `_`.
     Null,
     /// `#` boolean.
@@ -22,15 +24,15 @@ pub enum Value {
     /// `,` double.
     Double(f64),
     /// `(` big number, digits as sent.
-    BigNumber(Bytes),
+    BigNumber(ByteStr),
     /// `!` blob error.
-    BlobError(Bytes),
+    BlobError(ByteStr),
     /// `=` verbatim string.
     Verbatim {
         /// Format, e.g. `txt`.
         format: [u8; 3],
         /// The text.
-        text: Bytes,
+        text: ByteStr,
     },
     /// `*` array.
     Array(Vec<Value>),
@@ -248,8 +250,8 @@ mod tests {
     use super::*;
     use crate::Decoder;
 
-    fn b(s: &'static str) -> Bytes {
-        Bytes::from_static(s.as_bytes())
+    fn b(s: &'static str) -> ByteStr {
+        ByteStr::copy_from_slice(s.as_bytes())
     }
 
     fn encoded(v: &Value) -> BytesMut {
@@ -313,7 +315,7 @@ mod tests {
     fn accessors() {
         assert_eq!(Value::Bulk(b("x")).as_bytes(), Some(&b"x"[..]));
         assert_eq!(Value::SimpleString(b("ok")).as_str(), Some("ok"));
-        assert_eq!(Value::Bulk(Bytes::from_static(&[0xff])).as_str(), None);
+        assert_eq!(Value::Bulk(ByteStr::from_static(&[0xff])).as_str(), None);
         let verbatim = Value::Verbatim {
             format: *b"txt",
             text: b("t"),

@@ -131,7 +131,7 @@ mod tests {
 
     #[test]
     fn extracts_messages() {
-        let b = |s: &'static str| Value::Bulk(Bytes::from_static(s.as_bytes()));
+        let b = |s: &'static str| Value::Bulk(Bytes::from_static(s.as_bytes()).into());
         let m = Value::Array(vec![b("message"), b("+odown"), b("x")]);
         assert_eq!(message(&m), Some((&b"+odown"[..], &b"x"[..])));
         let p = Value::Push(vec![b("pmessage"), b("*"), b("ch"), b("y")]);

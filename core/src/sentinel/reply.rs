@@ -188,10 +188,9 @@ pub(crate) fn instances(v: &Value) -> Result<Vec<Instance>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
 
     fn b(s: &str) -> Value {
-        Value::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+        Value::Bulk(crate::ByteStr::copy_from_slice(s.as_bytes()))
     }
 
     #[test]
@@ -204,7 +203,7 @@ mod tests {
         assert!(master_addr(&Value::Array(vec![b("h"), b("0")])).is_err());
         assert!(master_addr(&Value::Array(vec![b(""), b("1")])).is_err());
         assert!(master_addr(&b("garbage")).is_err());
-        assert!(master_addr(&Value::Error(Bytes::from_static(b"ERR x"))).is_err());
+        assert!(master_addr(&Value::Error(crate::ByteStr::from_static(b"ERR x"))).is_err());
     }
 
     #[test]
@@ -212,7 +211,7 @@ mod tests {
         assert_eq!(role(&Value::Array(vec![b("master")])), RoleReply::Master);
         assert_eq!(role(&Value::Array(vec![b("slave")])), RoleReply::Replica);
         assert!(matches!(role(&Value::Integer(1)), RoleReply::Other(_)));
-        let e = Value::Error(Bytes::from_static(b"READONLY You can't write"));
+        let e = Value::Error(crate::ByteStr::from_static(b"READONLY You can't write"));
         assert!(error_is(&e, "READONLY"));
         assert!(!error_is(&e, "READ"));
         assert!(!error_is(&b("READONLY"), "READONLY"));

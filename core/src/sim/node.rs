@@ -271,9 +271,10 @@ impl DataNode {
                 one(reply::bulk(text))
             }
             "GET" => match args.get(1) {
-                Some(k) if args.len() == 2 => {
-                    one(self.get(db, k).cloned().map_or(Value::Null, Value::Bulk))
-                }
+                Some(k) if args.len() == 2 => one(self
+                    .get(db, k)
+                    .cloned()
+                    .map_or(Value::Null, |b| Value::Bulk(b.into()))),
                 _ => one(arity(&name)),
             },
             "SET" | "INCR" | "INCRBY" | "DECR" | "DEL" if !self.is_master() => {

@@ -134,15 +134,18 @@ pub fn common(
         "PING" => {
             if s.in_pubsub_mode() {
                 let msg = args.get(1).cloned().unwrap_or_default();
-                r(Value::Array(vec![reply::bulk("pong"), Value::Bulk(msg)]))
+                r(Value::Array(vec![
+                    reply::bulk("pong"),
+                    Value::Bulk(msg.into()),
+                ]))
             } else if let Some(m) = args.get(1) {
-                r(Value::Bulk(m.clone()))
+                r(Value::Bulk(m.clone().into()))
             } else {
                 r(reply::simple("PONG"))
             }
         }
         "ECHO" => match args.get(1) {
-            Some(m) if args.len() == 2 => r(Value::Bulk(m.clone())),
+            Some(m) if args.len() == 2 => r(Value::Bulk(m.clone().into())),
             _ => r(arity(&name)),
         },
         "QUIT" => {
@@ -247,7 +250,11 @@ pub fn common(
                 s.name = Some(args[2].clone());
                 r(reply::ok())
             }
-            Some("GETNAME") => r(s.name.clone().map(Value::Bulk).unwrap_or(Value::Null)),
+            Some("GETNAME") => r(s
+                .name
+                .clone()
+                .map(|b| Value::Bulk(b.into()))
+                .unwrap_or(Value::Null)),
             Some("ID") => r(Value::Integer(7)),
             Some("SETINFO") => r(reply::ok()),
             _ => r(reply::err(
@@ -280,7 +287,7 @@ pub fn common(
                 }
                 let items = vec![
                     reply::bulk(&kind),
-                    Value::Bulk(t),
+                    Value::Bulk(t.into()),
                     Value::Integer(s.sub_count()),
                 ];
                 out.push(if s.resp3 {
@@ -358,7 +365,7 @@ pub fn deliveries(s: &Session, channel: &[u8], msg: &[u8]) -> Vec<Value> {
         if glob(p, channel) {
             out.push(wrap(vec![
                 reply::bulk("pmessage"),
-                Value::Bulk(p.clone()),
+                Value::Bulk(p.clone().into()),
                 reply::bulk(channel),
                 reply::bulk(msg),
             ]));

@@ -174,7 +174,6 @@ fn seq(out: &mut BytesMut, marker: u8, items: &[Value], resp3: bool) {
 /// Shorthand constructors for replies.
 pub mod reply {
     use crate::Value;
-    use bytes::Bytes;
 
     /// `+OK`.
     pub fn ok() -> Value {
@@ -182,15 +181,15 @@ pub mod reply {
     }
     /// A simple string.
     pub fn simple(s: &str) -> Value {
-        Value::SimpleString(Bytes::copy_from_slice(s.as_bytes()))
+        Value::SimpleString(crate::ByteStr::copy_from_slice(s.as_bytes()))
     }
     /// An error line, e.g. `err("READONLY You can't write...")`.
     pub fn err(s: &str) -> Value {
-        Value::Error(Bytes::copy_from_slice(s.as_bytes()))
+        Value::Error(crate::ByteStr::copy_from_slice(s.as_bytes()))
     }
     /// A bulk string.
     pub fn bulk(s: impl AsRef<[u8]>) -> Value {
-        Value::Bulk(Bytes::copy_from_slice(s.as_ref()))
+        Value::Bulk(crate::ByteStr::copy_from_slice(s.as_ref()))
     }
     /// An array.
     pub fn array(items: Vec<Value>) -> Value {

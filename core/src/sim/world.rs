@@ -753,7 +753,8 @@ impl World {
                 Ok(Some(a)) => a,
                 Ok(None) => break,
                 Err(e) => {
-                    let msg = Value::Error(Bytes::from(format!("ERR Protocol error: {}", e.0)));
+                    let msg =
+                        Value::Error(Bytes::from(format!("ERR Protocol error: {}", e.0)).into());
                     encode_reply(&msg, c.session.resp3, &mut out);
                     close = true;
                     break;

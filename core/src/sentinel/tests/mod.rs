@@ -201,5 +201,5 @@ pub(super) fn events(o: &[Output]) -> Vec<Event> {
 }
 
 pub(super) fn bulk(s: &str) -> Value {
-    Value::Bulk(bytes::Bytes::copy_from_slice(s.as_bytes()))
+    Value::Bulk(crate::ByteStr::copy_from_slice(s.as_bytes()))
 }
