@@ -72,7 +72,7 @@ impl ByteStr {
     /// copied with fixed-size moves, and the bytes past `len` (the rest of the read buffer) are
     /// kept but never read: a copy whose length is only known at run time costs a call to
     /// `memcpy` or byte-wise stores, several times the work of decoding a short string.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn inline_window(window: &[u8], len: usize) -> Option<ByteStr> {
         if len > ByteStr::INLINE {
             return None;

@@ -12,8 +12,8 @@
 //! previous one extended requires [`Decoder::reset`] first.
 
 use super::build::build_seq;
+use super::complete::Builder;
 use super::scan::{blob, find_cr, head, is_pairs, is_prefix, short_len, Head};
-use super::tape::Tape;
 use super::{Aggregate, ByteStr, Frame, Limits, ProtocolError, ProtocolErrorKind, Value};
 use bytes::BytesMut;
 
@@ -142,7 +142,7 @@ pub struct Decoder {
     /// Bytes searched or parsed since creation, for linearity checks.
     examined: u64,
     /// Tokens and stacks of the single-pass owned path, reused from frame to frame.
-    tape: Tape,
+    builder: Builder,
 }
 
 impl Decoder {
@@ -167,7 +167,7 @@ impl Decoder {
     /// Bytes this decoder has searched or parsed since it was created (payload bytes of bulk
     /// strings are skipped, not examined). Tests use it to show the work is linear.
     pub fn bytes_examined(&self) -> u64 {
-        self.examined + self.tape.examined
+        self.examined + self.builder.examined
     }
 
     /// True when no frame is partly read.
@@ -264,17 +264,16 @@ impl Decoder {
                     Value::SimpleString(text)
                 }));
             }
-            // A whole aggregate in the buffer: read once, building as it goes (see `tape`).
+            // A whole aggregate in the buffer: read once, building as it goes (see `complete`).
             if matches!(buf.first(), Some(b'*' | b'%' | b'~' | b'>')) {
-                if let Some(len) = self.tape.scan(&buf[..], &self.limits) {
-                    if !self.tape.has_long_strings() {
-                        // Strings are copied from the buffer, which may run past the frame.
-                        let v = self.tape.build(&buf[..], None);
+                if let Some((mut v, len)) = self.builder.build(&buf[..], &self.limits) {
+                    if self.builder.has_long_strings() {
+                        let frame = buf.split_to(len).freeze();
+                        self.builder.patch(&mut v, &frame);
+                    } else {
                         bytes::Buf::advance(buf, len);
-                        return Ok(Some(v));
                     }
-                    let frame = buf.split_to(len).freeze();
-                    return Ok(Some(self.tape.build(&frame, Some(&frame))));
+                    return Ok(Some(v));
                 }
             }
         }

@@ -8,13 +8,13 @@
 
 mod build;
 mod bytestr;
+mod complete;
 mod decoder;
 mod encode;
 mod error;
 mod frame;
 mod limits;
 mod scan;
-mod tape;
 mod value;
 
 pub use bytestr::ByteStr;
