@@ -105,6 +105,38 @@ fn zero_allocations_per_frame() {
     }
 }
 
+/// Owned values: a scalar frame with a short string costs no allocation at all (the string is
+/// inline, and no `Bytes` of the frame is made), and an aggregate of short strings costs exactly
+/// its one `Vec`.
+#[test]
+fn owned_short_strings_allocate_nothing() {
+    let mut d = Decoder::new();
+    let mut buf = bytes::BytesMut::with_capacity(64 * 1024);
+    let scalars: &[u8] = b"+OK\r\n$16\r\n0123456789abcdef\r\n:7\r\n-ERR short\r\n_\r\n(12\r\n";
+    let array: &[u8] = b"*3\r\n$3\r\nfoo\r\n+bar\r\n:1\r\n";
+    for _ in 0..100 {
+        buf.extend_from_slice(scalars);
+        buf.extend_from_slice(array);
+    }
+    // Warm-up: the decoder's reusable stacks reach their working capacity.
+    let v = d.decode(&mut buf).unwrap().unwrap();
+    assert_eq!(v.as_str(), Some("OK"));
+    for round in 0..100 {
+        let skip = usize::from(round == 0);
+        let before = allocations();
+        for _ in skip..6 {
+            let v = d.decode(&mut buf).expect("valid").expect("complete");
+            std::hint::black_box(&v);
+        }
+        assert_eq!(allocations() - before, 0, "scalars of round {round}");
+        let before = allocations();
+        let v = d.decode(&mut buf).expect("valid").expect("complete");
+        assert_eq!(allocations() - before, 1, "the array's one Vec");
+        assert_eq!(v.as_array().map(<[_]>::len), Some(3));
+    }
+    assert!(buf.is_empty());
+}
+
 #[test]
 fn the_counter_sees_allocations() {
     // Guards the test above against a counter that never counts.
