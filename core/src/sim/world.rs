@@ -1145,7 +1145,13 @@ impl World {
             }
             Heal::Sentinel(i) => self.sentinels[i].behavior = Behavior::Honest,
             Heal::SentinelUp(i) => {
-                if self.sentinels[i].down {
+                let leads = self.failover.as_ref().is_some_and(|f| f.leader == i);
+                if self.sentinels[i].down && leads {
+                    // The failover it leads goes on in the simulation, so it comes back as a
+                    // sentinel that was only unreachable: its view, failover state included,
+                    // is kept (a real restart would abandon the failover instead).
+                    self.sentinels[i].down = false;
+                } else if self.sentinels[i].down {
                     self.sentinels[i].down = false;
                     // A restarted sentinel reloads the current configuration.
                     self.sentinels[i].master = self.nodes[self.master].addr.clone();
