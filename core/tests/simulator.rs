@@ -624,7 +624,10 @@ fn stalled_failover_keeps_the_fence_past_its_hold() {
     eprintln!("{r}");
     r.assert_ok();
     assert_eq!((r.failovers, r.acked_lost), (1, 0), "{r}");
-    assert!(r.client_errors > 0, "held commands failed after their hold: {r}");
+    assert!(
+        r.client_errors > 0,
+        "held commands failed after their hold: {r}"
+    );
 }
 
 #[test]

@@ -18,6 +18,35 @@
 //! answers naming it are stale unless they carry a newer config epoch. Should the failover
 //! still abort after that (`-failover-abort-*` naming the replaced master), Sentinel turns the
 //! successor back into a replica: the mark is dropped and sentinels are asked again.
+//!
+//! **Past the hold.** A failover can stall after it was announced: every sentinel in TILT, or a
+//! leader slower than `fence_max_hold`. The old master is then still writable, and the stalled
+//! leader may yet send `REPLICAOF NO ONE` to its replica: writes the old master acknowledges
+//! from that moment until our next notice would be lost. So the hold expiring does not lift
+//! the fence. What it held fails with `FenceTimeout` (as before), an [`Event::FenceHeld`]
+//! says how long the fence has been up and why, and walks become *surveys* (`walk.rs`):
+//! every sentinel is asked `get-master-addr-by-name` and
+//! `SENTINEL MASTER <name>`, whose `flags` (`failover_in_progress`) and `failover-state`
+//! (present while one runs) say whether a failover of that master is in progress. Only the
+//! failover's leader shows it, which is why a survey does not stop at the first answer.
+//!
+//! * A sentinel naming another master ends the survey: that master is connected and verified
+//!   with `ROLE`, as in any walk (the fence comes down once it says master).
+//! * Otherwise the fence comes down and the old master is used again (verified with `ROLE`,
+//!   which must still say master) only when no sentinel reports a failover in progress, a
+//!   majority of the known sentinels named the old master with none in progress, and every
+//!   sentinel that announced this failover's progress (its leader: only it publishes
+//!   `+elected-leader` .. `+promoted-slave`, and only it can still promote) is among them.
+//!   [`Event::FenceLifted`] carries how long the fence was up.
+//! * A leader that stays unreachable stops counting once the fence has been up longer than
+//!   the sentinels' `failover-timeout` ([`DEFAULT_FAILOVER_TIMEOUT`] until one reports it):
+//!   by then Sentinel has aborted or ended that failover.
+//! * Anything else keeps the fence: sentinels are asked again every `fence_poll_interval`
+//!   (the first that answers, as before the hold ran out) and surveyed every
+//!   `sentinel_poll_interval`; notices and the candidate's `ROLE` probe go on as before.
+//!   Commands submitted meanwhile wait up to `fence_max_hold` each, then fail with
+//!   `FenceTimeout`; another `FenceHeld` follows every `fence_max_hold`, so a fence is never
+//!   held silently.
 
 use super::conn::Pending;
 use super::io::{Addr, Event, Role};

@@ -266,7 +266,10 @@ mod tests {
             FailoverState::Idle
         );
         assert_eq!(
-            failover_state(&entry("master,failover_in_progress", Some("wait_promotion"))),
+            failover_state(&entry(
+                "master,failover_in_progress",
+                Some("wait_promotion")
+            )),
             FailoverState::InProgress("wait_promotion".into())
         );
         assert_eq!(

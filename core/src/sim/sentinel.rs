@@ -398,11 +398,17 @@ mod tests {
         assert_eq!(fields.len(), 21);
         assert_eq!(
             fields[4],
-            (reply::bulk("flags"), reply::bulk("master,failover_in_progress"))
+            (
+                reply::bulk("flags"),
+                reply::bulk("master,failover_in_progress")
+            )
         );
         assert_eq!(
             fields[7],
-            (reply::bulk("failover-state"), reply::bulk("send_slaveof_noone"))
+            (
+                reply::bulk("failover-state"),
+                reply::bulk("send_slaveof_noone")
+            )
         );
         sen.failover_state = None;
         assert!(fields.contains(&(reply::bulk("port"), reply::bulk("6379"))));

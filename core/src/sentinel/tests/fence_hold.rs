@@ -38,7 +38,12 @@ fn master_info(flags: &str, state: Option<&str>) -> String {
 /// (indexed by the sentinel's position in the configured list); returns every output.
 fn pump(t: &mut T, o: Vec<Output>, say: &[Says]) -> Vec<Output> {
     let of = |t: &T, a: &Addr| {
-        let i = t.m.cfg.sentinels.iter().position(|s| s == a).expect("known");
+        let i =
+            t.m.cfg
+                .sentinels
+                .iter()
+                .position(|s| s == a)
+                .expect("known");
         say[i].clone()
     };
     let mut todo: VecDeque<Output> = o.into();
@@ -137,7 +142,10 @@ fn hold_expiry_while_a_sentinel_reports_the_failover_keeps_the_fence() {
     // peer never would, but any sentinel saying so is enough).
     let say = [IDLE, BUSY, IDLE];
     let mut all = run(&mut t, hold, &say);
-    assert_eq!(replies(&all), vec![(first, Err(CommandError::FenceTimeout))]);
+    assert_eq!(
+        replies(&all),
+        vec![(first, Err(CommandError::FenceTimeout))]
+    );
     let (id, o) = t.submit(cmd("INCR").arg("k"));
     all.extend(o);
     all.extend(run(&mut t, hold * 2 + Duration::from_secs(1), &say));
@@ -187,7 +195,10 @@ fn sentinels_agreeing_no_failover_runs_resume_on_the_old_master() {
     assert_eq!(d.len(), 1);
     let o = t.verify(d[0], ROLE_MASTER);
     assert_eq!(sent(&o, d[0]), arr(&["INCR", "k"]));
-    assert_eq!(replies(&t.feed(d[0], ":1\r\n")), vec![(id, Ok(Value::Integer(1)))]);
+    assert_eq!(
+        replies(&t.feed(d[0], ":1\r\n")),
+        vec![(id, Ok(Value::Integer(1)))]
+    );
 }
 
 #[test]
@@ -209,7 +220,10 @@ fn sentinels_naming_a_new_master_after_the_stall_switch_to_it() {
         new: addr(NEW)
     }));
     assert_eq!(sent(&o, d[0]), arr(&["INCR", "k"]));
-    assert_eq!(replies(&t.feed(d[0], ":7\r\n")), vec![(id, Ok(Value::Integer(7)))]);
+    assert_eq!(
+        replies(&t.feed(d[0], ":7\r\n")),
+        vec![(id, Ok(Value::Integer(7)))]
+    );
 }
 
 #[test]
@@ -217,7 +231,11 @@ fn a_silent_leader_or_a_minority_keeps_the_fence_until_failover_timeout() {
     let (mut t, _, _) = fenced();
     let hold = t.m.cfg.fence_max_hold;
     // The leader (first sentinel) cannot be reached; the others see no failover.
-    let all = run(&mut t, hold + Duration::from_secs(2), &[Says::Down, IDLE, IDLE]);
+    let all = run(
+        &mut t,
+        hold + Duration::from_secs(2),
+        &[Says::Down, IDLE, IDLE],
+    );
     assert!(t.m.is_fenced());
     assert!(data_connects_to(&all, OLD).is_empty());
     let all = run(&mut t, hold, &[Says::Down, IDLE, IDLE]);
@@ -247,7 +265,11 @@ fn a_silent_leader_or_a_minority_keeps_the_fence_until_failover_timeout() {
 fn a_survey_asks_every_sentinel_not_just_the_first() {
     let (mut t, _, _) = fenced();
     let hold = t.m.cfg.fence_max_hold;
-    let before = run(&mut t, hold - Duration::from_millis(100), &[IDLE, BUSY, IDLE]);
+    let before = run(
+        &mut t,
+        hold - Duration::from_millis(100),
+        &[IDLE, BUSY, IDLE],
+    );
     // Before the hold expires, walks stop at the first sentinel that answers.
     let asked = |o: &[Output]| -> BTreeSet<Addr> {
         connects(o)
@@ -262,4 +284,3 @@ fn a_survey_asks_every_sentinel_not_just_the_first() {
     assert!(asked(&after).is_superset(&others), "{:?}", asked(&after));
     assert!(t.m.is_fenced());
 }
-
