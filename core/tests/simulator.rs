@@ -585,6 +585,52 @@ fn clean_forced_failover_loses_nothing_and_fences_old_master() {
 }
 
 #[test]
+fn stalled_failover_keeps_the_fence_past_its_hold() {
+    // The leader stalls (TILT) between announcing the selected replica and promoting it, for
+    // longer than the fence hold (10 s), then promotes it. The fence must outlast its hold:
+    // writes resumed on the old master before the promotion would be lost when it runs.
+    for (seed, leader, stall) in [(21, 0, 12_000), (22, 1, 14_500), (23, 2, 10_800)] {
+        let stall = Duration::from_millis(stall);
+        let s = Schedule::none().at(
+            Duration::from_secs(3),
+            Fault::StalledFailover { leader, stall },
+        );
+        assert!(s.strict);
+        let r = scenario(seed, s);
+        r.assert_ok();
+        assert_eq!(r.failovers, 1, "seed {seed}: {r}");
+        assert_eq!(r.acked_lost, 0, "seed {seed}: {r}");
+        assert!(r.acked_writes > 100, "seed {seed}: {r}");
+        assert!(
+            r.time_to_new_master
+                .iter()
+                .all(|d| *d < Duration::from_secs(2)),
+            "seed {seed}: {r}"
+        );
+    }
+    // A shorter hold (2 s) against a 6 s stall: several hold periods pass, each failing what
+    // it held; the old master is still never written to again.
+    let s = Schedule::none().at(
+        Duration::from_secs(3),
+        Fault::StalledFailover {
+            leader: 1,
+            stall: Duration::from_secs(6),
+        },
+    );
+    let sim = Sim::with_machine(SimConfig::new(24), s, Instant::now(), |c| {
+        c.fence_max_hold = Duration::from_secs(2);
+    });
+    let r = sim.run();
+    eprintln!("{r}");
+    r.assert_ok();
+    assert_eq!((r.failovers, r.acked_lost), (1, 0), "{r}");
+    assert!(
+        r.client_errors > 0,
+        "held commands failed after their hold: {r}"
+    );
+}
+
+#[test]
 fn sentinel_returning_garbage_is_skipped() {
     for (seed, g) in Garbage::ALL.into_iter().enumerate() {
         let s = Schedule::none()

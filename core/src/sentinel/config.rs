@@ -136,7 +136,8 @@ pub struct Config {
     pub fence: bool,
     /// Most commands held while the fence is up; more fail with `QueueFull`.
     pub fence_max_queued: usize,
-    /// Longest time the fence holds commands; they then fail with `FenceTimeout`.
+    /// Longest time the fence holds commands; they then fail with `FenceTimeout`. The fence
+    /// itself stays while sentinels report the failover in progress (see `Event::FenceHeld`).
     pub fence_max_hold: Duration,
     /// While fenced, sentinels are polled this often until they name a new master.
     pub fence_poll_interval: Duration,

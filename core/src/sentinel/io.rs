@@ -185,13 +185,26 @@ pub enum Event {
         /// The sentinel event that raised the fence (e.g. `+selected-slave`).
         reason: String,
     },
-    /// The fence came down without a new master (failover aborted, or the hold expired);
-    /// commands resume wherever sentinels point.
+    /// The fence is still up after another `fence_max_hold` (the first time: the hold expired
+    /// and what it held failed with `FenceTimeout`); it stays until sentinels agree no
+    /// failover of `old` is in progress, or a new master is verified.
+    FenceHeld {
+        /// The fenced master.
+        old: Addr,
+        /// How long the fence has been up.
+        held: Duration,
+        /// Why it is still up (e.g. a sentinel still reports `failover-state send_slaveof_noone`).
+        reason: String,
+    },
+    /// The fence came down without a new master (failover aborted, or after the hold expired
+    /// sentinels agreed no failover is in progress); commands resume wherever sentinels point.
     FenceLifted {
         /// The master that was fenced.
         old: Addr,
         /// What lifted it (e.g. `-failover-abort-not-elected`).
         reason: String,
+        /// How long the fence was up.
+        held: Duration,
     },
     /// The master moved.
     MasterChanged {

@@ -21,7 +21,8 @@
 //!                 +-----------+  (backstop poll, health PING, sentinel refresh)
 //!                   |       ^
 //!  failover notice  |       | different master verified (fence cleared, queue released),
-//!  for our master   v       | or abort / hold expired (fence lifted, rediscover)
+//!  for our master   v       | or abort (fence lifted, rediscover), or past the hold:
+//!                   |       | sentinels agree no failover runs (fence lifted, old master)
 //!                 +-----------+
 //!                 |  Fenced   |  nothing written to the old master; new commands queue
 //!                 +-----------+  (fence_max_queued, fence_max_hold); sentinels polled every
@@ -29,7 +30,9 @@
 //!                                the replica named by +selected-slave .. +promoted-slave is
 //!                                probed with ROLE every fence_poll_interval and becomes the
 //!                                master the moment it says so (no wait for +switch-master);
-//!                                either way the old master is then *replaced* (epoch.rs)
+//!                                either way the old master is then *replaced* (epoch.rs);
+//!                                the hold expiring fails what is held, then every sentinel
+//!                                is surveyed for a failover still in progress (fence.rs)
 //! ```
 //!
 //! Listening and judging: a notice subscription is kept on every known sentinel (only the

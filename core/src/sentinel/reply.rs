@@ -4,6 +4,7 @@
 
 use super::io::Addr;
 use crate::Value;
+use std::time::Duration;
 
 /// The bytes of a string-like value.
 pub(crate) fn text(v: &Value) -> Option<&[u8]> {
@@ -119,6 +120,48 @@ pub(crate) fn config_epoch(v: &Value) -> Option<u64> {
     }
 }
 
+/// What a `SENTINEL MASTER` reply says about a failover of that master.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum FailoverState {
+    /// No `flags` field could be read (error reply, garbage): the sentinel did not say.
+    Unknown,
+    /// No `failover_in_progress` flag, and no `failover-state` other than `none`.
+    Idle,
+    /// A failover runs: its `failover-state` (or the flag, when the state is missing).
+    InProgress(String),
+}
+
+/// The failover fields of a `SENTINEL MASTER` reply: the `failover_in_progress` flag and the
+/// `failover-state` field (Redis lists it only while the flag is set).
+pub(crate) fn failover_state(v: &Value) -> FailoverState {
+    let Some(kv) = pairs(v) else {
+        return FailoverState::Unknown;
+    };
+    let get = |k: &[u8]| kv.iter().find(|(key, _)| *key == k).and_then(|p| text(p.1));
+    let Some(flags) = get(b"flags") else {
+        return FailoverState::Unknown;
+    };
+    let flagged = flags
+        .split(|b| *b == b',')
+        .any(|f| f == b"failover_in_progress");
+    match get(b"failover-state") {
+        Some(st) if !st.is_empty() && st != b"none" => FailoverState::InProgress(show(st)),
+        _ if flagged => FailoverState::InProgress("failover_in_progress".into()),
+        _ => FailoverState::Idle,
+    }
+}
+
+/// The `failover-timeout` field (milliseconds) of a `SENTINEL MASTER` reply.
+pub(crate) fn failover_timeout(v: &Value) -> Option<Duration> {
+    let kv = pairs(v)?;
+    let (_, t) = kv.iter().find(|(k, _)| *k == b"failover-timeout")?;
+    let ms: u64 = match t {
+        Value::Integer(i) => u64::try_from(*i).ok()?,
+        other => std::str::from_utf8(text(other)?).ok()?.parse().ok()?,
+    };
+    Some(Duration::from_millis(ms))
+}
+
 /// What `ROLE` said.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum RoleReply {
@@ -204,6 +247,56 @@ mod tests {
         assert!(master_addr(&Value::Array(vec![b(""), b("1")])).is_err());
         assert!(master_addr(&b("garbage")).is_err());
         assert!(master_addr(&Value::Error(crate::ByteStr::from_static(b"ERR x"))).is_err());
+    }
+
+    #[test]
+    fn failover_fields_of_sentinel_master() {
+        let entry = |flags: &str, state: Option<&str>| {
+            let mut v = vec![b("name"), b("svc"), b("flags"), b(flags)];
+            if let Some(s) = state {
+                v.extend([b("failover-state"), b(s)]);
+            }
+            v.extend([b("failover-timeout"), b("180000")]);
+            Value::Array(v)
+        };
+        assert_eq!(failover_state(&entry("master", None)), FailoverState::Idle);
+        assert_eq!(
+            failover_state(&entry("master,o_down", None)),
+            FailoverState::Idle
+        );
+        assert_eq!(
+            failover_state(&entry(
+                "master,failover_in_progress",
+                Some("wait_promotion")
+            )),
+            FailoverState::InProgress("wait_promotion".into())
+        );
+        assert_eq!(
+            failover_state(&entry("master,failover_in_progress", None)),
+            FailoverState::InProgress("failover_in_progress".into())
+        );
+        assert_eq!(
+            failover_state(&entry("master", Some("select_slave"))),
+            FailoverState::InProgress("select_slave".into())
+        );
+        assert_eq!(
+            failover_state(&entry("master", Some("none"))),
+            FailoverState::Idle
+        );
+        let map = Value::Map(vec![(b("flags"), b("master")), (b("x"), Value::Integer(1))]);
+        assert_eq!(failover_state(&map), FailoverState::Idle);
+        let no_flags = Value::Array(vec![b("name"), b("svc")]);
+        assert_eq!(failover_state(&no_flags), FailoverState::Unknown);
+        let e = Value::Error(Bytes::from_static(b"ERR No such master with that name"));
+        assert_eq!(failover_state(&e), FailoverState::Unknown);
+        assert_eq!(failover_state(&Value::Integer(3)), FailoverState::Unknown);
+        assert_eq!(
+            failover_timeout(&entry("master", None)),
+            Some(Duration::from_secs(180))
+        );
+        assert_eq!(failover_timeout(&no_flags), None);
+        let bad = Value::Array(vec![b("failover-timeout"), b("-5")]);
+        assert_eq!(failover_timeout(&bad), None);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Deadlines: connect and reply timeouts, health checks, queued-command expiry, the fence
-//! hold, scheduled walks and reconnects. One function lists them, one acts on the due ones.
+//! hold (and its periodic reports once expired), scheduled walks and reconnects. One function lists them, one acts on the due ones.
 
 use super::conn::{Pending, Use};
 use super::error::CommandError;
@@ -23,17 +23,25 @@ impl Machine {
             .then(|| c.last_io + self.cfg.health_check_interval)
     }
 
-    fn queue_due(&self) -> Option<Instant> {
-        if self.fence.is_some() {
-            return None;
+    /// How long a queued command may wait: `command_timeout`, or while the fence is up past
+    /// its hold, `fence_max_hold` (before that, the hold's own deadline applies to all).
+    fn queue_limit(&self) -> Option<(Duration, CommandError)> {
+        match &self.fence {
+            None => Some((self.cfg.command_timeout, CommandError::Timeout)),
+            Some(f) if f.overdue => Some((self.cfg.fence_max_hold, CommandError::FenceTimeout)),
+            Some(_) => None,
         }
+    }
+
+    fn queue_due(&self) -> Option<Instant> {
+        let (limit, _) = self.queue_limit()?;
         let first = self.retry.iter().map(|q| q.submitted).min();
         let w = self.waiting.front().map(|q| q.submitted);
         let t = match (first, w) {
             (Some(a), Some(b)) => a.min(b),
             (a, b) => a.or(b)?,
         };
-        Some(t + self.cfg.command_timeout)
+        Some(t + limit)
     }
 
     /// When to call [`Machine::handle_timeout`] next.
@@ -61,10 +69,7 @@ impl Machine {
         at(self
             .pubsub_at
             .filter(|_| self.pubsub.is_none() && want_pubsub && self.ready_node().is_some()));
-        at(self
-            .fence
-            .as_ref()
-            .map(|f| f.raised_at + self.cfg.fence_max_hold));
+        at(self.fence.as_ref().map(|f| f.hold_until));
         at(self.fence.as_ref().and_then(|f| f.probe_at));
         next
     }
@@ -90,12 +95,8 @@ impl Machine {
         for (id, cause) in due {
             self.drop_conn(id, cause, now);
         }
-        if self
-            .fence
-            .as_ref()
-            .is_some_and(|f| f.raised_at + self.cfg.fence_max_hold <= now)
-        {
-            self.fence_expired(now);
+        if self.fence.as_ref().is_some_and(|f| f.hold_until <= now) {
+            self.fence_held(now);
         }
         let probe_at = self.fence.as_ref().and_then(|f| f.probe_at);
         if probe_at.is_some_and(|t| t <= now) {
@@ -120,7 +121,9 @@ impl Machine {
     }
 
     fn expire_queued(&mut self, now: Instant) {
-        let limit = self.cfg.command_timeout;
+        let Some((limit, err)) = self.queue_limit() else {
+            return;
+        };
         let mut expired = Vec::new();
         for queue in [&mut self.retry, &mut self.waiting] {
             let mut keep = std::collections::VecDeque::with_capacity(queue.len());
@@ -134,7 +137,7 @@ impl Machine {
             *queue = keep;
         }
         for id in expired {
-            self.reply(id, Err(CommandError::Timeout));
+            self.reply(id, Err(err.clone()));
         }
     }
 }

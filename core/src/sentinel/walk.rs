@@ -2,16 +2,24 @@
 //!
 //! One walk at a time. The query connection is kept open and reused while its sentinel stays
 //! at the front of the list; the first sentinel that answers moves to the front.
+//!
+//! A walk started while the failover fence is past its hold is a *survey* (`fence.rs`): a
+//! sentinel naming the fenced master does not end it, every sentinel is asked, and what they
+//! report about a failover in progress decides whether the fence comes down.
 
 use super::conn::{Pending, Use};
 use super::discovery::{Discovered, Target};
 use super::epoch::Verdict;
 use super::error::{CommandError, DiscoveryError};
+use super::fence::Survey;
 use super::io::{Addr, ConnId, Event, PeerKind, Role};
 use super::machine::{Cause, Machine, Mode};
-use super::reply::{config_epoch, error_text, instances, master_addr, show, Instance};
+use super::reply::{
+    config_epoch, error_text, failover_state, failover_timeout, instances, master_addr, show,
+    FailoverState, Instance,
+};
 use crate::{cmd, Value};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A walk over the sentinel list.
 #[derive(Debug)]
@@ -26,6 +34,10 @@ pub(crate) struct Walk {
     master: Option<Result<Option<Addr>, String>>,
     /// The `SENTINEL MASTER` reply's config epoch (outer `None`: not answered yet).
     epoch: Option<Option<u64>>,
+    /// The `SENTINEL MASTER` reply's failover state and `failover-timeout`.
+    failover: Option<(FailoverState, Option<Duration>)>,
+    /// Set when this walk is a survey: what the sentinels asked so far said.
+    survey: Option<Survey>,
     replicas: Option<Vec<Instance>>,
     /// (sentinel, node it named) for answers that contradicted the ready master.
     votes: Vec<(Addr, Addr)>,
@@ -61,6 +73,7 @@ impl Machine {
         }
         self.walk_at = None;
         self.walk_gen += 1;
+        let survey = self.survey_due(now).then(Survey::default);
         self.walk = Some(Walk {
             gen: self.walk_gen,
             idx: 0,
@@ -71,6 +84,8 @@ impl Machine {
             awaiting: 0,
             master: None,
             epoch: None,
+            failover: None,
+            survey,
             replicas: None,
             votes: Vec::new(),
             stale: 0,
@@ -83,6 +98,9 @@ impl Machine {
             return;
         };
         let Some(addr) = self.sentinels.get(idx).cloned() else {
+            if self.walk.as_ref().is_some_and(|w| w.survey.is_some()) {
+                return self.survey_finished(now);
+            }
             return self.walk_failed(now);
         };
         let reuse = self
@@ -128,6 +146,7 @@ impl Machine {
         let gen = w.gen;
         w.master = None;
         w.epoch = None;
+        w.failover = None;
         w.replicas = None;
         w.awaiting = 1;
         let svc = self.cfg.service.clone();
@@ -187,7 +206,10 @@ impl Machine {
         }
         match p {
             Pending::GetMaster { .. } => w.master = Some(master_addr(v)),
-            Pending::MasterInfo { .. } => w.epoch = Some(config_epoch(v)),
+            Pending::MasterInfo { .. } => {
+                w.epoch = Some(config_epoch(v));
+                w.failover = Some((failover_state(v), failover_timeout(v)));
+            }
             _ => w.replicas = Some(instances(v).unwrap_or_default()),
         }
         w.awaiting = w.awaiting.saturating_sub(1);
@@ -198,9 +220,17 @@ impl Machine {
             Some(Ok(Some(master))) => {
                 let replicas = w.replicas.take().unwrap_or_default();
                 let epoch = w.epoch.take().flatten();
+                let failover = w.failover.take();
+                let surveying = w.survey.is_some();
                 let votes = w.votes.clone();
                 let from = self.sentinels.get(w.idx).cloned();
                 match self.judge(&master, epoch, &votes, now) {
+                    Verdict::Accept
+                        if surveying && self.fence.as_ref().is_some_and(|f| f.old == master) =>
+                    {
+                        let (state, timeout) = failover.unwrap_or((FailoverState::Unknown, None));
+                        self.survey_answer(state, timeout, now)
+                    }
                     Verdict::Accept => self.walk_succeeded(master, replicas, now),
                     Verdict::Stale(why) => {
                         if let Some(w) = self.walk.as_mut() {
@@ -231,6 +261,41 @@ impl Machine {
             }
             None => self.next_sentinel("no answer".into(), now),
         }
+    }
+
+    /// A surveyed sentinel named the fenced master: record what it says about the failover and
+    /// ask the next one (the query connection is left to `try_sentinel`).
+    fn survey_answer(&mut self, state: FailoverState, timeout: Option<Duration>, now: Instant) {
+        if let Some(t) = timeout {
+            self.note_failover_timeout(t);
+        }
+        let Some(w) = self.walk.as_mut() else {
+            return;
+        };
+        if let (Some(from), Some(s)) = (self.sentinels.get(w.idx), w.survey.as_mut()) {
+            match state {
+                FailoverState::Idle => s.clear.push(from.clone()),
+                FailoverState::InProgress(st) => s
+                    .busy
+                    .push(format!("sentinel {from} reports failover-state {st}")),
+                FailoverState::Unknown => s
+                    .unsure
+                    .push(format!("sentinel {from} did not report a failover state")),
+            }
+        }
+        w.reached += 1;
+        w.idx += 1;
+        w.conn = None;
+        self.try_sentinel(now);
+    }
+
+    /// Every sentinel of a survey was asked (none named another master).
+    fn survey_finished(&mut self, now: Instant) {
+        let Some(w) = self.walk.take() else {
+            return;
+        };
+        let survey = w.survey.unwrap_or_default();
+        self.survey_done(survey, &w.tried, now);
     }
 
     /// Records why the current sentinel failed and tries the next one.

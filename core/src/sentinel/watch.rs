@@ -146,7 +146,7 @@ impl Machine {
                 self.replaced.remove(new);
             }
         }
-        self.on_notice(n, now);
+        self.on_notice(n, &from, now);
         // `+sentinel` may have added one to listen to.
         self.ensure_notices(now);
     }

@@ -53,7 +53,10 @@ impl Schedule {
     /// A random schedule over `horizon` for a world with `sentinels` sentinels.
     ///
     /// Draws zero to five faults of every kind, and with probability 3/5 a forced failover led
-    /// by a random sentinel, sometimes a second one 25 s later.
+    /// by a random sentinel, sometimes a second one 25 s later. One failover in four then
+    /// stalls (TILT) longer than the client's default fence hold (10 s) before promoting its
+    /// replica; that last draw comes after all others, so the rest of a seed's schedule does
+    /// not depend on it.
     pub fn random(rng: &mut Rng, sentinels: usize, horizon: Duration) -> Schedule {
         let mut s = Schedule::none();
         let h_ms = horizon.as_millis() as u64;
@@ -112,6 +115,16 @@ impl Schedule {
             };
             s.items.push((at, fault));
         }
+        if rng.chance(1, 4) {
+            let stall = Duration::from_millis(rng.range(10_500, 16_000));
+            let first = s.items.iter_mut().map(|(_, f)| f).find_map(|f| match *f {
+                Fault::ForcedFailover { leader } => Some((f, leader)),
+                _ => None,
+            });
+            if let Some((f, leader)) = first {
+                *f = Fault::StalledFailover { leader, stall };
+            }
+        }
         s.strict = s.compute_strict();
         s
     }
@@ -120,7 +133,12 @@ impl Schedule {
         let failovers: Vec<Duration> = self
             .items
             .iter()
-            .filter(|(_, f)| matches!(f, Fault::ForcedFailover { .. }))
+            .filter(|(_, f)| {
+                matches!(
+                    f,
+                    Fault::ForcedFailover { .. } | Fault::StalledFailover { .. }
+                )
+            })
             .map(|(at, _)| *at)
             .collect();
         // A master paused past down-after fails over on its own, and acknowledges queued writes
@@ -160,6 +178,7 @@ impl Schedule {
 pub fn fault_duration(f: &Fault) -> Duration {
     match f {
         Fault::ForcedFailover { .. } => Duration::from_secs(15),
+        Fault::StalledFailover { stall, .. } => Duration::from_secs(15) + *stall,
         Fault::DropConnections(_)
         | Fault::DropSentinelConnections(_)
         | Fault::DropOneConnection { .. }

@@ -97,6 +97,10 @@ pub struct SimSentinel {
     /// `SENTINEL MASTER` entry still shows while `get-master-addr-by-name` already names the
     /// promoted replica (Redis' reconf-slaves state).
     pub switching_from: Option<Addr>,
+    /// While it runs a failover: Redis' name of the failover state (`wait_start`,
+    /// `select_slave`, `send_slaveof_noone`, `wait_promotion`, `reconf_slaves`), shown with the
+    /// `failover_in_progress` flag in its `SENTINEL MASTER` entry.
+    pub failover_state: Option<&'static str>,
     /// Fault knob for address queries.
     pub behavior: Behavior,
     /// Refuses connections (process down).
@@ -136,6 +140,7 @@ impl SimSentinel {
             master,
             epoch: 0,
             switching_from: None,
+            failover_state: None,
             behavior: Behavior::Honest,
             down: false,
             auth: None,
@@ -251,12 +256,15 @@ impl SimSentinel {
     /// The `SENTINEL MASTER` reply in Redis 7's field order (a map, flat in RESP2).
     fn master_entry(&self, replicas: usize, peers: usize) -> Value {
         let a = self.switching_from.as_ref().unwrap_or(&self.master);
-        let flags = if self.switching_from.is_some() {
+        let state = self
+            .failover_state
+            .or(self.switching_from.as_ref().map(|_| "reconf_slaves"));
+        let flags = if state.is_some() {
             "master,failover_in_progress"
         } else {
             "master"
         };
-        reply::map(vec![
+        let mut fields = vec![
             ("name", reply::bulk(&self.service)),
             ("ip", reply::bulk(&a.host)),
             ("port", reply::bulk(a.port.to_string())),
@@ -264,6 +272,12 @@ impl SimSentinel {
             ("flags", reply::bulk(flags)),
             ("link-pending-commands", reply::bulk("0")),
             ("link-refcount", reply::bulk("1")),
+        ];
+        // Redis lists the state right after `link-refcount`, only while a failover runs.
+        if let Some(st) = state {
+            fields.push(("failover-state", reply::bulk(st)));
+        }
+        fields.extend([
             ("last-ping-sent", reply::bulk("0")),
             ("last-ok-ping-reply", reply::bulk("112")),
             ("last-ping-reply", reply::bulk("112")),
@@ -277,7 +291,8 @@ impl SimSentinel {
             ("quorum", reply::bulk("2")),
             ("failover-timeout", reply::bulk("180000")),
             ("parallel-syncs", reply::bulk("1")),
-        ])
+        ]);
+        reply::map(fields)
     }
 
     /// One `SENTINEL replicas` entry in Redis 7's field order (a map, flat in RESP2).
@@ -372,6 +387,30 @@ mod tests {
         };
         assert_eq!(fields.len(), 20);
         assert!(fields.contains(&(reply::bulk("config-epoch"), reply::bulk("7"))));
+        assert!(fields.contains(&(reply::bulk("flags"), reply::bulk("master"))));
+        sen.failover_state = Some("send_slaveof_noone");
+        let info = sen
+            .execute(&mut s, &args(&["SENTINEL", "master", "svc"]), &[], &[])
+            .unwrap();
+        let Value::Map(fields) = &info[0] else {
+            panic!("{info:?}")
+        };
+        assert_eq!(fields.len(), 21);
+        assert_eq!(
+            fields[4],
+            (
+                reply::bulk("flags"),
+                reply::bulk("master,failover_in_progress")
+            )
+        );
+        assert_eq!(
+            fields[7],
+            (
+                reply::bulk("failover-state"),
+                reply::bulk("send_slaveof_noone")
+            )
+        );
+        sen.failover_state = None;
         assert!(fields.contains(&(reply::bulk("port"), reply::bulk("6379"))));
         assert!(matches!(
             &sen.execute(&mut s, &args(&["SENTINEL", "master", "nope"]), &[], &[])

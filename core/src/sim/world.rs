@@ -77,6 +77,16 @@ pub enum Fault {
         /// Index of the sentinel that runs it.
         leader: usize,
     },
+    /// A forced failover whose leader stalls (as in Sentinel's TILT mode) for `stall` right
+    /// after announcing the selected replica and before `REPLICAOF NO ONE`; its
+    /// `SENTINEL MASTER` entry keeps saying `failover_in_progress` / `send_slaveof_noone`
+    /// meanwhile, then it carries on.
+    StalledFailover {
+        /// Index of the sentinel that runs it.
+        leader: usize,
+        /// How long it stalls.
+        stall: Duration,
+    },
     /// The node closes every client connection (e.g. `CLIENT KILL`, restart of the proxy).
     DropConnections(NodeSel),
     /// Sentinel `index` closes every client connection.
@@ -261,6 +271,8 @@ struct FailoverRun {
     new: Option<usize>,
     epoch: u64,
     record: usize,
+    /// Stall between selecting the replica and promoting it.
+    stall: Duration,
 }
 
 /// The whole simulated deployment and its network.
@@ -996,15 +1008,8 @@ impl World {
     fn fault(&mut self, f: Fault) {
         let now = self.now;
         match f {
-            Fault::ForcedFailover { leader } => {
-                if self.failover.is_none() && !self.sentinels.is_empty() {
-                    let leader = leader % self.sentinels.len();
-                    if !self.sentinels[leader].down {
-                        self.begin_failover(leader, false);
-                        self.failover_step(Step::Start);
-                    }
-                }
-            }
+            Fault::ForcedFailover { leader } => self.forced_failover(leader, Duration::ZERO),
+            Fault::StalledFailover { leader, stall } => self.forced_failover(leader, stall),
             Fault::DropConnections(sel) => {
                 let i = self.sel(sel);
                 self.close_all_to(Target::Node(i));
@@ -1141,12 +1146,19 @@ impl World {
             }
             Heal::Sentinel(i) => self.sentinels[i].behavior = Behavior::Honest,
             Heal::SentinelUp(i) => {
-                if self.sentinels[i].down {
+                let leads = self.failover.as_ref().is_some_and(|f| f.leader == i);
+                if self.sentinels[i].down && leads {
+                    // The failover it leads goes on in the simulation, so it comes back as a
+                    // sentinel that was only unreachable: its view, failover state included,
+                    // is kept (a real restart would abandon the failover instead).
+                    self.sentinels[i].down = false;
+                } else if self.sentinels[i].down {
                     self.sentinels[i].down = false;
                     // A restarted sentinel reloads the current configuration.
                     self.sentinels[i].master = self.nodes[self.master].addr.clone();
                     self.sentinels[i].epoch = self.config_epoch;
                     self.sentinels[i].switching_from = None;
+                    self.sentinels[i].failover_state = None;
                 }
             }
             Heal::MasterBack(m, failovers_then) => {
@@ -1158,6 +1170,26 @@ impl World {
                     self.nodes[m].promote();
                 }
             }
+        }
+    }
+
+    fn forced_failover(&mut self, leader: usize, stall: Duration) {
+        if self.failover.is_none() && !self.sentinels.is_empty() {
+            let leader = leader % self.sentinels.len();
+            if !self.sentinels[leader].down {
+                self.begin_failover(leader, false);
+                if let Some(run) = self.failover.as_mut() {
+                    run.stall = stall;
+                }
+                self.failover_step(Step::Start);
+            }
+        }
+    }
+
+    /// Sets the failover state the leader's `SENTINEL MASTER` entry shows.
+    fn leader_state(&mut self, leader: usize, state: Option<&'static str>) {
+        if let Some(s) = self.sentinels.get_mut(leader) {
+            s.failover_state = state;
         }
     }
 
@@ -1179,7 +1211,9 @@ impl World {
             new: None,
             epoch: self.epoch,
             record: self.failovers.len() - 1,
+            stall: Duration::ZERO,
         });
+        self.leader_state(leader, Some("wait_start"));
     }
 
     fn after(&mut self, lo_ms: u64, hi_ms: u64, step: Step) {
@@ -1296,6 +1330,7 @@ impl World {
                     self.sentinel_event(leader, "-failover-abort-no-good-slave", &m);
                     self.failovers[record].aborted = true;
                     self.failover = None;
+                    self.leader_state(leader, None);
                     return;
                 };
                 if let Some(r) = self.failover.as_mut() {
@@ -1308,7 +1343,13 @@ impl World {
                 self.sentinel_event(leader, "+failover-state-send-slaveof-noone", &d);
                 self.failovers[record].selected_at = Some(self.now);
                 self.failovers[record].new = Some(self.nodes[new].addr.clone());
-                self.after(50, 150, Step::SendNoOne);
+                self.leader_state(leader, Some("send_slaveof_noone"));
+                // A stalled leader (TILT) resumes where it stopped, promoting the replica.
+                let stall = run_stall(&self.failover);
+                let d = self
+                    .rng
+                    .duration(Duration::from_millis(50), Duration::from_millis(150));
+                self.push(self.now + stall + d, Ev::Failover(Step::SendNoOne));
             }
             Step::SendNoOne => {
                 let Some(new) = run.new else { return };
@@ -1318,6 +1359,7 @@ impl World {
                 self.close_all_to(Target::Node(new));
                 let d = replica_details(&svc, &self.nodes[new].addr, &old_addr);
                 self.sentinel_event(leader, "+failover-state-wait-promotion", &d);
+                self.leader_state(leader, Some("wait_promotion"));
                 self.after(100, 1000, Step::Promoted);
             }
             Step::Promoted => {
@@ -1335,6 +1377,7 @@ impl World {
                 // sees the promotion); its `SENTINEL MASTER` entry still names the old address.
                 self.sentinels[leader].master = self.nodes[new].addr.clone();
                 self.sentinels[leader].switching_from = Some(old_addr.clone());
+                self.sentinels[leader].failover_state = Some("reconf_slaves");
                 self.sentinels[leader].epoch = epoch;
                 let snap = self.nodes[new].clone_for_sync();
                 for r in 0..self.nodes.len() {
@@ -1366,6 +1409,7 @@ impl World {
                 self.sentinels[leader].master = new_addr.clone();
                 self.sentinels[leader].epoch = epoch;
                 self.sentinels[leader].switching_from = None;
+                self.sentinels[leader].failover_state = None;
                 self.master = new;
                 self.config_epoch = epoch;
                 for r in 0..self.nodes.len() {
@@ -1391,6 +1435,10 @@ impl World {
             Step::AutoStart { .. } | Step::ConfigUpdate(_) | Step::Demote { .. } => {}
         }
     }
+}
+
+fn run_stall(run: &Option<FailoverRun>) -> Duration {
+    run.as_ref().map_or(Duration::ZERO, |r| r.stall)
 }
 
 impl DataNode {

@@ -4,6 +4,7 @@ mod commands;
 mod discovery;
 mod epoch;
 mod fence;
+mod fence_hold;
 mod handshake;
 mod replicas;
 mod robustness;
