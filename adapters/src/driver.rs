@@ -275,6 +275,12 @@ fn trace_event(event: &Event) {
         Event::FenceRaised { old, reason } => {
             tracing::warn!(old = %old, reason = %reason, "failover started: writes held")
         }
+        Event::FenceHeld { old, held, reason } => tracing::warn!(
+            old = %old,
+            held_ms = held.as_millis() as u64,
+            reason = %reason,
+            "failover still in progress: writes held past the hold"
+        ),
         Event::MasterChanged { old, new } => {
             let old = old.as_ref().map(|a| a.to_string()).unwrap_or_default();
             tracing::info!(old = %old, new = %new, "master changed")

@@ -287,7 +287,9 @@ mod tests {
         assert_eq!(failover_state(&map), FailoverState::Idle);
         let no_flags = Value::Array(vec![b("name"), b("svc")]);
         assert_eq!(failover_state(&no_flags), FailoverState::Unknown);
-        let e = Value::Error(Bytes::from_static(b"ERR No such master with that name"));
+        let e = Value::Error(crate::ByteStr::from_static(
+            b"ERR No such master with that name",
+        ));
         assert_eq!(failover_state(&e), FailoverState::Unknown);
         assert_eq!(failover_state(&Value::Integer(3)), FailoverState::Unknown);
         assert_eq!(
