@@ -13,8 +13,11 @@
 //! 2. A master the machine moved away from (a different master was verified after it) is
 //!    *replaced*, tagged with the highest epoch known at that moment. An answer naming a
 //!    replaced master is stale, and the next sentinel is asked, unless it carries a higher
-//!    epoch (a later failover really went back there). A `+switch-master` naming it as the new
-//!    master also clears the tag. When a sentinel reports no epoch at all, the tag holds for
+//!    epoch (a later failover really went back there). A `+switch-master` away from the
+//!    master in use naming it as the new master also clears the tag; one away from another
+//!    master is a lagging sentinel announcing an earlier failover, and is ignored (a sentinel
+//!    announces a switch to a configuration newer than *its* last one, not than ours). When a
+//!    sentinel reports no epoch at all, the tag holds for
 //!    [`STALE_WITHOUT_EPOCH`] only. The mark is set wherever the successor was verified with
 //!    `ROLE`: after `+switch-master`, a sentinel poll, or the early probe of the fence's
 //!    candidate (`fence.rs`) alike. A `-failover-abort-*` naming a replaced master clears it

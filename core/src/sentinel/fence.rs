@@ -110,7 +110,7 @@ pub(crate) struct Survey {
 
 impl Machine {
     /// The master we talk to or would reconnect to.
-    fn target(&self) -> Option<&Addr> {
+    pub(crate) fn target(&self) -> Option<&Addr> {
         self.node.as_ref().map(|n| &n.addr).or(self.master.as_ref())
     }
 

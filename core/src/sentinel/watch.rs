@@ -10,7 +10,7 @@
 //! dropped (the same notice again from the same sentinel is a new occurrence).
 
 use super::conn::{Pending, Use};
-use super::io::{Addr, ConnId, Event, PeerKind};
+use super::io::{Addr, ConnId, Event, PeerKind, Role};
 use super::machine::{Cause, Machine, Mode};
 use super::notice::{message, parse, Notice, CHANNELS};
 use crate::{cmd, Value};
@@ -140,10 +140,23 @@ impl Machine {
             return;
         }
         if n.channel == "+switch-master" && n.service == self.cfg.service {
-            // Sentinels announce a switch only to a newer configuration: a master it names is
-            // no longer a replaced one (see `epoch.rs`).
-            if let Some(new) = &n.other {
-                self.replaced.remove(new);
+            if let Some(new) = n
+                .other
+                .as_ref()
+                .filter(|new| self.replaced.contains_key(*new))
+            {
+                if self.cfg.role == Role::Master && self.target() != Some(&n.master) {
+                    // A lagging sentinel announcing an earlier failover, whose new master we
+                    // have since seen replaced: stale (see `epoch.rs`). Sentinels are asked
+                    // if nothing is in use; otherwise the master in use stays.
+                    if self.node.is_none() {
+                        self.start_walk(now);
+                    }
+                    return;
+                }
+                // A later failover went back to a master we had moved away from.
+                let new = new.clone();
+                self.replaced.remove(&new);
             }
         }
         self.on_notice(n, &from, now);

@@ -213,7 +213,8 @@ enum Step {
     SendNoOne,
     Promoted,
     Done,
-    ConfigUpdate(usize),
+    /// Sentinel `usize` hears (by hello) of the configuration of epoch `u64`.
+    ConfigUpdate(usize, u64),
     Demote {
         old: usize,
         new: usize,
@@ -1262,7 +1263,15 @@ impl World {
             }
             return self.after(100, 400, Step::Select);
         }
-        if let Step::ConfigUpdate(si) = step {
+        if let Step::ConfigUpdate(si, epoch) = step {
+            // As Sentinel: a hello only moves a sentinel to a configuration of a higher epoch
+            // than its own, and the leader of a running failover has already claimed a
+            // higher one. Without this, a late update of an earlier failover would move a
+            // sentinel backwards and announce a `+switch-master` no real sentinel sends.
+            let leads = self.failover.as_ref().is_some_and(|f| f.leader == si);
+            if leads || self.sentinels[si].epoch >= epoch {
+                return;
+            }
             let new = self.nodes[self.master].addr.clone();
             let old = self.sentinels[si].master.clone();
             if old != new {
@@ -1422,7 +1431,7 @@ impl World {
                 self.failover = None;
                 for si in 0..self.sentinels.len() {
                     if si != leader {
-                        self.after(200, 2000, Step::ConfigUpdate(si));
+                        self.after(200, 2000, Step::ConfigUpdate(si, epoch));
                     }
                 }
                 let p = self.spec.info_period.as_millis() as u64;
@@ -1432,7 +1441,7 @@ impl World {
                     Step::Demote { old, new, record },
                 );
             }
-            Step::AutoStart { .. } | Step::ConfigUpdate(_) | Step::Demote { .. } => {}
+            Step::AutoStart { .. } | Step::ConfigUpdate(..) | Step::Demote { .. } => {}
         }
     }
 }

@@ -144,6 +144,27 @@ fn switch_master_back_to_a_replaced_master_is_followed() {
 }
 
 #[test]
+fn late_switch_master_of_an_earlier_failover_is_ignored() {
+    let (mut t, _) = T::ready(T::cfg(1), OLD);
+    let d2 = switched(&mut t);
+    let n = t.m.watches.values().find_map(|w| w.conn).unwrap();
+    // A lagging sentinel announces a switch *to* the replaced master away from some other
+    // node than the one in use (what it last believed): not a failover back from NEW.
+    let o = notice(
+        &mut t,
+        n,
+        "+switch-master",
+        "svc 10.0.0.3 6381 10.0.0.1 6379",
+    );
+    assert!(data_connects(&o).is_empty(), "{o:?}");
+    assert!(!closed(&o, d2));
+    assert!(t.m.replaced.contains_key(&addr(OLD)), "still replaced");
+    assert!(t.m.fence.is_none());
+    let (id, o) = t.submit(crate::cmd("INCR").arg("x"));
+    assert_eq!(sent(&o, d2), arr(&["INCR", "x"]), "{id:?} stays on NEW");
+}
+
+#[test]
 fn one_sentinel_contradicting_a_healthy_master_needs_a_second_opinion() {
     let (mut t, d) = T::ready(T::cfg(3), OLD);
     let q = poll(&mut t, d);
