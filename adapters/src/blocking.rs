@@ -225,7 +225,7 @@ impl Client {
 
 /// Messages of a subscription, in order, across failovers.
 pub struct Subscription {
-    rx: flume::Receiver<Value>,
+    rx: flume::Receiver<Message>,
     interest: Interest,
     _handle: Shared,
 }
@@ -235,8 +235,8 @@ impl Subscription {
     pub fn next_timeout(&mut self, timeout: Duration) -> Option<Message> {
         let deadline = Instant::now() + timeout;
         loop {
-            let v = self.rx.recv_deadline(deadline).ok()?;
-            if let Some(m) = self.interest.accept(&v) {
+            let m = self.rx.recv_deadline(deadline).ok()?;
+            if self.interest.accept(&m) {
                 return Some(m);
             }
         }

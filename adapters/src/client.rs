@@ -111,7 +111,7 @@ impl Events {
 
 /// Messages of a subscription, in order, across failovers.
 pub struct Subscription {
-    rx: flume::Receiver<Value>,
+    rx: flume::Receiver<Message>,
     interest: Interest,
     _handle: Shared,
 }
@@ -120,8 +120,8 @@ impl Subscription {
     /// The next message, or `None` once the client is closed.
     pub async fn next(&mut self) -> Option<Message> {
         loop {
-            let v = self.rx.recv_async().await.ok()?;
-            if let Some(m) = self.interest.accept(&v) {
+            let m = self.rx.recv_async().await.ok()?;
+            if self.interest.accept(&m) {
                 return Some(m);
             }
         }
@@ -129,8 +129,8 @@ impl Subscription {
 
     /// A message already received, without waiting.
     pub fn try_next(&mut self) -> Option<Message> {
-        while let Ok(v) = self.rx.try_recv() {
-            if let Some(m) = self.interest.accept(&v) {
+        while let Ok(m) = self.rx.try_recv() {
+            if self.interest.accept(&m) {
                 return Some(m);
             }
         }

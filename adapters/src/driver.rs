@@ -9,8 +9,8 @@ use crate::error::Error;
 use bytes::Bytes;
 use flume::Sender;
 use resp_sentinel_core::sentinel::{
-    Addr, ConnId, Discovered, Discovery, DiscoveryError, Event, Input, Machine, Output, RequestId,
-    SubmitOptions,
+    Addr, ConnId, Discovered, Discovery, DiscoveryError, Event, Input, Machine, Message, Output,
+    RequestId, SubmitOptions,
 };
 use resp_sentinel_core::{Cmd, Value};
 
@@ -31,7 +31,7 @@ pub(crate) enum Msg {
     /// Change the caller's pub/sub subscriptions.
     PubSub(PubSubOp, Vec<Bytes>),
     /// Deliver every future pub/sub message to this sink.
-    Messages(Sender<Value>),
+    Messages(Sender<Message>),
     /// Deliver every future event to this sink.
     Events(Sender<Event>),
     /// Ask which master the machine currently uses.
@@ -119,7 +119,7 @@ pub(crate) struct Driver<N: Net> {
     opening: HashSet<ConnId>,
     pending: HashMap<RequestId, Responder>,
     events: Vec<Sender<Event>>,
-    messages: Vec<Sender<Value>>,
+    messages: Vec<Sender<Message>>,
 }
 
 impl<N: Net> Driver<N> {
@@ -260,6 +260,9 @@ impl<N: Net> Driver<N> {
                 Output::Message(msg) => {
                     self.messages.retain(|sink| sink.send(msg.clone()).is_ok());
                 }
+                // No adapter feature asks for other pushes (client-side caching's `invalidate`
+                // and the like), so they are only traced.
+                Output::Push(frame) => tracing::debug!(?frame, "unrequested push frame"),
                 Output::Event(event) => {
                     trace_event(&event);
                     self.events.retain(|sink| sink.send(event.clone()).is_ok());

@@ -7,7 +7,7 @@ use crate::driver::{Msg, PubSubOp};
 use crate::error::Error;
 use bytes::Bytes;
 use flume::{Receiver, Sender};
-use resp_sentinel_core::sentinel::{Addr, Event};
+use resp_sentinel_core::sentinel::{Addr, Event, Message};
 use resp_sentinel_core::{Cmd, Value};
 use std::sync::Arc;
 
@@ -83,7 +83,7 @@ impl Handle {
         &self,
         op: PubSubOp,
         names: &[S],
-        sink: Option<Sender<Value>>,
+        sink: Option<Sender<Message>>,
     ) {
         if let Some(sink) = sink {
             let _ = self.tx.send(Msg::Messages(sink));

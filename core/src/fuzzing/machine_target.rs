@@ -242,7 +242,7 @@ impl Driver {
                     assert!(answered.is_some(), "reply to {request:?}, never submitted");
                     assert_eq!(answered, Some(false), "{request:?} answered twice");
                 }
-                Output::Message(_) | Output::Event(_) => {}
+                Output::Message(_) | Output::Push(_) | Output::Event(_) => {}
             }
             self.trace.push(format!("{o:?}"));
         }

@@ -147,8 +147,14 @@ pub enum Output {
         /// The server's reply (error replies included), or why there is none.
         result: Result<Value, super::CommandError>,
     },
-    /// A pub/sub message for the caller's subscriptions (RESP2 message array or RESP3 push).
-    Message(Value),
+    /// A published message (`message` or `pmessage`, RESP2 array or RESP3 push) for the
+    /// caller's subscriptions. Subscription confirmations are not reported: the machine tracks
+    /// its subscriptions itself.
+    Message(super::Message),
+    /// An out-of-band frame that is neither a reply nor a published message, as received: a
+    /// RESP3 push such as client-side caching's `invalidate`, or an unrecognised frame on the
+    /// caller's subscriber connection. Callers that do not use such features may ignore it.
+    Push(Value),
     /// Something observers may want to know.
     Event(Event),
 }

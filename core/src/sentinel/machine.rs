@@ -312,11 +312,11 @@ impl Machine {
                 return self.on_notice_frame(id, &v, now)
             }
             Use::PubSub if c.pending.is_empty() || is_push => {
-                self.out.push_back(Output::Message(v));
+                self.out.extend(super::message::output(v));
                 return;
             }
             Use::Node | Use::Retired if is_push => {
-                self.out.push_back(Output::Message(v));
+                self.out.extend(super::message::output(v));
                 return;
             }
             Use::Query if is_push => return,

@@ -47,7 +47,9 @@
 //! `max_retries`). A command written and unanswered when its connection died fails with
 //! [`CommandError::ConnectionLost`] `{ sent: true }` (or `Timeout`) unless it was submitted as
 //! idempotent, in which case it is re-sent. Replies are matched to requests in order on one
-//! pipelined connection; RESP3 push frames come out as [`Output::Message`], never as replies.
+//! pipelined connection; RESP3 push frames are never replies: a published message comes out as
+//! [`Output::Message`] (a typed [`Message`]), a subscription confirmation is dropped, and any
+//! other push (e.g. `invalidate`) comes out as [`Output::Push`].
 
 mod backoff;
 mod config;
@@ -58,6 +60,7 @@ mod error;
 mod fence;
 mod io;
 mod machine;
+mod message;
 mod node;
 mod notice;
 mod pubsub;
@@ -75,3 +78,4 @@ pub use discovery::{Discovered, Discovery};
 pub use error::{CommandError, DiscoveryError};
 pub use io::{Addr, AddrParseError, ConnId, Event, Input, Output, PeerKind, RequestId, Role};
 pub use machine::{Machine, SubmitOptions};
+pub use message::Message;

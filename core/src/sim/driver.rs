@@ -129,7 +129,7 @@ pub struct Report {
     pub virtual_time: Duration,
     /// Whether the schedule was strict (acked loss attributable to the client).
     pub strict: bool,
-    /// Pub/sub messages delivered to the caller, as text, in order.
+    /// Payloads of the pub/sub messages delivered to the caller, as text, in order.
     pub messages: Vec<String>,
     /// Invariant violations, in order.
     pub violations: Vec<String>,
@@ -434,14 +434,8 @@ impl<C: Client> Sim<C> {
                 }
                 Output::Reply { request, result } => self.on_reply(request, result),
                 Output::Event(e) => self.on_event(e),
-                Output::Message(v) => {
-                    let text = match &v {
-                        Value::Array(items) | Value::Push(items) => match items.last() {
-                            Some(Value::Bulk(b)) => String::from_utf8_lossy(b).into_owned(),
-                            _ => format!("{v:?}"),
-                        },
-                        _ => format!("{v:?}"),
-                    };
+                Output::Message(m) => {
+                    let text = String::from_utf8_lossy(&m.payload).into_owned();
                     self.report.messages.push(text);
                 }
                 _ => {}

@@ -96,15 +96,26 @@ fn user_pubsub_has_its_own_connection_and_follows_the_master() {
         sent(&o, p),
         arr(&["SUBSCRIBE", "news"]) + &arr(&["PSUBSCRIBE", "h*"])
     );
-    let msg = arr(&["message", "news", "hello"]);
+    // Confirmations are the machine's business; publications come out typed.
+    let confirm = "*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n\
+                   *3\r\n$10\r\npsubscribe\r\n$2\r\nh*\r\n:2\r\n";
+    assert_eq!(t.feed(p, confirm), vec![]);
+    let msg = arr(&["message", "news", "hello"]) + &arr(&["pmessage", "h*", "hi", "there"]);
     let o = t.feed(p, &msg);
     assert_eq!(
         o,
-        vec![Output::Message(Value::Array(vec![
-            bulk("message"),
-            bulk("news"),
-            bulk("hello")
-        ]))]
+        vec![
+            Output::Message(Message {
+                channel: "news".into(),
+                pattern: None,
+                payload: "hello".into(),
+            }),
+            Output::Message(Message {
+                channel: "hi".into(),
+                pattern: Some("h*".into()),
+                payload: "there".into(),
+            }),
+        ]
     );
     // A later subscription goes out on the live connection.
     t.m.subscribe(["more"], t.now);
