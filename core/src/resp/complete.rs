@@ -58,6 +58,54 @@ impl Open {
         }
     }
 
+    /// Pushes the run of short bulk strings at `pos` (up to what the aggregate still expects);
+    /// returns the offset past the last one taken.
+    #[inline(always)]
+    fn take_short_bulks(
+        &mut self,
+        buf: &[u8],
+        mut pos: usize,
+        limits: &Limits,
+        examined: &mut u64,
+    ) -> usize {
+        if self.kind != b'%' {
+            while self.remaining > 0 {
+                let Some((s, next)) = short_bulk(buf, pos, limits, examined) else {
+                    break;
+                };
+                pos = next;
+                self.remaining -= 1;
+                self.items.push(Value::Bulk(s));
+            }
+            return pos;
+        }
+        if let Some(k) = self.key.take() {
+            // A key is waiting for its value.
+            let Some((v, next)) = short_bulk(buf, pos, limits, examined) else {
+                self.key = Some(k);
+                return pos;
+            };
+            pos = next;
+            self.remaining -= 1;
+            self.pairs.push((k, Value::Bulk(v)));
+        }
+        while self.remaining >= 2 {
+            let Some((k, next)) = short_bulk(buf, pos, limits, examined) else {
+                break;
+            };
+            pos = next;
+            self.remaining -= 1;
+            let Some((v, next)) = short_bulk(buf, pos, limits, examined) else {
+                self.key = Some(Value::Bulk(k));
+                break;
+            };
+            pos = next;
+            self.remaining -= 1;
+            self.pairs.push((Value::Bulk(k), Value::Bulk(v)));
+        }
+        pos
+    }
+
     /// The index the next element pushed will have (see `Builder::paths`).
     fn next_index(&self) -> usize {
         if self.kind == b'%' {
@@ -168,10 +216,10 @@ impl Builder {
             Elem::Open(kind, elems) => Open::new(kind, elems, buf.len() - pos),
         };
         loop {
-            // The most common element, a short bulk string, pushed straight into its aggregate.
-            if let Some((s, next)) = short_bulk(buf, pos, limits, examined) {
-                pos = next;
-                cur.push(Value::Bulk(s));
+            // The most common elements, short bulk strings, in a tight loop straight into
+            // their aggregate (as pairs for a map).
+            pos = cur.take_short_bulks(buf, pos, limits, examined);
+            if cur.remaining == 0 {
                 if let Some(root) = self.close(&mut cur) {
                     return Some((root, pos));
                 }
