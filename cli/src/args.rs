@@ -106,7 +106,8 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         (s, 1.0)
     };
     let v: f64 = num.parse().ok()?;
-    (v.is_finite() && v >= 0.0).then(|| Duration::from_secs_f64(v * scale))
+    // Negative, NaN, infinite and too-large values are refused rather than panicking.
+    Duration::try_from_secs_f64(v * scale).ok()
 }
 
 #[cfg(test)]
@@ -154,5 +155,8 @@ mod tests {
         assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
         assert_eq!(parse_duration("1.5"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_duration("-1s"), None);
+        assert_eq!(parse_duration("1e300m"), None, "too large: refused, no panic");
+        assert_eq!(parse_duration("inf"), None);
+        assert_eq!(parse_duration("NaN"), None);
     }
 }

@@ -59,14 +59,16 @@ pub async fn run<C: DrillClient>(
 
     let tty = std::io::stderr().is_terminal();
     let start = Instant::now();
-    let end = start + plan.duration;
+    let end = start
+        .checked_add(plan.duration)
+        .ok_or("the drill duration is too long")?;
     let mut last_ok = start;
     let mut last_print = start;
     let mut last_error = None;
     while Instant::now() < end {
-        if let (Some(at), Some(_)) = (plan.failover_at, &trigger) {
-            if start.elapsed() >= at {
-                let t = trigger.take().expect("checked above");
+        let due = plan.failover_at.is_some_and(|at| start.elapsed() >= at);
+        if due {
+            if let Some(t) = trigger.take() {
                 trigger_at = Some(Instant::now());
                 let tx = trigger_tx.clone();
                 std::thread::spawn(move || {

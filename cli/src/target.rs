@@ -18,7 +18,8 @@ pub const TARGET_FLAGS: &[&str] = &[
 /// Builds the client configuration from the positional URL (if any) and the target flags.
 pub fn config_from(args: &Args) -> Result<Config, UsageError> {
     let mut target = match args.positional.first() {
-        Some(u) => url::parse(u).map_err(|e| UsageError(format!("{u}: {e}")))?,
+        // The URL itself is not echoed: it may carry passwords.
+        Some(u) => url::parse(u).map_err(|e| UsageError(format!("target URL: {e}")))?,
         None => SentinelTarget::new(),
     };
     let sentinels = args

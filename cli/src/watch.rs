@@ -6,7 +6,7 @@
 
 use crate::admin::SentinelConn;
 use crate::{parse_args, target, Failure};
-use resp_sentinel_core::sentinel::{Addr, Credentials};
+use resp_sentinel_core::sentinel::{Addr, Credentials, Message};
 use resp_sentinel_core::{cmd, Value};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -53,15 +53,14 @@ fn watch_one(s: &Addr, auth: Option<&Credentials>, timeout: Duration) {
     }
 }
 
+/// Prints a published event; anything else the sentinel sends is skipped.
 fn print_event(s: &Addr, v: &Value) {
-    let Some(items) = v.as_array() else { return };
-    // pmessage <pattern> <channel> <payload>
-    if items.len() == 4 && items[0].as_str() == Some("pmessage") {
+    if let Some(m) = Message::from_value(v) {
         println!(
             "{} {s} {} {}",
             stamp(),
-            items[2].as_str().unwrap_or("?"),
-            items[3].as_str().unwrap_or("?")
+            String::from_utf8_lossy(&m.channel),
+            String::from_utf8_lossy(&m.payload)
         );
     }
 }

@@ -46,7 +46,13 @@ fn resolve_and_replicas_print_what_the_sentinels_know() {
     let (code, out, err) = run(&["replicas", &url]);
     assert_eq!(code, 0, "{err}");
     let master = topo.master_addr().unwrap();
-    for replica in topo.data_addrs().into_iter().filter(|a| *a != master) {
+    let replicas: Vec<_> = topo
+        .data_addrs()
+        .into_iter()
+        .filter(|a| *a != master)
+        .collect();
+    assert!(!replicas.is_empty(), "the topology has replicas to list");
+    for replica in replicas {
         let line = out
             .lines()
             .find(|l| l.starts_with(&replica.to_string()))
@@ -90,9 +96,10 @@ fn drill_json_through_a_forced_failover_loses_nothing() {
 
 #[test]
 fn a_bad_target_is_a_usage_error() {
-    let (code, _, err) = run(&["resolve", "redis+sentinel://127.0.0.1:70000/svc"]);
+    let (code, _, err) = run(&["resolve", "redis+sentinel://:s3cret@127.0.0.1:70000/svc"]);
     assert_eq!(code, 2);
     assert!(err.contains("70000"), "{err}");
+    assert!(!err.contains("s3cret"), "the password is not echoed: {err}");
     let (code, _, err) = run(&["drill", "--sentinel", "127.0.0.1:1"]);
     assert_eq!(code, 2);
     assert!(err.contains("service"), "{err}");
