@@ -9,7 +9,7 @@ use crate::driver::PubSubOp;
 use crate::driver::{Core, Driver, Link, Msg, Net};
 use crate::error::Error;
 use crate::handle::Shared;
-use crate::pubsub::{Interest, Message};
+use crate::pubsub::Message;
 use bytes::Bytes;
 use flume::{RecvTimeoutError, Sender};
 use resp_sentinel_core::resp::Arg;
@@ -176,7 +176,7 @@ impl Client {
             .collect();
         pending
             .into_iter()
-            .map(|rx| rx.recv().unwrap_or(Err(Error::Closed)))
+            .map(|rx| self.handle.settle(rx.recv()))
             .collect()
     }
 
@@ -215,7 +215,6 @@ impl Client {
         self.handle.pubsub(op, names, Some(tx));
         Subscription {
             rx,
-            interest: Interest::new(names, op == PubSubOp::PSubscribe),
             _handle: self.handle.clone(),
         }
     }
@@ -226,19 +225,16 @@ impl Client {
 /// Messages of a subscription, in order, across failovers.
 pub struct Subscription {
     rx: flume::Receiver<Message>,
-    interest: Interest,
     _handle: Shared,
 }
 
 impl Subscription {
     /// Waits up to `timeout` for the next message.
     pub fn next_timeout(&mut self, timeout: Duration) -> Option<Message> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let m = self.rx.recv_deadline(deadline).ok()?;
-            if self.interest.accept(&m) {
-                return Some(m);
-            }
+        // A timeout too long for an `Instant` means: wait as long as it takes.
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.rx.recv_deadline(deadline).ok(),
+            None => self.rx.recv().ok(),
         }
     }
 }

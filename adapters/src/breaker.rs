@@ -3,7 +3,9 @@
 //!
 //! Closed: commands flow; `failure_threshold` failures in a row open it. Open: commands fail with
 //! [`Error::CircuitOpen`] until `open_for` has passed. Half-open: up to `half_open_probes` commands
-//! are let through; a success closes it, a failure opens it again.
+//! are let through; a success closes it, a failure opens it again. Probes whose outcome never
+//! comes back (the caller dropped the future) are given up after another `open_for`, so the
+//! circuit cannot stay half-open for good.
 
 use crate::error::Error;
 use resp_sentinel_core::Value;
@@ -47,6 +49,8 @@ struct Inner {
     state: BreakerState,
     failures: u32,
     probes: u32,
+    /// While half-open: when probes still unanswered count as abandoned.
+    probes_expire: Option<Instant>,
 }
 
 /// A thread-safe circuit breaker.
@@ -64,6 +68,7 @@ impl Breaker {
                 state: BreakerState::Closed,
                 failures: 0,
                 probes: 0,
+                probes_expire: None,
             }),
         }
     }
@@ -83,7 +88,13 @@ impl Breaker {
             BreakerState::Closed => true,
             BreakerState::Open(until) if now < until => false,
             BreakerState::Open(_) | BreakerState::HalfOpen => {
-                s.state = BreakerState::HalfOpen;
+                let fresh =
+                    s.state != BreakerState::HalfOpen || s.probes_expire.is_none_or(|t| now >= t);
+                if fresh {
+                    s.state = BreakerState::HalfOpen;
+                    s.probes = 0;
+                    s.probes_expire = Some(after(now, self.config.open_for));
+                }
                 if s.probes < self.config.half_open_probes {
                     s.probes += 1;
                     true
@@ -113,12 +124,14 @@ impl Breaker {
         if failed {
             s.failures += 1;
             if s.state == BreakerState::HalfOpen || s.failures >= self.config.failure_threshold {
-                s.state = BreakerState::Open(now + self.config.open_for);
+                s.state = BreakerState::Open(after(now, self.config.open_for));
                 s.probes = 0;
+                s.probes_expire = None;
             }
         } else if !matches!(result, Err(Error::CircuitOpen)) {
             s.failures = 0;
             s.probes = 0;
+            s.probes_expire = None;
             s.state = BreakerState::Closed;
         }
     }
@@ -127,6 +140,13 @@ impl Breaker {
     fn state(&self) -> BreakerState {
         self.lock().state
     }
+}
+
+/// `now + d`, saturating at a century or so for durations an `Instant` cannot reach.
+fn after(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(1 << 32)))
+        .unwrap_or(now)
 }
 
 #[cfg(test)]
@@ -179,5 +199,25 @@ mod tests {
         b.record_at(&Err(Error::Timeout), t1);
         assert!(matches!(b.state(), BreakerState::Open(_)));
         assert!(!b.allow_at(t1));
+    }
+
+    #[test]
+    fn an_abandoned_probe_does_not_keep_it_half_open() {
+        let b = Breaker::new(BreakerConfig {
+            failure_threshold: 1,
+            open_for: Duration::from_millis(10),
+            half_open_probes: 1,
+        });
+        let t0 = Instant::now();
+        b.record_at(&Err(Error::ConnectionLost), t0);
+        let t1 = t0 + Duration::from_millis(20);
+        assert!(b.allow_at(t1), "probe sent, its outcome never recorded");
+        assert!(!b.allow_at(t1 + Duration::from_millis(5)));
+        assert!(
+            b.allow_at(t1 + Duration::from_millis(15)),
+            "after open_for another probe may go"
+        );
+        b.record_at(&Ok(Value::Null), t1 + Duration::from_millis(16));
+        assert_eq!(b.state(), BreakerState::Closed);
     }
 }

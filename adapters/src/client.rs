@@ -6,7 +6,7 @@ use crate::convert::FromValue;
 use crate::driver::PubSubOp;
 use crate::error::Error;
 use crate::handle::Shared;
-use crate::pubsub::{Interest, Message};
+use crate::pubsub::Message;
 use resp_sentinel_core::resp::Arg;
 use resp_sentinel_core::sentinel::{Addr, Event};
 use resp_sentinel_core::{Cmd, Value};
@@ -42,7 +42,7 @@ impl Client {
             .collect();
         let mut out = Vec::with_capacity(pending.len());
         for rx in pending {
-            out.push(rx.recv_async().await.unwrap_or(Err(Error::Closed))?);
+            out.push(self.handle.settle(rx.recv_async().await)?);
         }
         Ok(out)
     }
@@ -86,7 +86,6 @@ impl Client {
         self.handle.pubsub(op, names, Some(tx));
         Ok(Subscription {
             rx,
-            interest: Interest::new(names, op == PubSubOp::PSubscribe),
             _handle: self.handle.clone(),
         })
     }
@@ -112,28 +111,17 @@ impl Events {
 /// Messages of a subscription, in order, across failovers.
 pub struct Subscription {
     rx: flume::Receiver<Message>,
-    interest: Interest,
     _handle: Shared,
 }
 
 impl Subscription {
     /// The next message, or `None` once the client is closed.
     pub async fn next(&mut self) -> Option<Message> {
-        loop {
-            let m = self.rx.recv_async().await.ok()?;
-            if self.interest.accept(&m) {
-                return Some(m);
-            }
-        }
+        self.rx.recv_async().await.ok()
     }
 
     /// A message already received, without waiting.
     pub fn try_next(&mut self) -> Option<Message> {
-        while let Ok(m) = self.rx.try_recv() {
-            if self.interest.accept(&m) {
-                return Some(m);
-            }
-        }
-        None
+        self.rx.try_recv().ok()
     }
 }

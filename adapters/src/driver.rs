@@ -6,6 +6,7 @@
 //! [`Driver::flush`].
 
 use crate::error::Error;
+use crate::pubsub::{self, Interest};
 use bytes::Bytes;
 use flume::Sender;
 use resp_sentinel_core::sentinel::{
@@ -30,8 +31,8 @@ pub(crate) enum Msg {
     },
     /// Change the caller's pub/sub subscriptions.
     PubSub(PubSubOp, Vec<Bytes>),
-    /// Deliver every future pub/sub message to this sink.
-    Messages(Sender<Message>),
+    /// Deliver future pub/sub messages this interest accepts to this sink.
+    Messages(Interest, Sender<Message>),
     /// Deliver every future event to this sink.
     Events(Sender<Event>),
     /// Ask which master the machine currently uses.
@@ -119,7 +120,7 @@ pub(crate) struct Driver<N: Net> {
     opening: HashSet<ConnId>,
     pending: HashMap<RequestId, Responder>,
     events: Vec<Sender<Event>>,
-    messages: Vec<Sender<Message>>,
+    messages: Vec<(Interest, Sender<Message>)>,
 }
 
 impl<N: Net> Driver<N> {
@@ -187,7 +188,7 @@ impl<N: Net> Driver<N> {
                     }
                 }
             }
-            Msg::Messages(sink) => self.messages.push(sink),
+            Msg::Messages(interest, sink) => self.messages.push((interest, sink)),
             Msg::Events(sink) => self.events.push(sink),
             Msg::MasterAddr(reply) => {
                 let master = match &self.core {
@@ -257,9 +258,7 @@ impl<N: Net> Driver<N> {
                         let _ = reply.send(result.map_err(Error::from));
                     }
                 }
-                Output::Message(msg) => {
-                    self.messages.retain(|sink| sink.send(msg.clone()).is_ok());
-                }
+                Output::Message(msg) => pubsub::deliver(&mut self.messages, &msg),
                 // No adapter feature asks for other pushes (client-side caching's `invalidate`
                 // and the like), so they are only traced.
                 Output::Push(frame) => tracing::debug!(?frame, "unrequested push frame"),

@@ -5,6 +5,7 @@ use crate::breaker::Breaker;
 use crate::convert::FromValue;
 use crate::driver::{Msg, PubSubOp};
 use crate::error::Error;
+use crate::pubsub::Interest;
 use bytes::Bytes;
 use flume::{Receiver, Sender};
 use resp_sentinel_core::sentinel::{Addr, Event, Message};
@@ -59,11 +60,20 @@ impl Handle {
         &self,
         got: Result<Result<Value, Error>, flume::RecvError>,
     ) -> Result<T, Error> {
+        T::from_value(self.settle(got)?)
+    }
+
+    /// What the driver sent back, unconverted; the breaker learns how it went (pipelines too,
+    /// so their commands count like any other).
+    pub(crate) fn settle(
+        &self,
+        got: Result<Result<Value, Error>, flume::RecvError>,
+    ) -> Result<Value, Error> {
         let result = got.unwrap_or(Err(Error::Closed));
         if let Some(b) = &self.breaker {
             b.record(&result);
         }
-        T::from_value(result?)
+        result
     }
 
     pub(crate) fn master_addr(&self) -> Receiver<Option<Addr>> {
@@ -78,7 +88,8 @@ impl Handle {
         rx
     }
 
-    /// Registers a message sink (if any), then changes the subscriptions.
+    /// Registers a message sink (if any) for the messages of `names`, then changes the
+    /// subscriptions.
     pub(crate) fn pubsub<S: AsRef<[u8]>>(
         &self,
         op: PubSubOp,
@@ -86,7 +97,8 @@ impl Handle {
         sink: Option<Sender<Message>>,
     ) {
         if let Some(sink) = sink {
-            let _ = self.tx.send(Msg::Messages(sink));
+            let interest = Interest::new(names, op == PubSubOp::PSubscribe);
+            let _ = self.tx.send(Msg::Messages(interest, sink));
         }
         let names = names
             .iter()

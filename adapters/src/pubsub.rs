@@ -1,7 +1,8 @@
-//! Pub/sub messages as the caller sees them: the core parses frames into [`Message`]s; each
-//! subscription here only picks the ones it asked for.
+//! Pub/sub messages as the caller sees them: the core parses frames into [`Message`]s; the
+//! driver hands each subscription only the ones it asked for.
 
 use bytes::Bytes;
+use flume::Sender;
 pub use resp_sentinel_core::sentinel::Message;
 
 /// What one subscription asked for: its channels, or its patterns.
@@ -31,6 +32,18 @@ impl Interest {
         };
         self.names.iter().any(|n| n == key)
     }
+}
+
+/// Hands `m` to every subscription that asked for it, so a queue only holds its own messages;
+/// subscriptions that were dropped are forgotten.
+pub(crate) fn deliver(sinks: &mut Vec<(Interest, Sender<Message>)>, m: &Message) {
+    sinks.retain(|(interest, sink)| {
+        if interest.accept(m) {
+            sink.send(m.clone()).is_ok()
+        } else {
+            !sink.is_disconnected()
+        }
+    });
 }
 
 #[cfg(test)]
@@ -63,5 +76,29 @@ mod tests {
         assert!(pats.accept(&by_pattern));
         assert!(!pats.accept(&by_other_pattern));
         assert!(!pats.accept(&on_news));
+    }
+
+    #[test]
+    fn each_queue_gets_only_its_messages_and_dropped_ones_are_forgotten() {
+        let (news_tx, news) = flume::unbounded();
+        let (pats_tx, pats) = flume::unbounded();
+        let (gone_tx, gone) = flume::unbounded();
+        let mut sinks = vec![
+            (Interest::new(&["news"], false), news_tx),
+            (Interest::new(&["n*"], true), pats_tx),
+            (Interest::new(&["other"], false), gone_tx),
+        ];
+        drop(gone);
+        deliver(&mut sinks, &msg("news", None, "1"));
+        deliver(&mut sinks, &msg("news", Some("n*"), "2"));
+        deliver(&mut sinks, &msg("weather", None, "3"));
+        let payloads = |rx: &flume::Receiver<Message>| {
+            rx.try_iter()
+                .map(|m| String::from_utf8_lossy(&m.payload).into_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(payloads(&news), ["1"]);
+        assert_eq!(payloads(&pats), ["2"]);
+        assert_eq!(sinks.len(), 2, "the dropped subscription is forgotten");
     }
 }
