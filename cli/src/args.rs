@@ -155,7 +155,11 @@ mod tests {
         assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
         assert_eq!(parse_duration("1.5"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_duration("-1s"), None);
-        assert_eq!(parse_duration("1e300m"), None, "too large: refused, no panic");
+        assert_eq!(
+            parse_duration("1e300m"),
+            None,
+            "too large: refused, no panic"
+        );
         assert_eq!(parse_duration("inf"), None);
         assert_eq!(parse_duration("NaN"), None);
     }
