@@ -55,11 +55,15 @@ pub(crate) struct AsyncNet<R> {
 
 impl<R: Runtime> Net for AsyncNet<R> {
     fn open(&self, conn: ConnId, addr: Addr, tx: Sender<Msg>) {
-        let deadline = Instant::now() + self.connect_timeout;
+        // A timeout no `Instant` can hold (the core clamps its own copy) means no timeout here.
+        let deadline = Instant::now().checked_add(self.connect_timeout);
         R::spawn(async move {
             let connect = R::connect(addr.host.clone(), addr.port);
             let timeout = async {
-                R::sleep_until(deadline).await;
+                match deadline {
+                    Some(deadline) => R::sleep_until(deadline).await,
+                    None => futures_lite::future::pending().await,
+                }
                 Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))
             };
             match connect.or(timeout).await {
@@ -164,4 +168,26 @@ pub(crate) fn spawn_driver<R: Runtime>(core: Core, connect_timeout: Duration) ->
         }
     });
     tx
+}
+
+#[cfg(all(test, feature = "smol"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connect_timeout_no_instant_can_hold_connects_without_a_deadline() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let net = AsyncNet::<smol::Smol> {
+            connect_timeout: Duration::MAX,
+            _rt: PhantomData,
+        };
+        let (tx, rx) = flume::unbounded();
+        net.open(ConnId(7), Addr::new("127.0.0.1", port), tx);
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(Msg::Connected(ConnId(7), _)) => {}
+            Ok(_) => panic!("expected Connected"),
+            Err(e) => panic!("no answer: {e:?}"),
+        }
+    }
 }
