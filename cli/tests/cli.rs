@@ -1,8 +1,11 @@
-//! The `resp-sentinel` binary against a real topology: what `resolve` and `replicas` print, and
-//! the drill's JSON line and exit code through a forced failover.
+//! The `resp-sentinel` binary against a real topology: what `resolve` and `replicas` print, the
+//! events `watch` prints through a failover, and the drill's JSON line and exit code through a
+//! forced failover.
 
 use resp_sentinel_tests::{Topology, TopologyOptions};
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 fn topology() -> Topology {
     Topology::start(TopologyOptions::default())
@@ -103,4 +106,51 @@ fn a_bad_target_is_a_usage_error() {
     let (code, _, err) = run(&["drill", "--sentinel", "127.0.0.1:1"]);
     assert_eq!(code, 2);
     assert!(err.contains("service"), "{err}");
+}
+
+#[test]
+fn watch_prints_the_switch_master_of_a_failover() {
+    let topo = topology();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_resp-sentinel"))
+        .args(["watch", &topo.url()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run resp-sentinel watch");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    // Give every watcher time to subscribe before the failover starts.
+    std::thread::sleep(Duration::from_secs(1));
+    let old = topo.failover().unwrap();
+    let new = topo
+        .wait_for_new_master(&old, Duration::from_secs(30))
+        .unwrap();
+    let want = format!(
+        "+switch-master {} {} {} {} {}",
+        topo.service_name(),
+        old.host,
+        old.port,
+        new.host,
+        new.port
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    let found = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.ends_with(&want) => break true,
+            Ok(line) => seen.push(line),
+            Err(_) => break false,
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(found, "no `{want}` line; got:\n{}", seen.join("\n"));
 }
