@@ -266,6 +266,7 @@ impl<N: Net> Driver<N> {
                     trace_event(&event);
                     self.events.retain(|sink| sink.send(event.clone()).is_ok());
                 }
+                other => tracing::debug!(output = ?other, "unhandled machine output"),
             }
         }
     }

@@ -7,6 +7,7 @@ use std::fmt;
 /// Why sentinel discovery found no node; each variant names every sentinel tried and what
 /// happened there, in the order they were asked.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DiscoveryError {
     /// No sentinel answered (connect failed, timed out or closed), or none are configured.
     NoSentinelReachable {

@@ -92,6 +92,7 @@ pub enum Role {
 
 /// Why the machine opens a connection; drivers may use it for logging only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum PeerKind {
     /// A sentinel, for queries.
     Sentinel,
@@ -105,6 +106,7 @@ pub enum PeerKind {
 
 /// A fact the driver reports to the machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Input<'a> {
     /// The TCP connection requested by [`Output::Connect`] is established.
     Connected(ConnId),
@@ -118,6 +120,7 @@ pub enum Input<'a> {
 
 /// Something the machine asks its driver to do, or tells its user.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Output {
     /// Open a TCP connection to `addr` and report [`Input::Connected`] or [`Input::ConnectFailed`].
     Connect {
