@@ -11,8 +11,8 @@
 //! reset too; the stream is unusable (close the connection). Passing a buffer that is not the
 //! previous one extended requires [`Decoder::reset`] first.
 
-use super::build::build_seq;
-use super::complete::Builder;
+use super::from_frame::build_seq;
+use super::one_pass::Builder;
 use super::scan::{blob, find_cr, head, is_pairs, is_prefix, short_len, Head};
 use super::{Aggregate, ByteStr, Frame, Limits, ProtocolError, ProtocolErrorKind, Value};
 use bytes::BytesMut;
@@ -35,7 +35,9 @@ impl Parsed<'_> {
         let value = self.frame.to_value(backing);
         match self.attributes {
             Some(a) => Value::Attributed {
-                attributes: super::build::into_pairs(super::build::build_aggregate(a, backing)),
+                attributes: super::from_frame::into_pairs(super::from_frame::build_aggregate(
+                    a, backing,
+                )),
                 value: Box::new(value),
             },
             None => value,

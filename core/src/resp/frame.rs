@@ -1,6 +1,6 @@
 //! Borrowed frames: views over a validated buffer, no heap allocation.
 
-use super::build::{build_aggregate, sub_str};
+use super::from_frame::{build_aggregate, sub_str};
 use super::scan::{is_pairs, read_item, short_len, skip, Item};
 use super::Value;
 use bytes::Bytes;
@@ -68,7 +68,7 @@ impl<'a> Frame<'a> {
             Frame::Array(a) => Value::Array(build_aggregate(a, backing)),
             Frame::Set(a) => Value::Set(build_aggregate(a, backing)),
             Frame::Push(a) => Value::Push(build_aggregate(a, backing)),
-            Frame::Map(a) => Value::Map(super::build::into_pairs(build_aggregate(a, backing))),
+            Frame::Map(a) => Value::Map(super::from_frame::into_pairs(build_aggregate(a, backing))),
         }
     }
 

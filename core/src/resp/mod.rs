@@ -6,14 +6,14 @@
 //!   same allocation.
 //! - [`Cmd`] writes a command as an array of bulk strings straight into a `BytesMut`.
 
-mod build;
 mod bytestr;
-mod complete;
 mod decoder;
 mod encode;
 mod error;
 mod frame;
+mod from_frame;
 mod limits;
+mod one_pass;
 mod scan;
 mod value;
 

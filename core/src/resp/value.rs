@@ -103,7 +103,9 @@ impl Value {
     pub fn into_map_pairs(self) -> Option<Vec<(Value, Value)>> {
         match self {
             Value::Map(pairs) => Some(pairs),
-            Value::Array(items) if items.len() % 2 == 0 => Some(super::build::into_pairs(items)),
+            Value::Array(items) if items.len() % 2 == 0 => {
+                Some(super::from_frame::into_pairs(items))
+            }
             Value::Attributed { value, .. } => value.into_map_pairs(),
             _ => None,
         }

@@ -12,7 +12,7 @@ impl Rng {
         Rng(seed)
     }
 
-    pub(crate) fn next_u64(&mut self) -> u64 {
+    fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -32,19 +32,19 @@ impl Rng {
 
 /// Attempts since the last success, and the previous delay (for decorrelated jitter).
 #[derive(Clone, Debug, Default)]
-pub(crate) struct BackoffState {
+struct BackoffState {
     attempt: u32,
     prev: Duration,
 }
 
 impl BackoffState {
     /// Forgets past failures after a success.
-    pub(crate) fn reset(&mut self) {
+    fn reset(&mut self) {
         *self = BackoffState::default();
     }
 
     /// The delay before the next attempt; grows with each call until [`BackoffState::reset`].
-    pub(crate) fn next_delay(&mut self, policy: &Backoff, rng: &mut Rng) -> Duration {
+    fn next_delay(&mut self, policy: &Backoff, rng: &mut Rng) -> Duration {
         let cap = policy.cap.as_nanos().min(u64::MAX as u128) as u64;
         let base = (policy.base.as_nanos().min(u64::MAX as u128) as u64).min(cap);
         let nanos = match policy.jitter {
@@ -62,6 +62,38 @@ impl BackoffState {
         self.attempt = self.attempt.saturating_add(1);
         self.prev = Duration::from_nanos(nanos);
         self.prev
+    }
+}
+
+/// The machine's randomness and its backoff between failed attempts.
+#[derive(Debug)]
+pub(crate) struct Pacing {
+    rng: Rng,
+    state: BackoffState,
+}
+
+impl Pacing {
+    /// Random draws from `seed`, no failures yet.
+    pub(crate) fn new(seed: u64) -> Pacing {
+        Pacing {
+            rng: Rng::new(seed),
+            state: BackoffState::default(),
+        }
+    }
+
+    /// The delay before the next attempt under `policy`.
+    pub(crate) fn next_delay(&mut self, policy: &Backoff) -> Duration {
+        self.state.next_delay(policy, &mut self.rng)
+    }
+
+    /// Something succeeded: the next failure waits the shortest delay again.
+    pub(crate) fn reset(&mut self) {
+        self.state.reset();
+    }
+
+    /// The machine's random numbers (replica choice draws from the same seed).
+    pub(crate) fn rng(&mut self) -> &mut Rng {
+        &mut self.rng
     }
 }
 

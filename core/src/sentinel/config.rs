@@ -1,6 +1,6 @@
 //! What the caller configures: sentinels, service, credentials, timeouts, backoff, strategies.
 
-use super::io::{Addr, Role};
+use super::interface::{Addr, Role};
 use std::fmt;
 use std::time::Duration;
 

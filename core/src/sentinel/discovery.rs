@@ -3,8 +3,8 @@
 
 use super::config::Config;
 use super::error::DiscoveryError;
-use super::io::{Addr, Input, Output};
-use super::machine::{Machine, Mode};
+use super::interface::{Addr, Input, Output};
+use super::machine::{Goal, Machine};
 use std::time::Instant;
 
 /// What a one-shot discovery looks for.
@@ -34,14 +34,14 @@ impl Discovery {
     /// Asks for the address of `config.service`'s master.
     pub fn master(config: Config, now: Instant) -> Discovery {
         Discovery {
-            m: Machine::with_mode(config, Mode::Discover(Target::Master), now),
+            m: Machine::with_goal(config, Goal::Discover(Target::Master), now),
         }
     }
 
     /// Asks for `config.service`'s usable replicas.
     pub fn replicas(config: Config, now: Instant) -> Discovery {
         Discovery {
-            m: Machine::with_mode(config, Mode::Discover(Target::Replicas), now),
+            m: Machine::with_goal(config, Goal::Discover(Target::Replicas), now),
         }
     }
 
@@ -67,7 +67,7 @@ impl Discovery {
 
     /// The outcome, once every needed sentinel answered or failed.
     pub fn result(&self) -> Option<&Result<Discovered, DiscoveryError>> {
-        self.m.result.as_ref()
+        self.m.phase.outcome()
     }
 
     /// The sentinel list after the walk (the answering sentinel first).

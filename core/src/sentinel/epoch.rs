@@ -32,8 +32,9 @@
 //! 4. A sentinel whose named node fails verification (connect failure or wrong `ROLE`) goes
 //!    to the back of the list, so the next walk asks the others first.
 
-use super::io::{Addr, Role};
-use super::machine::{Machine, Mode};
+use super::interface::{Addr, Role};
+use super::machine::{Goal, Machine};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// How long a replaced master stays stale for answers that carry no config epoch.
@@ -41,11 +42,11 @@ pub(crate) const STALE_WITHOUT_EPOCH: Duration = Duration::from_secs(60);
 
 /// A master the machine moved away from.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Replaced {
+struct Replaced {
     /// Highest config epoch known when it was replaced.
-    pub epoch: u64,
+    epoch: u64,
     /// When it was replaced.
-    pub at: Instant,
+    at: Instant,
 }
 
 /// What to do with one sentinel's answer.
@@ -59,19 +60,59 @@ pub(crate) enum Verdict {
     Doubt,
 }
 
-impl Machine {
-    /// Judges `named` (with the sentinel's `epoch`, if it reported one); `votes` are the
-    /// nodes earlier sentinels of this walk named in doubt.
+/// The masters the machine has verified: the last one, the ones it moved away from, and the
+/// highest config epoch any sentinel reported.
+#[derive(Debug, Default)]
+pub(crate) struct MasterHistory {
+    /// The last master verified with `ROLE` (kept while fenced, so it names the old one).
+    last: Option<Addr>,
+    epoch: u64,
+    replaced: BTreeMap<Addr, Replaced>,
+}
+
+impl MasterHistory {
+    /// The last verified master.
+    pub(crate) fn last(&self) -> Option<&Addr> {
+        self.last.as_ref()
+    }
+
+    /// `addr` was verified as master: returns the previous one. A master that had been
+    /// replaced is not stale any more; the previous one is replaced from now on.
+    pub(crate) fn verified(&mut self, addr: &Addr, now: Instant) -> Option<Addr> {
+        let old = self.last.replace(addr.clone());
+        self.replaced.remove(addr);
+        if let Some(o) = old.clone().filter(|o| o != addr) {
+            let r = Replaced {
+                epoch: self.epoch,
+                at: now,
+            };
+            self.replaced.insert(o, r);
+        }
+        old
+    }
+
+    /// True while answers naming `addr` are stale.
+    pub(crate) fn is_replaced(&self, addr: &Addr) -> bool {
+        self.replaced.contains_key(addr)
+    }
+
+    /// `addr` is a master again (a later failover went back there, or the one that replaced
+    /// it was aborted).
+    pub(crate) fn forget_replaced(&mut self, addr: &Addr) {
+        self.replaced.remove(addr);
+    }
+
+    /// Judges `named` (with the sentinel's `epoch`, if it reported one). `current` is the
+    /// verified master in use when no fence is up; `votes` are the nodes earlier sentinels of
+    /// this walk named in doubt.
     pub(crate) fn judge(
         &mut self,
         named: &Addr,
         epoch: Option<u64>,
+        current: Option<&Addr>,
         votes: &[(Addr, Addr)],
         now: Instant,
     ) -> Verdict {
-        if self.mode != Mode::Client || self.cfg.role != Role::Master {
-            return Verdict::Accept;
-        }
         let known = self.epoch;
         if let Some(e) = epoch {
             self.epoch = self.epoch.max(e);
@@ -91,13 +132,8 @@ impl Machine {
             self.replaced.remove(named);
         }
         let newer = epoch.is_some_and(|e| e > known);
-        let current = self
-            .ready_node()
-            .and(self.node.as_ref())
-            .filter(|n| n.expect == Role::Master)
-            .map(|n| n.addr.clone());
         match current {
-            Some(cur) if self.fence.is_none() && cur != *named && !newer => {
+            Some(cur) if cur != named && !newer => {
                 if votes.iter().any(|(_, n)| n == named) {
                     Verdict::Accept
                 } else {
@@ -107,26 +143,88 @@ impl Machine {
             _ => Verdict::Accept,
         }
     }
+}
 
-    /// A different master than `old` was verified: `old` is replaced from now on.
-    pub(crate) fn mark_replaced(&mut self, old: Addr, now: Instant) {
-        let r = Replaced {
-            epoch: self.epoch,
-            at: now,
-        };
-        self.replaced.insert(old, r);
+impl Machine {
+    /// Judges a sentinel's answer naming `named` as master (see the module docs).
+    pub(crate) fn judge(
+        &mut self,
+        named: &Addr,
+        epoch: Option<u64>,
+        votes: &[(Addr, Addr)],
+        now: Instant,
+    ) -> Verdict {
+        if self.goal != Goal::Client || self.cfg.role != Role::Master {
+            return Verdict::Accept;
+        }
+        let current = self
+            .phase
+            .ready()
+            .filter(|n| n.expect == Role::Master)
+            .map(|n| n.addr.clone());
+        self.history
+            .judge(named, epoch, current.as_ref(), votes, now)
     }
 
     /// Moves the sentinel at `addr` to the back of the list (its answer did not hold up).
     pub(crate) fn demote_sentinel(&mut self, addr: &Addr) {
-        let Some(pos) = self.sentinels.iter().position(|s| s == addr) else {
-            return;
-        };
-        if self.walk.is_some() {
+        if self.walker.running() {
             // Indices of a running walk must stay valid; the next walk sees the new order.
             return;
         }
-        let s = self.sentinels.remove(pos);
-        self.sentinels.push(s);
+        self.sentinels.move_to_back(addr);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(s: &str) -> Addr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn replaced_master_is_stale_until_a_newer_epoch() {
+        let t = Instant::now();
+        let mut h = MasterHistory::default();
+        assert_eq!(h.judge(&a("m1:1"), Some(3), None, &[], t), Verdict::Accept);
+        h.verified(&a("m1:1"), t);
+        h.verified(&a("m2:1"), t);
+        assert!(h.is_replaced(&a("m1:1")) && !h.is_replaced(&a("m2:1")));
+        assert!(matches!(
+            h.judge(&a("m1:1"), Some(3), None, &[], t),
+            Verdict::Stale(_)
+        ));
+        assert!(matches!(
+            h.judge(&a("m1:1"), None, None, &[], t),
+            Verdict::Stale(_)
+        ));
+        let later = t + STALE_WITHOUT_EPOCH;
+        assert_eq!(h.judge(&a("m1:1"), None, None, &[], later), Verdict::Accept);
+        h.verified(&a("m1:1"), t);
+        assert!(h.is_replaced(&a("m2:1")));
+        assert_eq!(h.judge(&a("m2:1"), Some(4), None, &[], t), Verdict::Accept);
+    }
+
+    #[test]
+    fn contradicting_the_current_master_needs_a_second_opinion() {
+        let t = Instant::now();
+        let mut h = MasterHistory::default();
+        let cur = a("m1:1");
+        assert_eq!(
+            h.judge(&a("m2:1"), Some(0), Some(&cur), &[], t),
+            Verdict::Doubt
+        );
+        let votes = [(a("s1:1"), a("m2:1"))];
+        assert_eq!(
+            h.judge(&a("m2:1"), Some(0), Some(&cur), &votes, t),
+            Verdict::Accept
+        );
+        assert_eq!(
+            h.judge(&a("m2:1"), Some(1), Some(&cur), &[], t),
+            Verdict::Accept
+        );
+        assert_eq!(h.judge(&cur, Some(1), Some(&cur), &[], t), Verdict::Accept);
     }
 }

@@ -1,6 +1,6 @@
 //! Typed errors: why a command failed, why discovery failed.
 
-use super::io::Addr;
+use super::interface::Addr;
 use crate::ProtocolError;
 use std::fmt;
 

@@ -1,4 +1,5 @@
-//! The failover fence, and what the machine does with each sentinel notice.
+//! The failover fence: what it holds, and when it may come down. What the machine does with
+//! each sentinel notice (raising, lifting, following the candidate) is in `failover.rs`.
 //!
 //! The moment a sentinel says a failover of *our* master is starting, nothing more is written
 //! to that master: the old master stays writable until Sentinel reconfigures it, and writes it
@@ -48,11 +49,7 @@
 //!   `FenceTimeout`; another `FenceHeld` follows every `fence_max_hold`, so a fence is never
 //!   held silently.
 
-use super::conn::Pending;
-use super::io::{Addr, Event, Role};
-use super::machine::Machine;
-use super::notice::Notice;
-use crate::cmd;
+use super::interface::{Addr, Event};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -74,27 +71,27 @@ pub(crate) enum Stage {
 /// The fence: raised against `old` at `raised_at`.
 #[derive(Clone, Debug)]
 pub(crate) struct Fence {
-    pub old: Addr,
-    pub raised_at: Instant,
-    pub stage: Stage,
+    old: Addr,
+    raised_at: Instant,
+    stage: Stage,
     /// The replica being promoted, as sentinels named it: probed with `ROLE` until it says
     /// master (it never carries a command before that).
-    pub candidate: Option<Addr>,
+    candidate: Option<Addr>,
     /// When to ask the candidate again (it still said slave, or could not be reached).
-    pub probe_at: Option<Instant>,
+    probe_at: Option<Instant>,
     /// When the hold expires (then, while the fence stays, when to report it again).
-    pub hold_until: Instant,
+    hold_until: Instant,
     /// The hold expired: the fence now stays until a survey of the sentinels lets it go.
-    pub overdue: bool,
+    overdue: bool,
     /// When the next walk is a survey (every sentinel asked), once overdue.
-    pub survey_at: Instant,
+    survey_at: Instant,
     /// Why the fence is still up, as the last survey found (for [`Event::FenceHeld`]).
-    pub status: String,
+    status: String,
     /// Sentinels that announced this failover's progress (`+elected-leader` ..
     /// `+promoted-slave`): only its leader does, and only the leader can still promote.
-    pub leaders: BTreeSet<Addr>,
+    leaders: BTreeSet<Addr>,
     /// Largest `failover-timeout` a sentinel reported while the fence was up.
-    pub failover_timeout: Option<Duration>,
+    failover_timeout: Option<Duration>,
 }
 
 /// What one survey of the sentinels found (see the module docs).
@@ -108,336 +105,136 @@ pub(crate) struct Survey {
     pub unsure: Vec<String>,
 }
 
-impl Machine {
-    /// The master we talk to or would reconnect to.
-    pub(crate) fn target(&self) -> Option<&Addr> {
-        self.node.as_ref().map(|n| &n.addr).or(self.master.as_ref())
-    }
-
-    /// Acts on one parsed sentinel notification, published by the sentinel at `from`.
-    pub(crate) fn on_notice(&mut self, n: Notice, from: &Addr, now: Instant) {
-        if n.service != self.cfg.service {
-            return;
-        }
-        let ch = n.channel.as_str();
-        let led = matches!(
-            ch,
-            "+elected-leader"
-                | "+failover-state-select-slave"
-                | "+selected-slave"
-                | "+failover-state-send-slaveof-noone"
-                | "+failover-state-wait-promotion"
-                | "+promoted-slave"
-                | "+failover-state-reconf-slaves"
-        )
-        .then(|| n.master.clone());
-        match ch {
-            "+sentinel" => {
-                if let Some(a) = n.other {
-                    self.add_sentinel(a);
-                }
-            }
-            "+switch-master" => {
-                if let Some(new) = n.other {
-                    self.on_switch(n.master, new, now);
-                }
-            }
-            "+odown" | "+try-failover" => self.raise_fence(&n.master, Stage::Suspected, ch, now),
-            "+selected-slave"
-            | "+failover-state-send-slaveof-noone"
-            | "+failover-state-wait-promotion"
-            | "+promoted-slave" => {
-                self.raise_fence(&n.master, Stage::InProgress, ch, now);
-                if let (Some(replica), false) = (n.other, n.instance_type == "sentinel") {
-                    self.candidate_named(&n.master, replica, now);
-                }
-            }
-            "+elected-leader"
-            | "+failover-state-select-slave"
-            | "+failover-state-reconf-slaves" => {
-                self.raise_fence(&n.master, Stage::InProgress, ch, now)
-            }
-            "+failover-end" | "+failover-end-for-timeout"
-                if self.fence.is_some() || self.cfg.role == Role::Replica =>
-            {
-                self.start_walk(now);
-            }
-            "-odown" => {
-                let suspected = self
-                    .fence
-                    .as_ref()
-                    .is_some_and(|f| f.old == n.master && f.stage == Stage::Suspected);
-                if suspected {
-                    self.lift_fence("-odown", now);
-                }
-            }
-            "+sdown" => {
-                let ours = self
-                    .node
-                    .as_ref()
-                    .is_some_and(|x| Some(&x.addr) == n.other.as_ref());
-                if self.cfg.role == Role::Replica && n.instance_type == "slave" && ours {
-                    self.event(Event::Error(format!("replica {} is down", n.master)));
-                    self.retire_node(now);
-                    self.start_walk(now);
-                }
-            }
-            c if c.starts_with("-failover-abort")
-                && self.fence.as_ref().is_some_and(|f| f.old == n.master) =>
-            {
-                self.lift_fence(c, now);
-            }
-            c if c.starts_with("-failover-abort") && self.replaced.contains_key(&n.master) => {
-                self.switch_aborted(&n.master, now)
-            }
-            _ => {}
-        }
-        if let Some(master) = led {
-            if let Some(f) = self.fence.as_mut().filter(|f| f.old == master) {
-                f.leaders.insert(from.clone());
-            }
-        }
-    }
-
-    /// Stops writing to `master` if it is ours, and starts polling sentinels for its successor.
-    pub(crate) fn raise_fence(&mut self, master: &Addr, stage: Stage, reason: &str, now: Instant) {
-        if let Some(f) = self.fence.as_mut() {
-            if stage == Stage::InProgress && f.old == *master {
-                f.stage = stage;
-            }
-            return;
-        }
-        if !self.cfg.fence || self.cfg.role != Role::Master || self.target() != Some(master) {
-            return;
-        }
-        self.fence = Some(Fence {
-            old: master.clone(),
+impl Fence {
+    /// A fence against `old`, holding commands for `hold` from `now`.
+    pub(crate) fn new(old: Addr, stage: Stage, hold: Duration, now: Instant) -> Fence {
+        Fence {
+            old,
             raised_at: now,
             stage,
             candidate: None,
             probe_at: None,
-            hold_until: now + self.cfg.fence_max_hold,
+            hold_until: now + hold,
             overdue: false,
             survey_at: now,
             status: "hold expired: asking every sentinel whether the failover still runs".into(),
             leaders: BTreeSet::new(),
             failover_timeout: None,
-        });
-        self.event(Event::FenceRaised {
-            old: master.clone(),
-            reason: reason.to_string(),
-        });
-        if self.node.as_ref().is_some_and(|n| &n.addr == master) {
-            self.retire_node(now);
-        }
-        self.start_walk(now);
-    }
-
-    /// Ends the fence without a new master: commands resume wherever sentinels point.
-    pub(crate) fn lift_fence(&mut self, reason: &str, now: Instant) {
-        self.lift_fence_to(reason, None, now)
-    }
-
-    /// Ends the fence without a new master; with `resume`, goes straight back to that master
-    /// (verified with `ROLE` like any other), else asks sentinels.
-    fn lift_fence_to(&mut self, reason: &str, resume: Option<Addr>, now: Instant) {
-        let Some(f) = self.fence.take() else {
-            return;
-        };
-        // A candidate still being probed is not our master: the failover did not happen.
-        let probing = self
-            .node
-            .as_ref()
-            .is_some_and(|n| Some(&n.addr) == f.candidate.as_ref());
-        if probing && self.ready_node().is_none() {
-            self.retire_node(now);
-        }
-        self.event(Event::FenceLifted {
-            old: f.old,
-            reason: reason.to_string(),
-            held: now.saturating_duration_since(f.raised_at),
-        });
-        if self.node.is_none() {
-            match resume {
-                Some(addr) => {
-                    self.connect_node(addr, Role::Master, now);
-                    self.schedule_walk(now + self.cfg.sentinel_poll_interval);
-                }
-                None => self.start_walk(now),
-            }
         }
     }
 
-    /// `+switch-master` for our service: move every master-role connection to `new`.
-    fn on_switch(&mut self, old: Addr, new: Addr, now: Instant) {
-        if self.cfg.role == Role::Replica {
-            self.retire_node(now);
-            return self.start_walk(now);
-        }
-        if self.target() == Some(&new) {
-            // Already there, or probing it as the candidate: ask `ROLE` again right away.
-            return self.probe_candidate(now);
-        }
-        if self.target() == Some(&old) {
-            self.raise_fence(&old, Stage::InProgress, "+switch-master", now);
-        }
-        if self.fence.as_ref().is_some_and(|f| f.old == new) {
-            self.lift_fence("+switch-master back to the fenced master", now);
-        }
-        self.retire_node(now);
-        self.set_candidate(&new);
-        self.connect_node(new, Role::Master, now);
+    /// The fenced master.
+    pub(crate) fn old(&self) -> &Addr {
+        &self.old
     }
 
-    /// Sentinels named `replica` as the successor of `master`: if that is the master we fenced,
-    /// probe it now (a different candidate replaces one still being probed).
-    fn candidate_named(&mut self, master: &Addr, replica: Addr, now: Instant) {
-        if self.fence.as_ref().is_none_or(|f| &f.old != master) {
-            return;
-        }
-        let before = self.fence.as_ref().and_then(|f| f.candidate.clone());
-        if !self.set_candidate(&replica) {
-            return;
-        }
-        let stale = self
-            .node
-            .as_ref()
-            .is_some_and(|n| Some(&n.addr) == before.as_ref() && n.addr != replica);
-        if stale && self.ready_node().is_none() {
-            self.retire_node(now);
-        }
-        self.probe_candidate(now);
+    /// How sure we are.
+    pub(crate) fn stage(&self) -> Stage {
+        self.stage
     }
 
-    /// Makes `addr` the fence's candidate (never the fenced master itself); false when there is
-    /// no fence or `addr` is the fenced master.
-    pub(crate) fn set_candidate(&mut self, addr: &Addr) -> bool {
-        match self.fence.as_mut() {
-            Some(f) if f.old != *addr => {
-                if f.candidate.as_ref() != Some(addr) {
-                    f.candidate = Some(addr.clone());
-                    f.probe_at = None;
-                }
-                true
-            }
-            _ => false,
-        }
+    /// A notice showed the failover is really under way.
+    pub(crate) fn confirm(&mut self) {
+        self.stage = Stage::InProgress;
     }
 
-    /// The fence's candidate, if any.
+    /// How long it has been up at `now`.
+    pub(crate) fn held(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.raised_at)
+    }
+
+    /// The replica being promoted, if sentinels named one.
     pub(crate) fn candidate(&self) -> Option<&Addr> {
-        self.fence.as_ref().and_then(|f| f.candidate.as_ref())
+        self.candidate.as_ref()
     }
 
-    /// Asks the candidate whether it is master yet: connects when no data node is in flight,
-    /// or sends `ROLE` again on its idle, unverified connection. Nothing else is written there.
-    pub(crate) fn probe_candidate(&mut self, now: Instant) {
-        let Some(cand) = self.candidate().cloned() else {
-            return;
-        };
-        if let Some(f) = self.fence.as_mut() {
-            f.probe_at = None;
+    /// Makes `addr` the candidate (never the fenced master itself); false for the fenced
+    /// master. A new candidate is probed at once.
+    pub(crate) fn set_candidate(&mut self, addr: &Addr) -> bool {
+        if self.old == *addr {
+            return false;
         }
-        match self.node.clone() {
-            None => self.connect_node(cand, Role::Master, now),
-            Some(n) if n.addr == cand => {
-                let idle = self
-                    .conns
-                    .get(&n.conn)
-                    .is_some_and(|c| c.open && !c.ready && c.pending.is_empty());
-                if idle {
-                    self.send(n.conn, &cmd("ROLE"), Pending::Role, now);
-                }
-            }
-            Some(_) => {}
+        if self.candidate.as_ref() != Some(addr) {
+            self.candidate = Some(addr.clone());
+            self.probe_at = None;
         }
+        true
     }
 
-    /// Probes the candidate again after `fence_poll_interval`.
-    pub(crate) fn probe_later(&mut self, now: Instant) {
-        let at = now + self.cfg.fence_poll_interval;
-        if let Some(f) = self.fence.as_mut().filter(|f| f.candidate.is_some()) {
-            f.probe_at = Some(at);
+    /// When to ask the candidate again.
+    pub(crate) fn probe_at(&self) -> Option<Instant> {
+        self.probe_at
+    }
+
+    /// Asks the candidate again at `at` (`None`: not before it is named again). Only with a
+    /// candidate.
+    pub(crate) fn set_probe_at(&mut self, at: Option<Instant>) {
+        if self.candidate.is_some() || at.is_none() {
+            self.probe_at = at;
         }
     }
 
-    /// The failover that replaced `old` was aborted after we had already verified its
-    /// successor (an early switch): Sentinel will turn that replica back, so `old` is no longer
-    /// stale, and the successor is left (drained, not written to) while sentinels are asked.
-    fn switch_aborted(&mut self, old: &Addr, now: Instant) {
-        self.replaced.remove(old);
-        let successor = self
-            .node
-            .as_ref()
-            .is_some_and(|n| n.expect == Role::Master && n.addr != *old);
-        if successor {
-            self.event(Event::Error(format!(
-                "failover of {old} aborted after its successor was verified"
-            )));
-            self.retire_node(now);
-        }
-        self.start_walk(now);
+    /// When the hold expires, or the next [`Event::FenceHeld`] is due.
+    pub(crate) fn hold_until(&self) -> Instant {
+        self.hold_until
     }
 
-    /// The hold ran out (first call) or another hold period passed with the fence still up:
-    /// the first time, what it holds fails with `FenceTimeout` and a survey of the sentinels
-    /// starts; every time, [`Event::FenceHeld`] says how long and why.
-    pub(crate) fn fence_held(&mut self, now: Instant) {
-        let gap = self.cfg.fence_max_hold.max(MIN_REPORT_GAP);
-        let Some(f) = self.fence.as_mut() else {
-            return;
-        };
-        let first = !f.overdue;
-        f.overdue = true;
-        f.hold_until = now + gap;
+    /// The hold expired: commands wait `fence_max_hold` each from then on.
+    pub(crate) fn is_overdue(&self) -> bool {
+        self.overdue
+    }
+
+    /// `from` announced this failover's progress: it leads it.
+    pub(crate) fn add_leader(&mut self, from: &Addr) {
+        self.leaders.insert(from.clone());
+    }
+
+    /// A sentinel reported its `failover-timeout` while fenced.
+    pub(crate) fn note_failover_timeout(&mut self, t: Duration) {
+        self.failover_timeout = Some(self.failover_timeout.map_or(t, |x| x.max(t)));
+    }
+
+    /// The hold ran out (true the first time) or another hold period passed: returns whether
+    /// this is the first time, and the report to make.
+    pub(crate) fn hold_expired(&mut self, hold: Duration, now: Instant) -> (bool, Event) {
+        let first = !self.overdue;
+        self.overdue = true;
+        self.hold_until = now + hold.max(MIN_REPORT_GAP);
         if first {
-            f.survey_at = now;
+            self.survey_at = now;
         }
         let e = Event::FenceHeld {
-            old: f.old.clone(),
-            held: now.saturating_duration_since(f.raised_at),
-            reason: f.status.clone(),
+            old: self.old.clone(),
+            held: self.held(now),
+            reason: self.status.clone(),
         };
-        if first {
-            self.fail_queued(|| super::CommandError::FenceTimeout);
-        }
-        self.event(e);
-        if first {
-            self.start_walk(now);
-        }
+        (first, e)
     }
 
     /// True when the next walk must be a survey: the hold expired and the last survey is
     /// `sentinel_poll_interval` old.
     pub(crate) fn survey_due(&self, now: Instant) -> bool {
-        self.fence
-            .as_ref()
-            .is_some_and(|f| f.overdue && f.survey_at <= now)
+        self.overdue && self.survey_at <= now
     }
 
-    /// A sentinel reported its `failover-timeout` while fenced.
-    pub(crate) fn note_failover_timeout(&mut self, t: Duration) {
-        if let Some(f) = self.fence.as_mut() {
-            f.failover_timeout = Some(f.failover_timeout.map_or(t, |x| x.max(t)));
-        }
-    }
-
-    /// Every sentinel was asked and none named another master: lift the fence and go back to
-    /// the old master only if enough of them, the failover's leader included, say no failover
-    /// is in progress; otherwise keep it and survey again later.
-    pub(crate) fn survey_done(&mut self, s: Survey, tried: &[(Addr, String)], now: Instant) {
-        let poll = self.cfg.fence_poll_interval;
-        let n = self.sentinels.len();
-        let need = n / 2 + 1;
-        let Some(f) = self.fence.as_mut() else {
-            return self.schedule_walk(now + self.cfg.sentinel_poll_interval);
-        };
-        f.survey_at = now + self.cfg.sentinel_poll_interval;
-        let held = now.saturating_duration_since(f.raised_at);
+    /// Every one of `known` sentinels was asked and none named another master: `None` when
+    /// the fence may come down (enough of them, the failover's leader included, say no
+    /// failover is in progress), else why it stays. The next survey is due `interval` later.
+    pub(crate) fn judge_survey(
+        &mut self,
+        s: &Survey,
+        tried: &[(Addr, String)],
+        known: usize,
+        interval: Duration,
+        now: Instant,
+    ) -> Option<String> {
+        let need = known / 2 + 1;
+        self.survey_at = now + interval;
+        let held = self.held(now);
         // Past its `failover-timeout` a leader aborts (or has ended) its failover: a leader
         // we cannot reach stops holding the fence then.
-        let patience = f.failover_timeout.unwrap_or(DEFAULT_FAILOVER_TIMEOUT);
-        let silent_leader = f
+        let patience = self.failover_timeout.unwrap_or(DEFAULT_FAILOVER_TIMEOUT);
+        let silent_leader = self
             .leaders
             .iter()
             .find(|l| held < patience && !s.clear.contains(l))
@@ -455,26 +252,76 @@ impl Machine {
                 .cloned()
                 .or_else(|| tried.first().map(|(a, w)| format!("sentinel {a}: {w}")));
             Some(format!(
-                "{} of {n} sentinels say no failover is in progress, {need} needed{}",
+                "{} of {known} sentinels say no failover is in progress, {need} needed{}",
                 s.clear.len(),
                 why.map(|w| format!(" ({w})")).unwrap_or_default()
             ))
         } else {
             None
         };
-        match wait {
-            Some(why) => {
-                f.status = why;
-                self.schedule_walk(now + poll);
-            }
-            None => {
-                let old = f.old.clone();
-                let why = format!(
-                    "hold expired; {} of {n} sentinels name {old} with no failover in progress",
-                    s.clear.len()
-                );
-                self.lift_fence_to(&why, Some(old), now);
-            }
+        if let Some(why) = &wait {
+            self.status = why.clone();
         }
+        wait
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(s: &str) -> Addr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn candidate_is_never_the_fenced_master() {
+        let t = Instant::now();
+        let mut f = Fence::new(a("m:1"), Stage::Suspected, Duration::from_secs(10), t);
+        assert!(!f.set_candidate(&a("m:1")));
+        f.set_probe_at(Some(t));
+        assert_eq!(f.probe_at(), None, "no candidate, nothing to probe");
+        assert!(f.set_candidate(&a("r:1")));
+        f.set_probe_at(Some(t));
+        assert!(f.set_candidate(&a("r:1")) && f.probe_at() == Some(t));
+        assert!(f.set_candidate(&a("r:2")) && f.probe_at().is_none());
+        f.confirm();
+        assert_eq!(f.stage(), Stage::InProgress);
+    }
+
+    #[test]
+    fn survey_needs_a_majority_and_the_leader() {
+        let t = Instant::now();
+        let poll = Duration::from_secs(2);
+        let mut f = Fence::new(a("m:1"), Stage::InProgress, Duration::from_secs(10), t);
+        let (first, _) = f.hold_expired(Duration::from_secs(10), t);
+        assert!(first && f.is_overdue() && f.survey_due(t));
+        assert!(!f.hold_expired(Duration::from_secs(10), t).0);
+        f.add_leader(&a("s3:1"));
+        let mut s = Survey {
+            clear: vec![a("s1:1"), a("s2:1")],
+            ..Survey::default()
+        };
+        let why = f.judge_survey(&s, &[], 3, poll, t).expect("leader silent");
+        assert!(why.contains("s3:1"), "{why}");
+        assert!(!f.survey_due(t) && f.survey_due(t + poll));
+        s.clear.push(a("s3:1"));
+        assert_eq!(f.judge_survey(&s, &[], 3, poll, t), None);
+        let few = Survey {
+            clear: vec![a("s3:1")],
+            ..Survey::default()
+        };
+        let why = f.judge_survey(&few, &[], 3, poll, t).expect("no majority");
+        assert!(why.contains("1 of 3"), "{why}");
+        let late = t + DEFAULT_FAILOVER_TIMEOUT;
+        let two = Survey {
+            clear: vec![a("s1:1"), a("s2:1")],
+            ..Survey::default()
+        };
+        assert_eq!(
+            f.judge_survey(&two, &[], 3, poll, late),
+            None,
+            "leader timed out"
+        );
     }
 }

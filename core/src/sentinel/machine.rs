@@ -1,24 +1,26 @@
-//! The state machine proper: its state, public API and input dispatch.
+//! The state machine: its parts, and its whole public API in one block.
 //!
-//! The per-concern logic lives next door: `walk.rs` (asking sentinels), `epoch.rs` (judging
-//! their answers: config epochs, replaced masters, second opinions), `node.rs` (data
-//! connection handshake and commands), `fence.rs` (failover fence and sentinel notices),
-//! `watch.rs` (a notice subscription on every sentinel), `pubsub.rs` (the caller's pub/sub),
-//! `replicas.rs`, `timers.rs`.
+//! Each field of [`Machine`] is one part with its own file and private state (see the module
+//! docs of `sentinel` for the map); the `impl Machine` blocks in the other files route events
+//! between the parts, and only this file's block is public.
 
-use super::backoff::{BackoffState, Rng};
+use super::backoff::Pacing;
 use super::config::Config;
-use super::conn::{Conn, Pending, Queued, Use};
-use super::discovery::{Discovered, Target};
-use super::epoch::Replaced;
-use super::error::{CommandError, DiscoveryError};
-use super::fence::Fence;
-use super::io::{Addr, ConnId, Event, Input, Output, PeerKind, RequestId, Role};
-use super::walk::Walk;
-use super::watch::{Seen, Watch};
-use crate::{Cmd, ProtocolError, Value};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::time::{Duration, Instant};
+use super::connections::Io;
+use super::discovery::Target;
+use super::epoch::MasterHistory;
+use super::error::CommandError;
+use super::handshake::Handshake;
+use super::interface::{Addr, Input, Output, RequestId, Role};
+use super::phase::Phase;
+use super::pubsub::PubSub;
+use super::queue::{CommandQueue, Queued};
+use super::replicas::ReplicaPicker;
+use super::sentinel_list::SentinelList;
+use super::walk::Walker;
+use super::watch::Watchers;
+use crate::Cmd;
+use std::time::Instant;
 
 /// Per-command options for [`Machine::submit_with`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -35,150 +37,160 @@ impl SubmitOptions {
     }
 }
 
-/// Whether the machine serves commands or runs a single discovery.
+/// What a machine is for: serving commands, or one discovery.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Mode {
+pub(crate) enum Goal {
     Client,
     Discover(Target),
 }
 
-/// The data node currently used (connecting, handshaking or ready).
-#[derive(Clone, Debug)]
-pub(crate) struct NodeRef {
-    pub conn: ConnId,
-    pub addr: Addr,
-    pub expect: Role,
-    /// The sentinel whose answer chose this node (moved to the back if it fails verification).
-    pub named_by: Option<Addr>,
-}
-
-/// Why a connection went away.
-#[derive(Clone, Debug)]
-pub(crate) enum Cause {
-    ConnectFailed,
-    Closed,
-    Timeout,
-    Protocol(ProtocolError),
-    Unexpected(String),
-    Shutdown,
-}
-
-impl Cause {
-    pub(crate) fn describe(&self) -> String {
-        match self {
-            Cause::ConnectFailed => "connect failed".into(),
-            Cause::Closed => "connection closed".into(),
-            Cause::Timeout => "timed out".into(),
-            Cause::Protocol(e) => format!("invalid reply: {e}"),
-            Cause::Unexpected(m) => m.clone(),
-            Cause::Shutdown => "client closed".into(),
-        }
-    }
-}
-
 /// The Sans-IO Sentinel client for one service and role.
 ///
-/// Feed it [`Input`]s and timeouts, drain [`Output`]s; see the module documentation for the
-/// states and the retry promises.
+/// **The driving rule.** After every input (`handle_input`, `handle_timeout`, `submit`,
+/// `subscribe`..., `close`), drain [`Machine::poll_output`] until it returns `None`, performing
+/// each output in order, then read [`Machine::poll_timeout`] again and wake up no later than
+/// it says. Inputs about connections the machine no longer knows are ignored, so a driver
+/// never has to track what the machine closed.
+///
+/// The methods below are grouped as quinn-proto's `Connection` is: getters, `handle_*`
+/// inputs, commands that change what the machine does, and `poll_*` outputs. A complete
+/// driver on std threads and sockets is `core/examples/std_driver.rs`; this is its skeleton:
+///
+/// ```no_run
+/// use resp_sentinel_core::sentinel::{Config, Input, Machine, Output};
+/// use resp_sentinel_core::cmd;
+/// use std::time::Instant;
+///
+/// # fn wait_for_io(_until: Option<Instant>) -> Option<(resp_sentinel_core::sentinel::ConnId, Vec<u8>)> { None }
+/// let config = Config::new(vec!["127.0.0.1:26379".parse()?], "mymaster");
+/// let mut m = Machine::new(config, Instant::now());
+/// let id = m.submit(cmd("INCR").arg("visits"), Instant::now());
+/// loop {
+///     while let Some(out) = m.poll_output() {
+///         match out {
+///             Output::Connect { conn, addr, .. } => { /* open a socket, later report
+///                 Input::Connected(conn) or Input::ConnectFailed(conn) */ }
+///             Output::Transmit { conn, bytes } => { /* write `bytes` to `conn` */ }
+///             Output::Close { conn } => { /* drop the socket */ }
+///             Output::Reply { request, result } if request == id => {
+///                 println!("{result:?}");
+///                 m.close();
+///             }
+///             _ => {} // other replies, events, published messages
+///         }
+///     }
+///     match wait_for_io(m.poll_timeout()) {
+///         Some((conn, bytes)) => m.handle_input(Input::Received(conn, &bytes), Instant::now()),
+///         None => m.handle_timeout(Instant::now()),
+///     }
+/// #   break;
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Machine {
-    pub(crate) cfg: Config,
-    pub(crate) mode: Mode,
-    pub(crate) sentinels: Vec<Addr>,
-    pub(crate) configured: BTreeSet<Addr>,
-    pub(crate) conns: BTreeMap<ConnId, Conn>,
-    pub(crate) next_conn: u64,
-    pub(crate) next_req: u64,
-    pub(crate) out: VecDeque<Output>,
-    pub(crate) dirty: BTreeSet<ConnId>,
-    pub(crate) rng: Rng,
-    pub(crate) backoff: BackoffState,
-    pub(crate) walk: Option<Walk>,
-    pub(crate) walk_gen: u64,
-    pub(crate) walk_at: Option<Instant>,
-    pub(crate) query: Option<ConnId>,
-    pub(crate) refresh_at: Option<Instant>,
-    pub(crate) node: Option<NodeRef>,
-    pub(crate) master: Option<Addr>,
-    /// Highest `config-epoch` any sentinel reported (see `epoch.rs`).
-    pub(crate) epoch: u64,
-    /// Masters the machine moved away from, stale for sentinels' answers (see `epoch.rs`).
-    pub(crate) replaced: BTreeMap<Addr, Replaced>,
-    /// The sentinel whose answer the next `connect_node` follows, while a walk acts on it.
-    pub(crate) naming: Option<Addr>,
-    pub(crate) resp3: bool,
-    pub(crate) auth_error: Option<String>,
-    pub(crate) excluded: BTreeSet<Addr>,
-    pub(crate) latency: BTreeMap<Addr, Duration>,
-    pub(crate) rr: u64,
-    pub(crate) retry: VecDeque<Queued>,
-    pub(crate) waiting: VecDeque<Queued>,
-    pub(crate) fence: Option<Fence>,
-    /// Notice subscriptions, one per known sentinel (see `watch.rs`).
-    pub(crate) watches: BTreeMap<Addr, Watch>,
-    /// Subscriptions are kept up (set once a sentinel first answered).
-    pub(crate) watching: bool,
-    /// Recent notices, to drop the copies other sentinels publish.
-    pub(crate) seen: Seen,
-    pub(crate) channels: BTreeSet<Vec<u8>>,
-    pub(crate) patterns: BTreeSet<Vec<u8>>,
-    pub(crate) pubsub: Option<ConnId>,
-    pub(crate) pubsub_at: Option<Instant>,
-    pub(crate) closed: bool,
-    pub(crate) result: Option<Result<Discovered, DiscoveryError>>,
+    /// The options, with durations clamped so deadline arithmetic cannot overflow.
+    pub(super) cfg: Config,
+    /// Serving commands, or one discovery.
+    pub(super) goal: Goal,
+    /// Where the machine stands: resolving, connecting, ready, fenced, done or closed.
+    pub(super) phase: Phase,
+    /// The connections and the outputs waiting for the driver.
+    pub(super) io: Io,
+    /// The sentinels, in asking order.
+    pub(super) sentinels: SentinelList,
+    /// The walk over the sentinels in progress, the next one, the query connection.
+    pub(super) walker: Walker,
+    /// A notice subscription on every sentinel, and the notices seen.
+    pub(super) watch: Watchers,
+    /// Verified masters, replaced ones, config epochs.
+    pub(super) history: MasterHistory,
+    /// Commands waiting for a node.
+    pub(super) queue: CommandQueue,
+    /// What handshakes taught: RESP3 support, refused credentials.
+    pub(super) handshake: Handshake,
+    /// Replica choice: exclusions, latencies, round-robin turns.
+    pub(super) picker: ReplicaPicker,
+    /// Randomness and backoff between failed attempts.
+    pub(super) pacing: Pacing,
+    /// The caller's subscriptions and their connection.
+    pub(super) pubsub: PubSub,
 }
 
 impl Machine {
     /// A client for `config`; it starts asking sentinels right away (drain [`Machine::poll_output`]).
     pub fn new(config: Config, now: Instant) -> Machine {
-        Machine::with_mode(config, Mode::Client, now)
+        Machine::with_goal(config, Goal::Client, now)
     }
 
-    pub(crate) fn with_mode(mut config: Config, mode: Mode, now: Instant) -> Machine {
+    pub(crate) fn with_goal(mut config: Config, goal: Goal, now: Instant) -> Machine {
         config.clamp_durations();
+        let refresh_at = (goal == Goal::Client).then_some(now);
         let mut m = Machine {
-            sentinels: config.sentinels.clone(),
-            configured: config.sentinels.iter().cloned().collect(),
-            rng: Rng::new(config.backoff.seed),
+            sentinels: SentinelList::new(&config.sentinels, refresh_at),
+            pacing: Pacing::new(config.backoff.seed),
             cfg: config,
-            mode,
-            conns: BTreeMap::new(),
-            next_conn: 1,
-            next_req: 1,
-            out: VecDeque::new(),
-            dirty: BTreeSet::new(),
-            backoff: BackoffState::default(),
-            walk: None,
-            walk_gen: 0,
-            walk_at: None,
-            query: None,
-            refresh_at: (mode == Mode::Client).then_some(now),
-            node: None,
-            master: None,
-            epoch: 0,
-            replaced: BTreeMap::new(),
-            naming: None,
-            resp3: true,
-            auth_error: None,
-            excluded: BTreeSet::new(),
-            latency: BTreeMap::new(),
-            rr: 0,
-            retry: VecDeque::new(),
-            waiting: VecDeque::new(),
-            fence: None,
-            watches: BTreeMap::new(),
-            watching: false,
-            seen: Seen::default(),
-            channels: BTreeSet::new(),
-            patterns: BTreeSet::new(),
-            pubsub: None,
-            pubsub_at: None,
-            closed: false,
-            result: None,
+            goal,
+            phase: Phase::Resolving,
+            io: Io::new(),
+            walker: Walker::default(),
+            watch: Watchers::default(),
+            history: MasterHistory::default(),
+            queue: CommandQueue::new(),
+            handshake: Handshake::new(),
+            picker: ReplicaPicker::default(),
+            pubsub: PubSub::default(),
         };
         m.start_walk(now);
         m
     }
+
+    // ---- getters ----
+
+    /// The options the machine runs with (durations capped at one year).
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The last verified master (kept while the fence is up, so it names the old one).
+    pub fn current_master(&self) -> Option<&Addr> {
+        self.history.last()
+    }
+
+    /// The data node commands go to right now, with its verified role, if one is ready.
+    pub fn current_node(&self) -> Option<(&Addr, Role)> {
+        self.phase.ready().map(|n| (&n.addr, n.expect))
+    }
+
+    /// True while the failover fence holds commands back.
+    pub fn is_fenced(&self) -> bool {
+        self.phase.fence().is_some()
+    }
+
+    /// The sentinel list in its current order (answering sentinels move to the front).
+    pub fn sentinels(&self) -> &[Addr] {
+        self.sentinels.list()
+    }
+
+    /// Number of commands waiting to be sent.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    // ---- inputs ----
+
+    /// Feeds one fact from the driver. Inputs about unknown connections are ignored.
+    pub fn handle_input(&mut self, input: Input<'_>, now: Instant) {
+        self.dispatch(input, now);
+    }
+
+    /// Acts on every deadline that has passed at `now` (call it when [`Machine::poll_timeout`]
+    /// passes; calling it early is harmless).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.on_deadlines(now);
+    }
+
+    // ---- commands ----
 
     /// Queues a command; its reply comes out as [`Output::Reply`] with the returned id.
     pub fn submit(&mut self, cmd: Cmd, now: Instant) -> RequestId {
@@ -187,10 +199,9 @@ impl Machine {
 
     /// Like [`Machine::submit`], with per-command options (idempotency).
     pub fn submit_with(&mut self, cmd: Cmd, opts: SubmitOptions, now: Instant) -> RequestId {
-        let id = RequestId(self.next_req);
-        self.next_req += 1;
+        let id = self.queue.next_id();
         if let Some(err) = self.refuse(&cmd) {
-            self.reply(id, Err(err));
+            self.io.reply(id, Err(err));
             return id;
         }
         let q = Queued {
@@ -200,30 +211,96 @@ impl Machine {
             submitted: now,
             attempts: 0,
         };
-        if self.fence.is_none() && self.retry.is_empty() && self.waiting.is_empty() {
-            if let Some(conn) = self.ready_node() {
-                self.send_user(conn, q, now);
+        if self.queue.is_empty() {
+            if let Some(conn) = self.ready_conn() {
+                self.io.send_user(conn, q, now);
                 return id;
             }
         }
-        let limit = if self.fence.is_some() {
+        let limit = if self.is_fenced() {
             self.cfg.fence_max_queued
         } else {
             self.cfg.max_queued
         };
-        if self.retry.len() + self.waiting.len() >= limit {
-            self.reply(id, Err(CommandError::QueueFull));
+        if self.queue.len() >= limit {
+            self.io.reply(id, Err(CommandError::QueueFull));
             return id;
         }
-        self.waiting.push_back(q);
-        if self.node.is_none() && self.walk.is_none() && self.walk_at.is_none() {
+        self.queue.push_fresh(q);
+        if self.phase.node().is_none() && !self.walker.pending() {
             self.start_walk(now);
         }
         id
     }
 
+    /// Subscribes the caller to `channels`; messages come out as [`Output::Message`].
+    pub fn subscribe<I, S>(&mut self, channels: I, now: Instant)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<[u8]>,
+    {
+        self.change_subs(false, true, channels, now);
+    }
+
+    /// Subscribes the caller to channel patterns (`PSUBSCRIBE`).
+    pub fn psubscribe<I, S>(&mut self, patterns: I, now: Instant)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<[u8]>,
+    {
+        self.change_subs(true, true, patterns, now);
+    }
+
+    /// Drops channels from the caller's subscriptions.
+    pub fn unsubscribe<I, S>(&mut self, channels: I, now: Instant)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<[u8]>,
+    {
+        self.change_subs(false, false, channels, now);
+    }
+
+    /// Drops patterns from the caller's subscriptions.
+    pub fn punsubscribe<I, S>(&mut self, patterns: I, now: Instant)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<[u8]>,
+    {
+        self.change_subs(true, false, patterns, now);
+    }
+
+    /// Shuts down: closes every connection and fails every outstanding command with
+    /// [`CommandError::Closed`]. Later submissions fail the same way.
+    pub fn close(&mut self) {
+        if self.phase.is_closed() {
+            return;
+        }
+        self.phase = Phase::Closed;
+        self.io.close_all();
+        self.fail_queued(|| CommandError::Closed);
+        self.walker.stop();
+        self.watch.stop();
+        self.pubsub.stop();
+        self.sentinels.stop_refreshing();
+    }
+
+    // ---- outputs ----
+
+    /// The next thing to do, if any.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.io.poll()
+    }
+
+    /// When to call [`Machine::handle_timeout`] next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.next_deadline()
+    }
+}
+
+impl Machine {
+    /// Why a command cannot be taken at all, if it cannot.
     fn refuse(&self, cmd: &Cmd) -> Option<CommandError> {
-        if self.closed || self.mode != Mode::Client {
+        if self.phase.is_over() || self.goal != Goal::Client {
             return Some(CommandError::Closed);
         }
         const PUBSUB: &[&str] = &[
@@ -240,265 +317,6 @@ impl Machine {
                 "{n} changes the connection mode; use Machine::subscribe"
             )));
         }
-        self.auth_error.clone().map(CommandError::Auth)
-    }
-
-    /// Feeds one fact from the driver. Inputs about unknown connections are ignored.
-    pub fn handle_input(&mut self, input: Input<'_>, now: Instant) {
-        match input {
-            Input::Connected(id) => self.on_connected(id, now),
-            Input::ConnectFailed(id) => {
-                if self.conns.get(&id).is_some_and(|c| !c.open) {
-                    if let Some(c) = self.conns.remove(&id) {
-                        self.lost(id, c, Cause::ConnectFailed, now);
-                    }
-                }
-            }
-            Input::Closed(id) => {
-                if let Some(c) = self.conns.remove(&id) {
-                    self.dirty.remove(&id);
-                    self.lost(id, c, Cause::Closed, now);
-                }
-            }
-            Input::Received(id, bytes) => self.on_received(id, bytes, now),
-        }
-    }
-
-    fn on_connected(&mut self, id: ConnId, now: Instant) {
-        let Some(c) = self.conns.get_mut(&id) else {
-            return;
-        };
-        if c.open {
-            return;
-        }
-        c.open = true;
-        c.last_io = now;
-        match c.usage {
-            Use::Query => self.query_connected(id, now),
-            Use::Notices => self.notices_connected(id, now),
-            Use::Node | Use::PubSub => self.send_handshake(id, now),
-            Use::Retired => self.drop_conn(id, Cause::Shutdown, now),
-        }
-    }
-
-    fn on_received(&mut self, id: ConnId, bytes: &[u8], now: Instant) {
-        match self.conns.get_mut(&id) {
-            Some(c) if c.open => {
-                c.rbuf.extend_from_slice(bytes);
-                c.last_io = now;
-            }
-            _ => return,
-        }
-        loop {
-            let Some(c) = self.conns.get_mut(&id) else {
-                return;
-            };
-            match c.dec.decode(&mut c.rbuf) {
-                Ok(Some(v)) => self.on_frame(id, v, now),
-                Ok(None) => return,
-                Err(e) => return self.drop_conn(id, Cause::Protocol(e), now),
-            }
-        }
-    }
-
-    fn on_frame(&mut self, id: ConnId, v: Value, now: Instant) {
-        let Some(c) = self.conns.get_mut(&id) else {
-            return;
-        };
-        let usage = c.usage;
-        let is_push = matches!(v, Value::Push(_));
-        match usage {
-            Use::Notices if c.pending.is_empty() || is_push => {
-                return self.on_notice_frame(id, &v, now)
-            }
-            Use::PubSub if c.pending.is_empty() || is_push => {
-                self.out.extend(super::message::output(v));
-                return;
-            }
-            Use::Node | Use::Retired if is_push => {
-                self.out.extend(super::message::output(v));
-                return;
-            }
-            Use::Query if is_push => return,
-            _ => {}
-        }
-        let Some((p, sent)) = c.pending.pop_front() else {
-            let why = format!("unexpected reply from {}", c.addr);
-            return self.drop_conn(id, Cause::Unexpected(why), now);
-        };
-        c.unflushed = c.unflushed.min(c.pending.len());
-        match p {
-            Pending::Ignore => {}
-            Pending::Hello | Pending::Auth | Pending::Select | Pending::SetName | Pending::Role => {
-                self.on_handshake_reply(id, p, sent, &v, now)
-            }
-            Pending::Ping => self.on_ping_reply(id, &v, now),
-            Pending::User(q) => self.on_user_reply(id, q, v, now),
-            Pending::SentinelAuth => self.on_sentinel_auth(id, &v, now),
-            Pending::GetMaster { walk }
-            | Pending::MasterInfo { walk }
-            | Pending::Replicas { walk } => self.on_walk_reply(id, walk, p, &v, now),
-            Pending::Sentinels => self.on_sentinels_reply(id, &v, now),
-        }
-    }
-
-    /// The next thing to do, if any.
-    pub fn poll_output(&mut self) -> Option<Output> {
-        if self.out.is_empty() {
-            for id in std::mem::take(&mut self.dirty) {
-                if let Some(c) = self.conns.get_mut(&id) {
-                    c.unflushed = 0;
-                    if !c.wbuf.is_empty() {
-                        let bytes = c.wbuf.split().freeze();
-                        self.out.push_back(Output::Transmit { conn: id, bytes });
-                    }
-                }
-            }
-        }
-        self.out.pop_front()
-    }
-
-    /// The last verified master (kept while the fence is up, so it names the old one).
-    pub fn current_master(&self) -> Option<&Addr> {
-        self.master.as_ref()
-    }
-
-    /// The data node commands go to right now, with its verified role, if one is ready.
-    pub fn current_node(&self) -> Option<(&Addr, Role)> {
-        let n = self.node.as_ref()?;
-        self.conns
-            .get(&n.conn)
-            .filter(|c| c.ready)
-            .map(|_| (&n.addr, n.expect))
-    }
-
-    /// True while the failover fence holds commands back.
-    pub fn is_fenced(&self) -> bool {
-        self.fence.is_some()
-    }
-
-    /// The sentinel list in its current order (answering sentinels move to the front).
-    pub fn sentinels(&self) -> &[Addr] {
-        &self.sentinels
-    }
-
-    /// Number of commands waiting to be sent.
-    pub fn queued(&self) -> usize {
-        self.retry.len() + self.waiting.len()
-    }
-
-    /// Shuts down: closes every connection and fails every outstanding command with
-    /// [`CommandError::Closed`]. Later submissions fail the same way.
-    pub fn close(&mut self) {
-        if self.closed {
-            return;
-        }
-        self.closed = true;
-        let ids: Vec<ConnId> = self.conns.keys().copied().collect();
-        for id in ids {
-            if let Some(c) = self.conns.remove(&id) {
-                self.out.push_back(Output::Close { conn: id });
-                for (p, _) in c.pending {
-                    if let Pending::User(q) = p {
-                        self.reply(q.id, Err(CommandError::Closed));
-                    }
-                }
-            }
-        }
-        self.dirty.clear();
-        self.fail_queued(|| CommandError::Closed);
-        self.node = None;
-        self.walk = None;
-        self.walk_at = None;
-        self.query = None;
-        self.watches.clear();
-        self.watching = false;
-        self.pubsub = None;
-        self.pubsub_at = None;
-        self.fence = None;
-        self.refresh_at = None;
-    }
-
-    // ---- helpers shared by the other modules ----
-
-    pub(crate) fn reply(&mut self, request: RequestId, result: Result<Value, CommandError>) {
-        self.out.push_back(Output::Reply { request, result });
-    }
-
-    pub(crate) fn event(&mut self, e: Event) {
-        self.out.push_back(Output::Event(e));
-    }
-
-    pub(crate) fn fail_queued(&mut self, err: impl Fn() -> CommandError) {
-        let all: Vec<Queued> = self.retry.drain(..).chain(self.waiting.drain(..)).collect();
-        for q in all {
-            self.reply(q.id, Err(err()));
-        }
-    }
-
-    /// Asks the driver for a connection.
-    pub(crate) fn open(&mut self, addr: Addr, usage: Use, kind: PeerKind, now: Instant) -> ConnId {
-        let id = ConnId(self.next_conn);
-        self.next_conn += 1;
-        self.conns.insert(id, Conn::new(addr.clone(), usage, now));
-        self.out.push_back(Output::Connect {
-            conn: id,
-            addr,
-            kind,
-        });
-        id
-    }
-
-    /// Writes a command expecting one reply of kind `p`.
-    pub(crate) fn send(&mut self, id: ConnId, cmd: &Cmd, p: Pending, now: Instant) {
-        if let Some(c) = self.conns.get_mut(&id) {
-            c.send(cmd, p, now);
-            self.dirty.insert(id);
-        }
-    }
-
-    /// Writes bytes that expect no reply (pub/sub commands).
-    pub(crate) fn send_raw(&mut self, id: ConnId, cmd: &Cmd) {
-        if let Some(c) = self.conns.get_mut(&id) {
-            cmd.encode(&mut c.wbuf);
-            self.dirty.insert(id);
-        }
-    }
-
-    /// Closes a connection we no longer want, then runs its loss handling.
-    pub(crate) fn drop_conn(&mut self, id: ConnId, cause: Cause, now: Instant) {
-        if let Some(c) = self.conns.remove(&id) {
-            self.dirty.remove(&id);
-            self.out.push_back(Output::Close { conn: id });
-            self.lost(id, c, cause, now);
-        }
-    }
-
-    /// Closes a connection with nothing outstanding that matters (no loss handling).
-    pub(crate) fn close_quiet(&mut self, id: ConnId) {
-        if self.conns.remove(&id).is_some() {
-            self.dirty.remove(&id);
-            self.out.push_back(Output::Close { conn: id });
-        }
-    }
-
-    /// A connection is gone (already removed from the table): settle what it carried.
-    pub(crate) fn lost(&mut self, id: ConnId, c: Conn, cause: Cause, now: Instant) {
-        match c.usage {
-            Use::Query => {
-                if self.query == Some(id) {
-                    self.query = None;
-                }
-                self.walk_conn_lost(id, &cause, now);
-            }
-            Use::Notices => self.notices_lost(id, &cause, now),
-            Use::PubSub => {
-                if self.pubsub == Some(id) {
-                    self.pubsub = None;
-                    self.pubsub_at = Some(now + self.cfg.backoff.base);
-                }
-            }
-            Use::Node | Use::Retired => self.node_lost(id, c, cause, now),
-        }
+        self.handshake.auth_error().cloned().map(CommandError::Auth)
     }
 }

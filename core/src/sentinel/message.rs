@@ -2,7 +2,7 @@
 //! subscription confirmations are dropped (the machine tracks its own subscriptions); any other
 //! out-of-band frame is handed to the caller as [`Output::Push`].
 
-use super::io::Output;
+use super::interface::Output;
 use crate::{ByteStr, Value};
 
 /// One published message received on a subscription.

@@ -51,21 +51,28 @@
 //! [`Output::Message`] (a typed [`Message`]), a subscription confirmation is dropped, and any
 //! other push (e.g. `invalidate`) comes out as [`Output::Push`].
 
+// The parts of the machine, each owning its state (see ARCHITECTURE.md for the map).
 mod backoff;
 mod config;
-mod conn;
+mod connections;
 mod discovery;
+mod dispatch;
 mod epoch;
 mod error;
+mod failover;
 mod fence;
-mod io;
+mod handshake;
+mod interface;
 mod machine;
 mod message;
 mod node;
 mod notice;
+mod parse;
+mod phase;
 mod pubsub;
+mod queue;
 mod replicas;
-mod reply;
+mod sentinel_list;
 mod timers;
 mod walk;
 mod watch;
@@ -76,6 +83,9 @@ mod tests;
 pub use config::{Backoff, Config, Credentials, Jitter, Protocol, ReplicaStrategy};
 pub use discovery::{Discovered, Discovery};
 pub use error::{CommandError, DiscoveryError};
-pub use io::{Addr, AddrParseError, ConnId, Event, Input, Output, PeerKind, RequestId, Role};
+pub use interface::{
+    Addr, AddrParseError, ConnId, Event, Input, Output, PeerKind, RequestId, Role,
+};
 pub use machine::{Machine, SubmitOptions};
 pub use message::Message;
+pub use parse::Instance;

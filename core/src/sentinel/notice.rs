@@ -1,7 +1,7 @@
 //! Sentinel pub/sub notifications (`+switch-master`, `+selected-slave`...) parsed into facts.
 
-use super::io::Addr;
-use super::reply::{items, text};
+use super::interface::Addr;
+use super::parse::{items, text};
 use crate::Value;
 
 /// Channels the sentinel subscription listens to.

@@ -1,57 +1,64 @@
-//! Choosing a replica from `SENTINEL replicas`: filter unusable ones, apply the strategy,
-//! fall back to the master when none is usable.
+//! Choosing a replica from `SENTINEL replicas`: filter unusable ones ([`Instance::usable`]),
+//! apply the strategy, fall back to the master when none is usable.
 
+use super::backoff::Rng;
 use super::config::ReplicaStrategy;
-use super::io::{Addr, Role};
+use super::interface::{Addr, Role};
 use super::machine::Machine;
-use super::reply::Instance;
-use std::time::Instant;
+use super::parse::Instance;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
 
-/// Replicas that are up and whose link to the master is `ok`.
-pub(crate) fn usable(list: &[Instance]) -> Vec<Addr> {
-    list.iter()
-        .filter(|r| r.up() && r.link_ok)
-        .map(|r| r.addr.clone())
-        .collect()
+/// What the choice of a replica remembers between walks.
+#[derive(Debug, Default)]
+pub(crate) struct ReplicaPicker {
+    /// Replicas that failed since the last verified node: not chosen again until then.
+    excluded: BTreeSet<Addr>,
+    /// Handshake round trip of each node verified so far.
+    latency: BTreeMap<Addr, Duration>,
+    /// How many round-robin choices were made.
+    turns: u64,
 }
 
-impl Machine {
-    /// Sentinels answered with the master and its replicas: keep the current node if still
-    /// usable, otherwise pick a replica (or the master when none is usable).
-    pub(crate) fn replicas_named(&mut self, master: Addr, list: Vec<Instance>, now: Instant) {
-        let ok = usable(&list);
-        if let Some(n) = &self.node {
-            let keep = match n.expect {
-                Role::Replica => ok.contains(&n.addr),
-                Role::Master => ok.is_empty() && n.addr == master,
-            };
-            if keep {
-                return;
-            }
-        }
-        let cands: Vec<Addr> = ok
-            .into_iter()
-            .filter(|a| !self.excluded.contains(a))
-            .collect();
-        self.retire_node(now);
-        match self.pick(&cands) {
-            Some(a) => self.connect_node(a, Role::Replica, now),
-            None => {
-                self.excluded.clear();
-                self.connect_node(master, Role::Master, now)
-            }
-        }
+impl ReplicaPicker {
+    /// A node was verified after `rtt`.
+    pub(crate) fn measured(&mut self, addr: Addr, rtt: Duration) {
+        self.latency.insert(addr, rtt);
     }
 
-    fn pick(&mut self, cands: &[Addr]) -> Option<Addr> {
+    /// A node was verified: failed replicas may be chosen again.
+    pub(crate) fn forgive(&mut self) {
+        self.excluded.clear();
+    }
+
+    /// The replica at `addr` failed: skip it until a node is verified.
+    pub(crate) fn exclude(&mut self, addr: Addr) {
+        self.excluded.insert(addr);
+    }
+
+    /// The usable replicas not excluded.
+    fn candidates(&self, usable: Vec<Addr>) -> Vec<Addr> {
+        usable
+            .into_iter()
+            .filter(|a| !self.excluded.contains(a))
+            .collect()
+    }
+
+    /// One of `cands` by `strategy`.
+    pub(crate) fn pick(
+        &mut self,
+        cands: &[Addr],
+        strategy: ReplicaStrategy,
+        rng: &mut Rng,
+    ) -> Option<Addr> {
         if cands.is_empty() {
             return None;
         }
-        let i = match self.cfg.replica_strategy {
-            ReplicaStrategy::Random => self.rng.below(cands.len() as u64) as usize,
+        let i = match strategy {
+            ReplicaStrategy::Random => rng.below(cands.len() as u64) as usize,
             ReplicaStrategy::RoundRobin => {
-                let i = (self.rr % cands.len() as u64) as usize;
-                self.rr = self.rr.wrapping_add(1);
+                let i = (self.turns % cands.len() as u64) as usize;
+                self.turns = self.turns.wrapping_add(1);
                 i
             }
             ReplicaStrategy::LowestLatency => cands
@@ -64,5 +71,80 @@ impl Machine {
                 .map_or(0, |(i, _)| i),
         };
         cands.get(i).cloned()
+    }
+}
+
+impl Machine {
+    /// Sentinel `from` answered with the master and its replicas: keep the current node if
+    /// still usable, otherwise pick a replica (or the master when none is usable).
+    pub(crate) fn replicas_named(
+        &mut self,
+        master: Addr,
+        list: Vec<Instance>,
+        from: Option<Addr>,
+        now: Instant,
+    ) {
+        let ok: Vec<Addr> = list
+            .iter()
+            .filter(|r| r.usable())
+            .map(|r| r.addr.clone())
+            .collect();
+        if let Some(n) = self.phase.node() {
+            let keep = match n.expect {
+                Role::Replica => ok.contains(&n.addr),
+                Role::Master => ok.is_empty() && n.addr == master,
+            };
+            if keep {
+                return;
+            }
+        }
+        let cands = self.picker.candidates(ok);
+        self.retire_node(now);
+        let strategy = self.cfg.replica_strategy;
+        match self.picker.pick(&cands, strategy, self.pacing.rng()) {
+            Some(a) => self.connect_node(a, Role::Replica, from, now),
+            None => {
+                self.picker.forgive();
+                self.connect_node(master, Role::Master, from, now)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(s: &str) -> Addr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn strategies_and_exclusions() {
+        let mut p = ReplicaPicker::default();
+        let mut rng = Rng::new(1);
+        let all = vec![a("r1:1"), a("r2:1"), a("r3:1")];
+        let rr: Vec<_> = (0..4)
+            .map(|_| p.pick(&all, ReplicaStrategy::RoundRobin, &mut rng).unwrap())
+            .collect();
+        assert_eq!(rr, [a("r1:1"), a("r2:1"), a("r3:1"), a("r1:1")]);
+        p.measured(a("r1:1"), Duration::from_millis(9));
+        p.measured(a("r3:1"), Duration::from_millis(2));
+        let unmeasured = p.pick(&all, ReplicaStrategy::LowestLatency, &mut rng);
+        assert_eq!(
+            unmeasured,
+            Some(a("r2:1")),
+            "an unmeasured replica is tried first"
+        );
+        p.measured(a("r2:1"), Duration::from_millis(5));
+        let fast = p.pick(&all, ReplicaStrategy::LowestLatency, &mut rng);
+        assert_eq!(fast, Some(a("r3:1")));
+        p.exclude(a("r3:1"));
+        assert_eq!(p.candidates(all.clone()), [a("r1:1"), a("r2:1")]);
+        p.forgive();
+        assert_eq!(p.candidates(all.clone()).len(), 3);
+        let random = p.pick(&all, ReplicaStrategy::Random, &mut rng).unwrap();
+        assert!(all.contains(&random));
+        assert_eq!(p.pick(&[], ReplicaStrategy::Random, &mut rng), None);
     }
 }

@@ -7,23 +7,24 @@
 //! sentinel naming the fenced master does not end it, every sentinel is asked, and what they
 //! report about a failover in progress decides whether the fence comes down.
 
-use super::conn::{Pending, Use};
+use super::connections::{Cause, Pending, Use};
 use super::discovery::{Discovered, Target};
 use super::epoch::Verdict;
 use super::error::{CommandError, DiscoveryError};
 use super::fence::Survey;
-use super::io::{Addr, ConnId, Event, PeerKind, Role};
-use super::machine::{Cause, Machine, Mode};
-use super::reply::{
+use super::interface::{Addr, ConnId, Event, PeerKind, Role};
+use super::machine::{Goal, Machine};
+use super::parse::{
     config_epoch, error_text, failover_state, failover_timeout, instances, master_addr, show,
     FailoverState, Instance,
 };
+use super::phase::Phase;
 use crate::{cmd, Value};
 use std::time::{Duration, Instant};
 
 /// A walk over the sentinel list.
 #[derive(Debug)]
-pub(crate) struct Walk {
+struct Walk {
     gen: u64,
     idx: usize,
     tried: Vec<(Addr, String)>,
@@ -45,37 +46,82 @@ pub(crate) struct Walk {
     stale: usize,
 }
 
+/// The walk in progress, the next one scheduled, and the sentinel query connection.
+#[derive(Debug, Default)]
+pub(crate) struct Walker {
+    current: Option<Walk>,
+    /// Walks started so far (replies to an older walk are dropped).
+    started: u64,
+    /// When the next walk starts, unless one starts sooner.
+    due: Option<Instant>,
+    /// The connection queries go out on; kept while its sentinel stays first.
+    query: Option<ConnId>,
+}
+
+impl Walker {
+    /// True while a walk runs.
+    pub(crate) fn running(&self) -> bool {
+        self.current.is_some()
+    }
+
+    /// When the next walk is due.
+    pub(crate) fn due(&self) -> Option<Instant> {
+        self.due
+    }
+
+    /// Sets the next walk no later than `at` (not once the machine stopped).
+    pub(crate) fn schedule(&mut self, at: Instant, phase: &Phase) {
+        if phase.is_over() {
+            return;
+        }
+        self.due = Some(self.due.map_or(at, |t| t.min(at)));
+    }
+
+    /// True when a walk runs, or one is scheduled.
+    pub(crate) fn pending(&self) -> bool {
+        self.current.is_some() || self.due.is_some()
+    }
+
+    /// Forgets the query connection once it is gone; true when `id` was it.
+    fn query_gone(&mut self, id: ConnId) -> bool {
+        if self.query == Some(id) {
+            self.query = None;
+            return true;
+        }
+        false
+    }
+
+    /// Stops walking for good; returns the query connection to close.
+    pub(crate) fn stop(&mut self) -> Option<ConnId> {
+        self.current = None;
+        self.due = None;
+        self.query.take()
+    }
+}
+
 impl Machine {
     /// Config epochs matter to a client following the master (see `epoch.rs`).
     fn wants_epoch(&self) -> bool {
-        self.mode == Mode::Client && self.cfg.role == Role::Master
+        self.goal == Goal::Client && self.cfg.role == Role::Master
     }
 
     fn wants_replicas(&self) -> bool {
-        match self.mode {
-            Mode::Client => self.cfg.role == Role::Replica,
-            Mode::Discover(t) => t == Target::Replicas,
+        match self.goal {
+            Goal::Client => self.cfg.role == Role::Replica,
+            Goal::Discover(t) => t == Target::Replicas,
         }
-    }
-
-    /// Sets the next walk no later than `at`.
-    pub(crate) fn schedule_walk(&mut self, at: Instant) {
-        if self.closed || self.result.is_some() {
-            return;
-        }
-        self.walk_at = Some(self.walk_at.map_or(at, |t| t.min(at)));
     }
 
     /// Starts a walk now unless one is running.
     pub(crate) fn start_walk(&mut self, now: Instant) {
-        if self.walk.is_some() || self.closed || self.result.is_some() {
+        if self.walker.current.is_some() || self.phase.is_over() {
             return;
         }
-        self.walk_at = None;
-        self.walk_gen += 1;
+        self.walker.due = None;
+        self.walker.started += 1;
         let survey = self.survey_due(now).then(Survey::default);
-        self.walk = Some(Walk {
-            gen: self.walk_gen,
+        self.walker.current = Some(Walk {
+            gen: self.walker.started,
             idx: 0,
             tried: Vec::new(),
             reached: 0,
@@ -93,54 +139,78 @@ impl Machine {
         self.try_sentinel(now);
     }
 
+    /// The scheduled walk is due: start it (or let the running one finish).
+    pub(crate) fn start_walk_now(&mut self, now: Instant) {
+        self.walker.due = None;
+        self.start_walk(now);
+    }
+
     fn try_sentinel(&mut self, now: Instant) {
-        let Some(idx) = self.walk.as_ref().map(|w| w.idx) else {
+        let Some(idx) = self.walker.current.as_ref().map(|w| w.idx) else {
             return;
         };
         let Some(addr) = self.sentinels.get(idx).cloned() else {
-            if self.walk.as_ref().is_some_and(|w| w.survey.is_some()) {
+            if self
+                .walker
+                .current
+                .as_ref()
+                .is_some_and(|w| w.survey.is_some())
+            {
                 return self.survey_finished(now);
             }
             return self.walk_failed(now);
         };
         let reuse = self
+            .walker
             .query
-            .filter(|q| self.conns.get(q).is_some_and(|c| c.addr == addr));
+            .filter(|q| self.io.get(*q).is_some_and(|c| *c.addr() == addr));
         let q = match reuse {
             Some(q) => q,
             None => {
-                if let Some(old) = self.query.take() {
-                    self.close_quiet(old);
+                if let Some(old) = self.walker.query.take() {
+                    self.io.close(old);
                 }
-                let q = self.open(addr, Use::Query, PeerKind::Sentinel, now);
-                self.query = Some(q);
+                let q = self.io.open(addr, Use::Query, PeerKind::Sentinel, now);
+                self.walker.query = Some(q);
                 q
             }
         };
-        if let Some(w) = self.walk.as_mut() {
+        if let Some(w) = self.walker.current.as_mut() {
             w.conn = Some(q);
         }
-        if self.conns.get(&q).is_some_and(|c| c.open) {
+        if self.io.get(q).is_some_and(|c| c.is_open()) {
             self.send_queries(q, now);
         }
     }
 
-    /// A query connection is up: authenticate, then ask if a walk is waiting for it.
-    pub(crate) fn query_connected(&mut self, id: ConnId, now: Instant) {
+    /// Sends `AUTH` to a sentinel connection when sentinels need credentials.
+    pub(crate) fn sentinel_auth(&mut self, id: ConnId, now: Instant) {
         if let Some(a) = self.cfg.sentinel_auth.clone() {
             let mut c = cmd("AUTH");
             if let Some(u) = &a.username {
                 c = c.arg(u);
             }
-            self.send(id, &c.arg(&a.password), Pending::SentinelAuth, now);
+            self.io
+                .send(id, &c.arg(&a.password), Pending::SentinelAuth, now);
         }
-        if self.walk.as_ref().is_some_and(|w| w.conn == Some(id)) {
+    }
+
+    /// A query connection is up: authenticate, then ask if a walk is waiting for it.
+    pub(crate) fn query_connected(&mut self, id: ConnId, now: Instant) {
+        self.sentinel_auth(id, now);
+        if self
+            .walker
+            .current
+            .as_ref()
+            .is_some_and(|w| w.conn == Some(id))
+        {
             self.send_queries(id, now);
         }
     }
 
     fn send_queries(&mut self, q: ConnId, now: Instant) {
-        let Some(w) = self.walk.as_mut() else {
+        let (epoch, replicas) = (self.wants_epoch(), self.wants_replicas());
+        let Some(w) = self.walker.current.as_mut() else {
             return;
         };
         let gen = w.gen;
@@ -148,28 +218,24 @@ impl Machine {
         w.epoch = None;
         w.failover = None;
         w.replicas = None;
-        w.awaiting = 1;
+        w.awaiting = 1 + u8::from(epoch) + u8::from(replicas);
         let svc = self.cfg.service.clone();
         let get = cmd("SENTINEL").arg("get-master-addr-by-name").arg(&svc);
-        self.send(q, &get, Pending::GetMaster { walk: gen }, now);
-        if self.wants_epoch() {
-            if let Some(w) = self.walk.as_mut() {
-                w.awaiting += 1;
-            }
+        self.io.send(q, &get, Pending::GetMaster { walk: gen }, now);
+        if epoch {
             let c = cmd("SENTINEL").arg("MASTER").arg(&svc);
-            self.send(q, &c, Pending::MasterInfo { walk: gen }, now);
+            self.io.send(q, &c, Pending::MasterInfo { walk: gen }, now);
         }
-        if self.wants_replicas() {
-            if let Some(w) = self.walk.as_mut() {
-                w.awaiting += 1;
-            }
+        if replicas {
             let c = cmd("SENTINEL").arg("replicas").arg(&svc);
-            self.send(q, &c, Pending::Replicas { walk: gen }, now);
+            self.io.send(q, &c, Pending::Replicas { walk: gen }, now);
         }
-        if self.refresh_at.is_some_and(|t| t <= now) {
-            self.refresh_at = Some(now + self.cfg.sentinel_refresh_interval);
+        if self
+            .sentinels
+            .refresh_due(now, self.cfg.sentinel_refresh_interval)
+        {
             let c = cmd("SENTINEL").arg("sentinels").arg(&svc);
-            self.send(q, &c, Pending::Sentinels, now);
+            self.io.send(q, &c, Pending::Sentinels, now);
         }
     }
 
@@ -179,10 +245,14 @@ impl Machine {
             return;
         };
         let why = format!("sentinel AUTH failed: {}", show(e));
-        if self.walk.as_ref().is_some_and(|w| w.conn == Some(id)) {
-            if let Some(w) = self.walk.as_mut() {
+        let walking = match self.walker.current.as_mut().filter(|w| w.conn == Some(id)) {
+            Some(w) => {
                 w.reached += 1;
+                true
             }
+            None => false,
+        };
+        if walking {
             self.next_sentinel(why, now);
         } else {
             self.drop_conn(id, Cause::Unexpected(why), now);
@@ -198,7 +268,7 @@ impl Machine {
         v: &Value,
         now: Instant,
     ) {
-        let Some(w) = self.walk.as_mut() else {
+        let Some(w) = self.walker.current.as_mut() else {
             return;
         };
         if w.gen != gen || w.conn != Some(id) {
@@ -224,16 +294,15 @@ impl Machine {
                 let surveying = w.survey.is_some();
                 let votes = w.votes.clone();
                 let from = self.sentinels.get(w.idx).cloned();
+                let fenced_here = self.phase.fence().is_some_and(|f| *f.old() == master);
                 match self.judge(&master, epoch, &votes, now) {
-                    Verdict::Accept
-                        if surveying && self.fence.as_ref().is_some_and(|f| f.old == master) =>
-                    {
+                    Verdict::Accept if surveying && fenced_here => {
                         let (state, timeout) = failover.unwrap_or((FailoverState::Unknown, None));
                         self.survey_answer(state, timeout, now)
                     }
                     Verdict::Accept => self.walk_succeeded(master, replicas, now),
                     Verdict::Stale(why) => {
-                        if let Some(w) = self.walk.as_mut() {
+                        if let Some(w) = self.walker.current.as_mut() {
                             w.reached += 1;
                             w.stale += 1;
                         }
@@ -241,7 +310,7 @@ impl Machine {
                     }
                     Verdict::Doubt => {
                         let why = format!("names {master}, not the verified master");
-                        if let (Some(w), Some(from)) = (self.walk.as_mut(), from) {
+                        if let (Some(w), Some(from)) = (self.walker.current.as_mut(), from) {
                             w.reached += 1;
                             w.votes.push((from, master));
                         }
@@ -266,10 +335,10 @@ impl Machine {
     /// A surveyed sentinel named the fenced master: record what it says about the failover and
     /// ask the next one (the query connection is left to `try_sentinel`).
     fn survey_answer(&mut self, state: FailoverState, timeout: Option<Duration>, now: Instant) {
-        if let Some(t) = timeout {
-            self.note_failover_timeout(t);
+        if let (Some(t), Some(f)) = (timeout, self.phase.fence_mut()) {
+            f.note_failover_timeout(t);
         }
-        let Some(w) = self.walk.as_mut() else {
+        let Some(w) = self.walker.current.as_mut() else {
             return;
         };
         if let (Some(from), Some(s)) = (self.sentinels.get(w.idx), w.survey.as_mut()) {
@@ -291,7 +360,7 @@ impl Machine {
 
     /// Every sentinel of a survey was asked (none named another master).
     fn survey_finished(&mut self, now: Instant) {
-        let Some(w) = self.walk.take() else {
+        let Some(w) = self.walker.current.take() else {
             return;
         };
         let survey = w.survey.unwrap_or_default();
@@ -300,7 +369,7 @@ impl Machine {
 
     /// Records why the current sentinel failed and tries the next one.
     fn next_sentinel(&mut self, why: String, now: Instant) {
-        let Some(w) = self.walk.as_mut() else {
+        let Some(w) = self.walker.current.as_mut() else {
             return;
         };
         if let Some(a) = self.sentinels.get(w.idx) {
@@ -308,17 +377,16 @@ impl Machine {
         }
         w.idx += 1;
         if let Some(q) = w.conn.take() {
-            if self.query == Some(q) {
-                self.query = None;
-            }
-            self.close_quiet(q);
+            self.walker.query_gone(q);
+            self.io.close(q);
         }
         self.try_sentinel(now);
     }
 
     /// The query connection went away.
     pub(crate) fn walk_conn_lost(&mut self, id: ConnId, cause: &Cause, now: Instant) {
-        let Some(w) = self.walk.as_mut() else {
+        self.walker.query_gone(id);
+        let Some(w) = self.walker.current.as_mut() else {
             return;
         };
         if w.conn != Some(id) {
@@ -332,52 +400,46 @@ impl Machine {
     }
 
     fn walk_succeeded(&mut self, master: Addr, replicas: Vec<Instance>, now: Instant) {
-        let Some(w) = self.walk.take() else {
+        let Some(w) = self.walker.current.take() else {
             return;
         };
         let from = self.sentinels.get(w.idx).cloned();
-        if w.idx < self.sentinels.len() {
-            let s = self.sentinels.remove(w.idx);
-            self.sentinels.insert(0, s);
-        }
+        self.sentinels.move_to_front(w.idx);
         for (s, named) in &w.votes {
             if *named != master {
                 self.demote_sentinel(s);
             }
         }
-        if let Mode::Discover(t) = self.mode {
+        if let Goal::Discover(t) = self.goal {
             let found = match t {
                 Target::Master => Discovered::Master(master),
                 Target::Replicas => Discovered::Replicas(
                     replicas
                         .into_iter()
-                        .filter(|r| r.up() && r.link_ok)
+                        .filter(Instance::usable)
                         .map(|r| r.addr)
                         .collect(),
                 ),
             };
             return self.finish_discovery(Ok(found));
         }
-        let next = if self.fence.is_some() {
+        let next = if self.phase.fence().is_some() {
             self.cfg.fence_poll_interval
         } else {
             self.cfg.sentinel_poll_interval
         };
-        self.schedule_walk(now + next);
-        if !self.watching {
-            self.watching = true;
+        self.walker.schedule(now + next, &self.phase);
+        if self.watch.start() {
             self.ensure_notices(now);
         }
-        self.naming = from;
         match self.cfg.role {
-            Role::Master => self.master_named(master, now),
-            Role::Replica => self.replicas_named(master, replicas, now),
+            Role::Master => self.master_named(master, from, now),
+            Role::Replica => self.replicas_named(master, replicas, from, now),
         }
-        self.naming = None;
     }
 
     fn walk_failed(&mut self, now: Instant) {
-        let Some(w) = self.walk.take() else {
+        let Some(w) = self.walker.current.take() else {
             return;
         };
         // Nobody seconded an answer that contradicted the ready master: keep it.
@@ -395,26 +457,31 @@ impl Machine {
         } else {
             DiscoveryError::InvalidReplies { tried }
         };
-        if self.mode != Mode::Client {
+        if self.goal != Goal::Client {
             return self.finish_discovery(Err(err));
         }
-        self.event(Event::Error(format!("discovery failed: {err}")));
-        if self.fence.is_some() {
-            return self.schedule_walk(now + self.cfg.fence_poll_interval);
+        self.io
+            .event(Event::Error(format!("discovery failed: {err}")));
+        if self.phase.fence().is_some() {
+            let at = now + self.cfg.fence_poll_interval;
+            return self.walker.schedule(at, &self.phase);
         }
-        if self.ready_node().is_some() {
-            return self.schedule_walk(now + self.cfg.sentinel_poll_interval);
+        if self.ready_conn().is_some() {
+            let at = now + self.cfg.sentinel_poll_interval;
+            return self.walker.schedule(at, &self.phase);
         }
         // Sentinels that answered only named a master we moved away from: they have not
         // caught up yet. Go back to the master we verified last (ROLE checks it again) rather
         // than failing the queue; it is never a replaced one.
         let last = self
-            .master
-            .clone()
-            .filter(|m| !self.replaced.contains_key(m));
-        if let (true, None, Some(m)) = (w.stale > 0, &self.node, last) {
-            self.schedule_walk(now + self.cfg.sentinel_poll_interval);
-            return self.connect_node(m, Role::Master, now);
+            .history
+            .last()
+            .filter(|m| !self.history.is_replaced(m))
+            .cloned();
+        if let (true, None, Some(m)) = (w.stale > 0, self.phase.node(), last) {
+            let at = now + self.cfg.sentinel_poll_interval;
+            self.walker.schedule(at, &self.phase);
+            return self.connect_node(m, Role::Master, None, now);
         }
         let role = self.cfg.role;
         self.fail_queued(|| match role {
@@ -426,31 +493,31 @@ impl Machine {
 
     /// Waits a jittered delay before the next walk.
     pub(crate) fn back_off(&mut self, now: Instant) {
-        let delay = self.backoff.next_delay(&self.cfg.backoff, &mut self.rng);
-        self.event(Event::Reconnecting { delay });
-        self.schedule_walk(now + delay);
+        let delay = self.pacing.next_delay(&self.cfg.backoff);
+        self.io.event(Event::Reconnecting { delay });
+        self.walker.schedule(now + delay, &self.phase);
     }
 
     fn finish_discovery(&mut self, r: Result<Discovered, DiscoveryError>) {
-        if let Some(q) = self.query.take() {
-            self.close_quiet(q);
+        if let Some(q) = self.walker.stop() {
+            self.io.close(q);
         }
-        self.walk_at = None;
-        self.result = Some(r);
+        self.phase = Phase::Done(r);
     }
 
-    /// Sentinels named `addr` as master: go there unless already there (or it is fenced off).
-    pub(crate) fn master_named(&mut self, addr: Addr, now: Instant) {
-        if self.fence.as_ref().is_some_and(|f| f.old == addr) {
+    /// Sentinel `from` named `addr` as master: go there unless already there (or it is
+    /// fenced off).
+    fn master_named(&mut self, addr: Addr, from: Option<Addr>, now: Instant) {
+        if self.phase.fence().is_some_and(|f| *f.old() == addr) {
             return;
         }
-        if self.node.as_ref().is_some_and(|n| n.addr == addr) {
+        if self.phase.node().is_some_and(|n| n.addr == addr) {
             // Sentinels confirm the candidate being probed: ask it again now.
             return self.probe_candidate(now);
         }
         self.retire_node(now);
         self.set_candidate(&addr);
-        self.connect_node(addr, Role::Master, now);
+        self.connect_node(addr, Role::Master, from, now);
     }
 
     /// The reply to `SENTINEL sentinels`: add newcomers, drop discovered ones that are down or
@@ -459,17 +526,17 @@ impl Machine {
         let Ok(list) = instances(v) else {
             return;
         };
-        let from = self.conns.get(&id).map(|c| c.addr.clone());
+        let from = self.io.get(id).map(|c| c.addr().clone());
         for i in &list {
-            if i.up() && !self.sentinels.contains(&i.addr) {
-                self.sentinels.push(i.addr.clone());
-                self.event(Event::SentinelAdded(i.addr.clone()));
+            if i.up() && self.sentinels.add(i.addr.clone()) {
+                self.io.event(Event::SentinelAdded(i.addr.clone()));
             }
         }
         let stale: Vec<Addr> = self
             .sentinels
+            .list()
             .iter()
-            .filter(|s| !self.configured.contains(*s) && Some(*s) != from.as_ref())
+            .filter(|s| !self.sentinels.is_configured(s) && Some(*s) != from.as_ref())
             .filter(|s| !list.iter().any(|i| i.addr == **s && i.up()))
             .cloned()
             .collect();
@@ -481,25 +548,24 @@ impl Machine {
 
     /// Adds a sentinel announced by `+sentinel`.
     pub(crate) fn add_sentinel(&mut self, a: Addr) {
-        if !self.sentinels.contains(&a) {
-            self.sentinels.push(a.clone());
-            self.event(Event::SentinelAdded(a));
+        if self.sentinels.add(a.clone()) {
+            self.io.event(Event::SentinelAdded(a));
         }
     }
 
     fn remove_sentinel(&mut self, a: &Addr) {
-        let Some(pos) = self.sentinels.iter().position(|s| s == a) else {
+        let Some(pos) = self.sentinels.position(a) else {
             return;
         };
-        if self.walk.as_ref().is_some_and(|w| w.idx == pos) {
-            return;
-        }
-        self.sentinels.remove(pos);
-        if let Some(w) = self.walk.as_mut() {
+        if let Some(w) = self.walker.current.as_mut() {
+            if w.idx == pos {
+                return;
+            }
             if pos < w.idx {
                 w.idx -= 1;
             }
         }
-        self.event(Event::SentinelRemoved(a.clone()));
+        self.sentinels.remove_at(pos);
+        self.io.event(Event::SentinelRemoved(a.clone()));
     }
 }

@@ -5,7 +5,7 @@ use crate::cmd;
 
 /// Verifies a second master after the first one went away; returns its data connection.
 fn rediscover(t: &mut T, o: &[Output], master: &str) -> ConnId {
-    let q = t.m.query.expect("query conn");
+    let q = t.query().expect("query conn");
     let s = sent(o, q);
     assert!(s.contains("get-master-addr-by-name"), "{s:?}");
     let (h, p) = master.rsplit_once(':').unwrap();
@@ -109,7 +109,7 @@ fn loading_and_masterdown_also_trigger_rediscovery() {
         t.out();
         let o = t.feed(d, err);
         assert!(closed(&o, d));
-        assert!(sent(&o, t.m.query.unwrap()).contains("get-master"));
+        assert!(sent(&o, t.query().unwrap()).contains("get-master"));
         assert_eq!(t.m.queued(), 1);
     }
 }
@@ -133,23 +133,23 @@ fn command_timeout_notices_a_paused_master() {
     let (mut t, d) = T::ready(T::cfg(1), "10.0.0.1:6379");
     let a = t.m.submit(cmd("INCR").arg("x"), t.now);
     t.out();
-    let o = t.advance(t.m.cfg.command_timeout);
+    let o = t.advance(t.config().command_timeout);
     assert_eq!(replies(&o), vec![(a, Err(CommandError::Timeout))]);
     assert!(closed(&o, d));
-    assert!(sent(&o, t.m.query.unwrap()).contains("get-master"));
+    assert!(sent(&o, t.query().unwrap()).contains("get-master"));
 }
 
 #[test]
 fn health_check_pings_idle_connection_and_times_out() {
     let (mut t, d) = T::ready(T::cfg(1), "10.0.0.1:6379");
-    let o = t.advance(t.m.cfg.health_check_interval);
+    let o = t.advance(t.config().health_check_interval);
     assert_eq!(sent(&o, d), arr(&["PING"]));
     let o = t.feed(d, "+PONG\r\n");
     assert!(o.is_empty());
-    let o = t.advance(t.m.cfg.health_check_interval);
+    let o = t.advance(t.config().health_check_interval);
     assert_eq!(sent(&o, d), arr(&["PING"]));
     // SIGSTOP: no answer. The timeout closes it and rediscovery starts.
-    let o = t.advance(t.m.cfg.command_timeout);
+    let o = t.advance(t.config().command_timeout);
     assert!(closed(&o, d));
     assert!(events(&o)
         .iter()

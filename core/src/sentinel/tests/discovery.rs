@@ -68,7 +68,7 @@ fn nothing_reachable_is_its_own_error_and_retries_after_backoff() {
     let o = t.out();
     assert!(o.is_empty());
     // First sentinel times out on connect; second refuses.
-    let o = t.advance(t.m.cfg.connect_timeout);
+    let o = t.advance(t.config().connect_timeout);
     let (q2, _, _) = connects(&o)[0].clone();
     let o = t.input(Input::ConnectFailed(q2));
     match &replies(&o)[0].1 {
@@ -131,7 +131,7 @@ fn sentinel_timeout_skips_it() {
     let o = t.out();
     let q = connects(&o)[0].0;
     t.connected(q);
-    let o = t.advance(t.m.cfg.sentinel_timeout);
+    let o = t.advance(t.config().sentinel_timeout);
     assert!(closed(&o, q));
     let (q2, a, _) = connects(&o)[0].clone();
     assert_eq!(a, addr("s2:26379"));

@@ -16,7 +16,7 @@ fn named(a: &str) -> String {
 /// Advances until the backstop poll asks the query connection; returns that connection.
 fn poll(t: &mut T, d: ConnId) -> ConnId {
     for _ in 0..20 {
-        let o = t.advance(t.m.cfg.sentinel_poll_interval / 4);
+        let o = t.advance(t.config().sentinel_poll_interval / 4);
         if sent(&o, d).contains("PING") {
             t.feed(d, "+PONG\r\n");
         }
@@ -26,7 +26,7 @@ fn poll(t: &mut T, d: ConnId) -> ConnId {
             assert!(sent(&o, q).contains("get-master"));
             return q;
         }
-        if let Some(q) = t.m.query {
+        if let Some(q) = t.query() {
             if sent(&o, q).contains("get-master") {
                 return q;
             }
@@ -58,7 +58,7 @@ fn switched(t: &mut T) -> ConnId {
     let (d2, a) = connect_of(&o, PeerKind::Data(Role::Master)).unwrap();
     assert_eq!(a, addr(NEW));
     // The fence's poll meets a sentinel that has not heard of the switch yet.
-    let q = t.m.query.unwrap();
+    let q = t.query().unwrap();
     assert!(sent(&o, q).contains("get-master"));
     let o = t.feed(q, &(named(OLD) + &info(0)));
     assert!(data_connects(&o).is_empty());
@@ -76,7 +76,7 @@ fn lagging_sentinel_naming_the_replaced_master_is_skipped() {
     let d2 = switched(&mut t);
     // The new master's connection drops; the first sentinel has not heard of the failover.
     let o = t.input(Input::Closed(d2));
-    let q = t.m.query.unwrap();
+    let q = t.query().unwrap();
     assert!(sent(&o, q).contains("get-master"));
     let o = t.feed(q, &(named(OLD) + &info(0)));
     assert!(
@@ -131,7 +131,7 @@ fn a_newer_epoch_naming_a_replaced_master_is_followed() {
 fn switch_master_back_to_a_replaced_master_is_followed() {
     let (mut t, _) = T::ready(T::cfg(1), OLD);
     switched(&mut t);
-    let n = t.m.watches.values().find_map(|w| w.conn).unwrap();
+    let n = t.watch(&t.config().sentinels[0]).unwrap();
     // A second failover, announced from the same sentinel (not a copy).
     let o = notice(
         &mut t,
@@ -140,14 +140,14 @@ fn switch_master_back_to_a_replaced_master_is_followed() {
         "svc 10.0.0.2 6380 10.0.0.1 6379",
     );
     assert_eq!(data_connects(&o), vec![addr(OLD)]);
-    assert!(!t.m.replaced.contains_key(&addr(OLD)));
+    assert!(!t.m.history.is_replaced(&addr(OLD)));
 }
 
 #[test]
 fn late_switch_master_of_an_earlier_failover_is_ignored() {
     let (mut t, _) = T::ready(T::cfg(1), OLD);
     let d2 = switched(&mut t);
-    let n = t.m.watches.values().find_map(|w| w.conn).unwrap();
+    let n = t.watch(&t.config().sentinels[0]).unwrap();
     // A lagging sentinel announces a switch *to* the replaced master away from some other
     // node than the one in use (what it last believed): not a failover back from NEW.
     let o = notice(
@@ -158,8 +158,8 @@ fn late_switch_master_of_an_earlier_failover_is_ignored() {
     );
     assert!(data_connects(&o).is_empty(), "{o:?}");
     assert!(!closed(&o, d2));
-    assert!(t.m.replaced.contains_key(&addr(OLD)), "still replaced");
-    assert!(t.m.fence.is_none());
+    assert!(t.m.history.is_replaced(&addr(OLD)), "still replaced");
+    assert!(!t.m.is_fenced());
     let (id, o) = t.submit(crate::cmd("INCR").arg("x"));
     assert_eq!(sent(&o, d2), arr(&["INCR", "x"]), "{id:?} stays on NEW");
 }
@@ -168,7 +168,7 @@ fn late_switch_master_of_an_earlier_failover_is_ignored() {
 fn one_sentinel_contradicting_a_healthy_master_needs_a_second_opinion() {
     let (mut t, d) = T::ready(T::cfg(3), OLD);
     let q = poll(&mut t, d);
-    assert_eq!(t.m.conns[&q].addr, addr("s1:26379"));
+    assert_eq!(t.addr_of(q), Some(addr("s1:26379")));
     let o = t.feed(q, &(named(REPLICA) + &info(0)));
     assert!(!closed(&o, d), "the verified master is kept");
     assert!(data_connects(&o).is_empty());

@@ -8,8 +8,7 @@ const NEW: &str = "10.0.0.2:6380";
 
 /// The notice subscription to sentinel `i` of the configured list, if open.
 pub(super) fn watch_of(t: &T, i: usize) -> Option<ConnId> {
-    let a = &t.m.cfg.sentinels[i];
-    t.m.watches.get(a).and_then(|w| w.conn)
+    t.watch(&t.config().sentinels[i])
 }
 
 /// Connects the notice subscription to the first sentinel; returns its connection.
@@ -68,11 +67,11 @@ fn fence_stops_writes_holds_commands_and_releases_them_on_the_new_master() {
     assert_eq!(replies(&o3), vec![(a, Ok(Value::Integer(41)))]);
     assert!(closed(&o3, d), "old connection closed once drained");
     // Sentinels still name the old master: poll again soon.
-    let q = t.m.query.unwrap();
+    let q = t.query().unwrap();
     assert!(sent(&o, q).contains("get-master"));
     let o = t.feed(q, &(arr(&["10.0.0.1", "6379"]) + &info(0)));
     assert!(connects(&o).is_empty());
-    let o = t.advance(t.m.cfg.fence_poll_interval);
+    let o = t.advance(t.config().fence_poll_interval);
     assert!(sent(&o, q).contains("get-master"));
     let o = t.feed(q, &(arr(&["10.0.0.2", "6380"]) + &info(0)));
     let (d2, a2) = connect_of(&o, PeerKind::Data(Role::Master)).unwrap();
@@ -155,7 +154,7 @@ fn failover_abort_lifts_the_fence_and_resumes_on_the_old_master() {
         .any(|e| matches!(e, Event::FenceLifted { .. })));
     assert!(!t.m.is_fenced());
     let _ = d;
-    let q = t.m.query.unwrap();
+    let q = t.query().unwrap();
     let o = t.feed(q, &(arr(&["10.0.0.1", "6379"]) + &info(0)));
     let (d2, a) = connect_of(&o, PeerKind::Data(Role::Master)).unwrap();
     assert_eq!(a, addr(OLD));
@@ -193,13 +192,13 @@ fn fence_hold_expires_with_fence_timeout_and_bounded_queue() {
     let (b, o) = t.submit(cmd("SET").arg("b").arg(1));
     assert_eq!(replies(&o), vec![(b, Err(CommandError::QueueFull))]);
     // Commands are not timed out individually while fenced; the fence deadline applies.
-    let q = t.m.query.unwrap();
-    let hold = t.m.cfg.fence_max_hold;
+    let q = t.query().unwrap();
+    let hold = t.config().fence_max_hold;
     let mut waited = Duration::ZERO;
     let mut all = Vec::new();
     while waited < hold {
-        let o = t.advance(t.m.cfg.fence_poll_interval);
-        waited += t.m.cfg.fence_poll_interval;
+        let o = t.advance(t.config().fence_poll_interval);
+        waited += t.config().fence_poll_interval;
         if sent(&o, q).contains("get-master") {
             all.extend(t.feed(q, &(arr(&["10.0.0.1", "6379"]) + &info(0))));
         }
@@ -220,10 +219,10 @@ fn fence_hold_expires_with_fence_timeout_and_bounded_queue() {
 #[test]
 fn backstop_poll_moves_to_a_new_master_without_any_notice() {
     let (mut t, d) = T::ready(T::cfg(1), OLD);
-    let q = t.m.query.unwrap();
+    let q = t.query().unwrap();
     let mut o = Vec::new();
     for _ in 0..10 {
-        o = t.advance(t.m.cfg.sentinel_poll_interval / 4);
+        o = t.advance(t.config().sentinel_poll_interval / 4);
         if sent(&o, q).contains("get-master") {
             break;
         }
@@ -249,7 +248,7 @@ fn every_sentinel_gets_a_subscription_and_a_dropped_one_comes_back() {
         .map(|i| watch_of(&t, i).expect("subscribed"))
         .collect();
     for (i, n) in subs.iter().enumerate() {
-        assert_eq!(t.m.conns[n].addr, t.m.cfg.sentinels[i]);
+        assert_eq!(t.addr_of(*n).as_ref(), Some(&t.config().sentinels[i]));
         let o = t.connected(*n);
         assert!(sent(&o, *n).contains("+selected-slave"));
     }
@@ -259,14 +258,14 @@ fn every_sentinel_gets_a_subscription_and_a_dropped_one_comes_back() {
         .any(|e| matches!(e, Event::Error(m) if m.contains("subscription"))));
     assert_eq!(watch_of(&t, 0), Some(subs[0]), "the others stay");
     assert_eq!(watch_of(&t, 2), Some(subs[2]));
-    let o = t.advance(t.m.cfg.backoff.base);
+    let o = t.advance(t.config().backoff.base);
     let (n2, a) = connect_of(&o, PeerKind::SentinelSubscriber).unwrap();
-    assert_eq!(a, t.m.cfg.sentinels[1], "same sentinel again");
+    assert_eq!(a, t.config().sentinels[1], "same sentinel again");
     // Losing it again doubles the delay before the next attempt.
     t.input(Input::Closed(n2));
-    let o = t.advance(t.m.cfg.backoff.base);
+    let o = t.advance(t.config().backoff.base);
     assert!(connect_of(&o, PeerKind::SentinelSubscriber).is_none());
-    let o = t.advance(t.m.cfg.backoff.base);
+    let o = t.advance(t.config().backoff.base);
     assert!(connect_of(&o, PeerKind::SentinelSubscriber).is_some());
 }
 
@@ -292,24 +291,7 @@ fn the_same_switch_from_several_sentinels_is_acted_on_once() {
     let (d2, _) = connect_of(&o, PeerKind::Data(Role::Master)).unwrap();
     let o = notice(&mut t, b, "+switch-master", sw);
     assert!(o.is_empty(), "the copy changes nothing: {o:?}");
-    assert_eq!(t.m.node.as_ref().map(|n| n.conn), Some(d2));
-}
-
-#[test]
-fn notice_copies_from_other_sentinels_are_duplicates_within_the_window() {
-    let n = crate::sentinel::notice::parse(b"+switch-master", b"svc 10.0.0.1 6379 10.0.0.2 6380")
-        .unwrap();
-    let (s1, s2) = (addr("s1:26379"), addr("s2:26379"));
-    let mut seen = crate::sentinel::watch::Seen::default();
-    let t0 = Instant::now();
-    assert!(!seen.duplicate(&n, &s1, t0));
-    assert!(seen.duplicate(&n, &s2, t0 + Duration::from_secs(2)));
-    assert!(
-        !seen.duplicate(&n, &s1, t0 + Duration::from_secs(3)),
-        "same sentinel: new event"
-    );
-    let later = t0 + Duration::from_secs(3) + crate::sentinel::watch::DEDUP_WINDOW;
-    assert!(!seen.duplicate(&n, &s2, later), "window passed");
+    assert_eq!(t.m.phase.node().map(|n| n.conn), Some(d2));
 }
 
 #[test]
@@ -364,7 +346,7 @@ fn promoted_slave() -> String {
 
 /// Answers a sentinel poll in `o` (if any) with the old master: sentinels are slow to notice.
 fn sentinels_still_say_old(t: &mut T, o: &[Output]) -> Vec<Output> {
-    let q = t.m.query.expect("query connection");
+    let q = t.query().expect("query connection");
     let asked = sent(o, q);
     if asked.contains("get-master") {
         t.answer(q, &asked, &arr(&["10.0.0.1", "6379"]))
@@ -449,7 +431,7 @@ fn selected_replica_still_a_slave_is_asked_again_until_promoted() {
         assert!(connects(&o).is_empty(), "{o:?}");
         assert!(t.m.is_fenced());
         all.extend(o);
-        let o = t.advance(t.m.cfg.fence_poll_interval);
+        let o = t.advance(t.config().fence_poll_interval);
         assert_eq!(sent(&o, d2), arr(&["ROLE"]), "round {round}: asked again");
         assert!(connects(&o).is_empty(), "same connection, no reconnect");
         all.extend(sentinels_still_say_old(&mut t, &o));
@@ -493,7 +475,7 @@ fn unreachable_candidate_is_retried_after_the_poll_interval() {
         "no exponential backoff while the successor is known: {o:?}"
     );
     all.extend(o);
-    let o = t.advance(t.m.cfg.fence_poll_interval);
+    let o = t.advance(t.config().fence_poll_interval);
     let (d3, a3) = connect_of(&o, PeerKind::Data(Role::Master)).expect("retry");
     assert_eq!(a3, addr(NEW));
     all.extend(sentinels_still_say_old(&mut t, &o));
@@ -512,7 +494,7 @@ fn failover_abort_while_probing_goes_back_to_the_old_master() {
     let n = notices(&mut t);
     let o = notice(&mut t, n, "+selected-slave", &selected_slave());
     let (id, _) = t.submit(cmd("SET").arg("k").arg(1));
-    let q = t.m.query.unwrap();
+    let q = t.query().unwrap();
     let polled = sent(&o, q);
     assert!(polled.contains("get-master"), "sentinels polled too");
     let (d2, _) = connect_of(&o, PeerKind::Data(Role::Master)).expect("probe");
@@ -530,7 +512,7 @@ fn failover_abort_while_probing_goes_back_to_the_old_master() {
     assert!(!t.m.is_fenced());
     assert!(closed(&o, d2), "the candidate probe is dropped");
     // Nothing is probed any more.
-    let o = t.advance(t.m.cfg.fence_poll_interval);
+    let o = t.advance(t.config().fence_poll_interval);
     assert!(connects(&o).iter().all(|c| c.1 != addr(NEW)), "{o:?}");
     assert_eq!(sent(&o, d2), "");
     assert_eq!(
@@ -558,8 +540,8 @@ fn fence_expiry_while_probing_drops_the_candidate() {
     sentinels_still_say_old(&mut t, &o);
     t.connected(d2);
     let mut all = t.feed(d2, ROLE_SLAVE);
-    let hold = t.m.cfg.fence_max_hold;
-    let step = t.m.cfg.fence_poll_interval;
+    let hold = t.config().fence_max_hold;
+    let step = t.config().fence_poll_interval;
     let mut waited = Duration::ZERO;
     while t.m.is_fenced() && waited <= hold {
         let o = t.advance(step);
@@ -670,13 +652,13 @@ fn old_master_gets_nothing_while_fenced() {
     all.extend(t.input(Input::Closed(d2)));
     let mut probe = None;
     for _ in 0..6 {
-        let o = t.advance(t.m.cfg.fence_poll_interval);
+        let o = t.advance(t.config().fence_poll_interval);
         if let Some((c, _)) = connect_of(&o, PeerKind::Data(Role::Master)) {
             probe = Some(c);
             all.extend(t.connected(c));
         }
         let p = probe.expect("probe reopened");
-        if t.m.conns.get(&p).is_some_and(|c| !c.pending.is_empty()) {
+        if t.m.io.get(p).is_some_and(|c| !c.is_idle()) {
             all.extend(t.feed(p, ROLE_SLAVE));
         }
         all.extend(sentinels_still_say_old(&mut t, &o));
@@ -723,7 +705,7 @@ fn old_master_gets_nothing_while_fenced() {
 fn switched_early(t: &mut T) -> (ConnId, ConnId, String) {
     let n = notices(t);
     let o = notice(t, n, "+promoted-slave", &promoted_slave());
-    let polled = sent(&o, t.m.query.expect("fence polls sentinels"));
+    let polled = sent(&o, t.query().expect("fence polls sentinels"));
     assert!(polled.contains("get-master"), "{polled}");
     let (d2, _) = connect_of(&o, PeerKind::Data(Role::Master)).expect("probe");
     t.connected(d2);
@@ -741,7 +723,7 @@ fn asked(t: &mut T, o: &[Output]) -> (ConnId, String) {
         let s = sent(&t.connected(q), q);
         return (q, s);
     }
-    let q = t.m.query.expect("query connection");
+    let q = t.query().expect("query connection");
     (q, sent(o, q))
 }
 
@@ -753,8 +735,8 @@ fn sentinels_still_naming_the_old_master_after_an_early_switch_are_not_followed(
     // ROLE verification as any switch), so such answers are stale by the epoch rule.
     let (mut t, d) = T::ready(T::cfg(1), OLD);
     let (_, d2, polled) = switched_early(&mut t);
-    assert!(t.m.replaced.contains_key(&addr(OLD)));
-    let q = t.m.query.unwrap();
+    assert!(t.m.history.is_replaced(&addr(OLD)));
+    let q = t.query().unwrap();
     let mut all = t.answer(q, &polled, &arr(&["10.0.0.1", "6379"]));
     assert!(!closed(&all, d2), "stays on the verified new master");
     let (id, o) = t.submit(cmd("INCR").arg("x"));
@@ -770,7 +752,7 @@ fn sentinels_still_naming_the_old_master_after_an_early_switch_are_not_followed(
         if s.contains("get-master") {
             (q, s)
         } else {
-            let o = t.advance(t.m.cfg.sentinel_poll_interval);
+            let o = t.advance(t.config().sentinel_poll_interval);
             let r = asked(&mut t, &o);
             all.extend(o);
             r
@@ -801,7 +783,7 @@ fn failover_abort_after_an_early_switch_goes_back_to_the_old_master() {
     // turn that replica back, so the old master is no longer stale and writes stop at once.
     let (mut t, _) = T::ready(T::cfg(1), OLD);
     let (n, d2, polled) = switched_early(&mut t);
-    let q = t.m.query.unwrap();
+    let q = t.query().unwrap();
     t.answer(q, &polled, &arr(&["10.0.0.1", "6379"]));
     assert_eq!(t.m.current_master(), Some(&addr(NEW)));
     let o = notice(
@@ -811,7 +793,7 @@ fn failover_abort_after_an_early_switch_goes_back_to_the_old_master() {
         "master svc 10.0.0.1 6379",
     );
     assert!(closed(&o, d2), "the turned-back replica is left");
-    assert!(!t.m.replaced.contains_key(&addr(OLD)));
+    assert!(!t.m.history.is_replaced(&addr(OLD)));
     let (id, o2) = t.submit(cmd("INCR").arg("x"));
     assert_eq!(sent(&o2, d2), "", "nothing more goes to it");
     let (q, s) = asked(&mut t, &o);

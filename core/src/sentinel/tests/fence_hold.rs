@@ -38,12 +38,12 @@ fn master_info(flags: &str, state: Option<&str>) -> String {
 /// (indexed by the sentinel's position in the configured list); returns every output.
 fn pump(t: &mut T, o: Vec<Output>, say: &[Says]) -> Vec<Output> {
     let of = |t: &T, a: &Addr| {
-        let i =
-            t.m.cfg
-                .sentinels
-                .iter()
-                .position(|s| s == a)
-                .expect("known");
+        let i = t
+            .config()
+            .sentinels
+            .iter()
+            .position(|s| s == a)
+            .expect("known");
         say[i].clone()
     };
     let mut todo: VecDeque<Output> = o.into();
@@ -60,7 +60,7 @@ fn pump(t: &mut T, o: Vec<Output>, say: &[Says]) -> Vec<Output> {
             },
             Output::Transmit { conn, bytes } => {
                 let s = String::from_utf8_lossy(bytes).into_owned();
-                let addr = t.m.conns.get(conn).map(|c| c.addr.clone());
+                let addr = t.addr_of(*conn);
                 match addr {
                     Some(a) if s.contains("get-master-addr-by-name") => match of(t, &a) {
                         Says::Names(m, flags, state) => {
@@ -90,7 +90,7 @@ fn pump(t: &mut T, o: Vec<Output>, say: &[Says]) -> Vec<Output> {
 /// Advances `d` in `fence_poll_interval` steps (stopping early once the fence is down),
 /// answering sentinels per `say`.
 fn run(t: &mut T, d: Duration, say: &[Says]) -> Vec<Output> {
-    let step = t.m.cfg.fence_poll_interval;
+    let step = t.config().fence_poll_interval;
     let mut all = Vec::new();
     let mut waited = Duration::ZERO;
     while waited < d && t.m.is_fenced() {
@@ -137,7 +137,7 @@ fn fenced() -> (T, ConnId, RequestId) {
 #[test]
 fn hold_expiry_while_a_sentinel_reports_the_failover_keeps_the_fence() {
     let (mut t, _, first) = fenced();
-    let hold = t.m.cfg.fence_max_hold;
+    let hold = t.config().fence_max_hold;
     // Only the second sentinel says the failover is still running (as a stalled leader's
     // peer never would, but any sentinel saying so is enough).
     let say = [IDLE, BUSY, IDLE];
@@ -172,7 +172,7 @@ fn hold_expiry_while_a_sentinel_reports_the_failover_keeps_the_fence() {
 #[test]
 fn sentinels_agreeing_no_failover_runs_resume_on_the_old_master() {
     let (mut t, _, _) = fenced();
-    let hold = t.m.cfg.fence_max_hold;
+    let hold = t.config().fence_max_hold;
     run(&mut t, hold + Duration::from_secs(3), &[IDLE, BUSY, IDLE]);
     assert!(t.m.is_fenced());
     let (id, _) = t.submit(cmd("INCR").arg("k"));
@@ -204,7 +204,7 @@ fn sentinels_agreeing_no_failover_runs_resume_on_the_old_master() {
 #[test]
 fn sentinels_naming_a_new_master_after_the_stall_switch_to_it() {
     let (mut t, _, _) = fenced();
-    let hold = t.m.cfg.fence_max_hold;
+    let hold = t.config().fence_max_hold;
     run(&mut t, hold + Duration::from_secs(1), &[IDLE, BUSY, IDLE]);
     let (id, _) = t.submit(cmd("INCR").arg("k"));
     // The failover resumed and promoted NEW; the first sentinel already names it.
@@ -229,7 +229,7 @@ fn sentinels_naming_a_new_master_after_the_stall_switch_to_it() {
 #[test]
 fn a_silent_leader_or_a_minority_keeps_the_fence_until_failover_timeout() {
     let (mut t, _, _) = fenced();
-    let hold = t.m.cfg.fence_max_hold;
+    let hold = t.config().fence_max_hold;
     // The leader (first sentinel) cannot be reached; the others see no failover.
     let all = run(
         &mut t,
@@ -264,7 +264,7 @@ fn a_silent_leader_or_a_minority_keeps_the_fence_until_failover_timeout() {
 #[test]
 fn a_survey_asks_every_sentinel_not_just_the_first() {
     let (mut t, _, _) = fenced();
-    let hold = t.m.cfg.fence_max_hold;
+    let hold = t.config().fence_max_hold;
     let before = run(
         &mut t,
         hold - Duration::from_millis(100),

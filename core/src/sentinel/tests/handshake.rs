@@ -61,11 +61,11 @@ fn role_mismatch_disconnects_backs_off_and_rediscovers() {
             _ => None,
         })
         .expect("reconnecting event");
-    assert!(delay <= t.m.cfg.backoff.base);
+    assert!(delay <= t.config().backoff.base);
     let (id, o) = t.submit(cmd("GET").arg("k"));
     assert!(connects(&o).is_empty(), "waits for the backoff");
     // The query connection is kept and reused after the delay.
-    let q = t.m.query.expect("query connection kept");
+    let q = t.query().expect("query connection kept");
     let o = t.fire();
     assert!(sent(&o, q).contains("get-master-addr-by-name"));
     let o = t.feed(q, &(arr(&["10.0.0.2", "6379"]) + &info(0)));
@@ -102,7 +102,7 @@ fn resp3_hello_then_fallback_on_noproto() {
     assert!(events(&o).is_empty());
     let o = t.feed(d, &format!("+OK\r\n+OK\r\n{ROLE_MASTER}"));
     assert!(events(&o).iter().any(|e| matches!(e, Event::Ready { .. })));
-    assert!(!t.m.resp3);
+    assert!(!t.m.handshake.speaks_resp3());
 }
 
 #[test]
@@ -155,7 +155,7 @@ fn wrong_password_fails_commands_instead_of_retrying_silently() {
     assert!(matches!(&replies(&o)[..], [(r, Err(CommandError::Auth(_)))] if *r == id2));
     assert!(events(&o).is_empty());
     // It keeps trying in the background with backoff, and recovers when auth works again.
-    let q = t.m.query.unwrap();
+    let q = t.query().unwrap();
     let o = t.fire();
     assert!(sent(&o, q).contains("get-master"));
 }

@@ -1,4 +1,6 @@
-//! Machine tests: hand-written byte replies fed through the public Input/Output API.
+//! Machine tests: hand-written byte replies fed through the public Input/Output API. The
+//! harness knows the machine's connections only from its outputs (what it asked to open and
+//! close); a few tests read a part's state through that part's own methods.
 
 mod commands;
 mod discovery;
@@ -12,6 +14,7 @@ mod subs;
 
 use super::*;
 use crate::Value;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 /// RESP array of bulk strings.
@@ -47,10 +50,12 @@ pub(super) fn sentinels(n: usize) -> Vec<Addr> {
     (1..=n).map(|i| addr(&format!("s{i}:26379"))).collect()
 }
 
-/// A test driver: the machine, a fake clock, and helpers to read outputs.
+/// A test driver: the machine, a fake clock, the connections it has open (as its outputs
+/// said), and helpers to read outputs.
 pub(super) struct T {
     pub m: Machine,
     pub now: Instant,
+    open: BTreeMap<ConnId, (Addr, PeerKind)>,
 }
 
 impl T {
@@ -59,6 +64,7 @@ impl T {
         T {
             m: Machine::new(cfg, now),
             now,
+            open: BTreeMap::new(),
         }
     }
 
@@ -66,13 +72,65 @@ impl T {
         Config::new(sentinels(n), "svc")
     }
 
+    /// Drains the machine's outputs, noting the connections it opens and closes.
     pub fn out(&mut self) -> Vec<Output> {
-        std::iter::from_fn(|| self.m.poll_output()).collect()
+        let o: Vec<Output> = std::iter::from_fn(|| self.m.poll_output()).collect();
+        for x in &o {
+            match x {
+                Output::Connect { conn, addr, kind } => {
+                    self.open.insert(*conn, (addr.clone(), *kind));
+                }
+                Output::Close { conn } => {
+                    self.open.remove(conn);
+                }
+                _ => {}
+            }
+        }
+        o
     }
 
     pub fn input(&mut self, i: Input<'_>) -> Vec<Output> {
+        if let Input::Closed(c) | Input::ConnectFailed(c) = i {
+            self.open.remove(&c);
+        }
         self.m.handle_input(i, self.now);
         self.out()
+    }
+
+    /// The machine's options.
+    pub fn config(&self) -> &Config {
+        self.m.config()
+    }
+
+    /// The sentinel query connection open now.
+    pub fn query(&self) -> Option<ConnId> {
+        let mut q = self
+            .open
+            .iter()
+            .filter(|(_, (_, k))| *k == PeerKind::Sentinel)
+            .map(|(c, _)| *c);
+        let first = q.next();
+        assert!(q.next().is_none(), "one query connection at a time");
+        first
+    }
+
+    /// The notice subscription open to the sentinel at `a`.
+    pub fn watch(&self, a: &Addr) -> Option<ConnId> {
+        self.open
+            .iter()
+            .filter(|(_, (at, k))| at == a && *k == PeerKind::SentinelSubscriber)
+            .map(|(c, _)| *c)
+            .next_back()
+    }
+
+    /// Where an open connection goes.
+    pub fn addr_of(&self, c: ConnId) -> Option<Addr> {
+        self.open.get(&c).map(|(a, _)| a.clone())
+    }
+
+    /// Every connection open now.
+    pub fn open_conns(&self) -> BTreeSet<ConnId> {
+        self.open.keys().copied().collect()
     }
 
     pub fn connected(&mut self, c: ConnId) -> Vec<Output> {

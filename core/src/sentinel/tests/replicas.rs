@@ -93,7 +93,7 @@ fn replica_that_is_actually_a_master_is_excluded_next_time() {
     assert_eq!(a, addr("10.0.0.2:6380"));
     let o = t.verify(d, ROLE_MASTER);
     assert!(closed(&o, d));
-    let q = t.m.query.unwrap();
+    let q = t.query().unwrap();
     let o = t.fire();
     assert!(sent(&o, q).contains("replicas"));
     let r = arr(&["10.0.0.1", "6379"]) + &format!("*2\r\n{}", reps.concat());
@@ -118,10 +118,10 @@ fn no_sentinel_means_replica_not_found() {
 #[test]
 fn lowest_latency_prefers_unmeasured_then_fastest() {
     let mut t = T::new(replica_cfg(ReplicaStrategy::LowestLatency));
-    t.m.latency
-        .insert(addr("10.0.0.2:6380"), Duration::from_millis(9));
-    t.m.latency
-        .insert(addr("10.0.0.3:6380"), Duration::from_millis(2));
+    t.m.picker
+        .measured(addr("10.0.0.2:6380"), Duration::from_millis(9));
+    t.m.picker
+        .measured(addr("10.0.0.3:6380"), Duration::from_millis(2));
     let reps = [
         rep("10.0.0.2", "slave", "ok"),
         rep("10.0.0.3", "slave", "ok"),
@@ -130,8 +130,8 @@ fn lowest_latency_prefers_unmeasured_then_fastest() {
     let (_, a) = connect_of(&o, PeerKind::Data(Role::Replica)).unwrap();
     assert_eq!(a, addr("10.0.0.3:6380"));
     let mut t = T::new(replica_cfg(ReplicaStrategy::LowestLatency));
-    t.m.latency
-        .insert(addr("10.0.0.2:6380"), Duration::from_millis(1));
+    t.m.picker
+        .measured(addr("10.0.0.2:6380"), Duration::from_millis(1));
     let o = answer_replicas(&mut t, &reps);
     let (_, a) = connect_of(&o, PeerKind::Data(Role::Replica)).unwrap();
     assert_eq!(a, addr("10.0.0.3:6380"), "unmeasured first");

@@ -23,7 +23,7 @@ fn owned(o: &[Output], opened: &mut std::collections::BTreeSet<ConnId>) {
 #[test]
 fn unknown_connections_and_garbage_are_harmless() {
     let (mut t, d) = T::ready(T::cfg(2), "10.0.0.1:6379");
-    let mut opened: std::collections::BTreeSet<ConnId> = t.m.conns.keys().copied().collect();
+    let mut opened = t.open_conns();
     let stray = ConnId(999);
     for i in [
         Input::Connected(stray),

@@ -40,12 +40,12 @@ fn refresh_adds_newcomers_skips_down_ones_and_keeps_configured() {
         vec![addr("s1:26379"), addr("10.0.0.7:26379")],
         "a learned sentinel is listened to as well"
     );
-    let learned = t.m.watches[&addr("10.0.0.7:26379")].conn.unwrap();
+    let learned = t.watch(&addr("10.0.0.7:26379")).unwrap();
     // Next refresh: the newcomer is now flagged down and is removed; the configured one stays.
-    t.now += t.m.cfg.sentinel_refresh_interval;
+    t.now += t.config().sentinel_refresh_interval;
     let mut o = Vec::new();
     for _ in 0..5 {
-        o = t.advance(t.m.cfg.sentinel_poll_interval);
+        o = t.advance(t.config().sentinel_poll_interval);
         if sent(&o, q).contains("sentinels") {
             break;
         }
@@ -61,10 +61,10 @@ fn refresh_adds_newcomers_skips_down_ones_and_keeps_configured() {
     assert!(events(&o).contains(&Event::SentinelRemoved(addr("10.0.0.7:26379"))));
     assert_eq!(t.m.sentinels(), &[addr("s1:26379")]);
     assert!(
-        closed(&o, learned) || !t.m.conns.contains_key(&learned),
+        closed(&o, learned) || t.addr_of(learned).is_none(),
         "its subscription goes with it"
     );
-    assert!(!t.m.watches.contains_key(&addr("10.0.0.7:26379")));
+    assert!(t.watch(&addr("10.0.0.7:26379")).is_none());
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //!
 //! Everything here is total: any value (garbage included) gives `Ok` or a short description.
 
-use super::io::Addr;
+use super::interface::Addr;
 use crate::Value;
 use std::time::Duration;
 
@@ -180,17 +180,33 @@ pub(crate) fn role(v: &Value) -> RoleReply {
     }
 }
 
-/// One entry of `SENTINEL replicas` or `SENTINEL sentinels`.
+/// One entry of a `SENTINEL replicas` or `SENTINEL sentinels` reply: the fields the client
+/// rules look at.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Instance {
+pub struct Instance {
+    /// Its address (`ip`, `port`).
     pub addr: Addr,
+    /// Its `flags` field as sent, e.g. `slave,s_down`.
     pub flags: String,
+    /// `master-link-status` is `ok` (replicas only).
     pub link_ok: bool,
 }
 
 impl Instance {
+    /// Entries of a `SENTINEL replicas|sentinels` reply; malformed entries are skipped, an
+    /// error reply or a non-list is described.
+    pub fn parse_list(v: &Value) -> Result<Vec<Instance>, String> {
+        instances(v)
+    }
+
+    /// A replica clients may read from: up, and its link to the master `ok`. The one rule
+    /// for choosing replicas, used by the machine, one-shot discovery and the CLI.
+    pub fn usable(&self) -> bool {
+        self.up() && self.link_ok
+    }
+
     /// Not flagged down or disconnected.
-    pub(crate) fn up(&self) -> bool {
+    pub fn up(&self) -> bool {
         !self
             .flags
             .split(',')

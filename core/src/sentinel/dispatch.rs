@@ -1,0 +1,128 @@
+//! Routing: each input from the driver goes to the part it concerns, by what the connection
+//! is for; a connection's loss is settled by its owner.
+
+use super::connections::{Cause, Conn, Decoded, Pending, Use};
+use super::error::CommandError;
+use super::interface::{ConnId, Input};
+use super::machine::Machine;
+use crate::Value;
+use std::time::Instant;
+
+impl Machine {
+    /// Feeds one fact from the driver.
+    pub(crate) fn dispatch(&mut self, input: Input<'_>, now: Instant) {
+        match input {
+            Input::Connected(id) => self.on_connected(id, now),
+            Input::ConnectFailed(id) => {
+                if self.io.get(id).is_some_and(|c| !c.is_open()) {
+                    if let Some(c) = self.io.forget(id) {
+                        self.lost(id, c, Cause::ConnectFailed, now);
+                    }
+                }
+            }
+            Input::Closed(id) => {
+                if let Some(c) = self.io.forget(id) {
+                    self.lost(id, c, Cause::Closed, now);
+                }
+            }
+            Input::Received(id, bytes) => self.on_received(id, bytes, now),
+        }
+    }
+
+    fn on_connected(&mut self, id: ConnId, now: Instant) {
+        let Some(usage) = self.io.mark_open(id, now) else {
+            return;
+        };
+        match usage {
+            Use::Query => self.query_connected(id, now),
+            Use::Notices => self.notices_connected(id, now),
+            Use::Node | Use::PubSub => self.send_handshake(id, now),
+            Use::Retired => self.drop_conn(id, Cause::Shutdown, now),
+        }
+    }
+
+    fn on_received(&mut self, id: ConnId, bytes: &[u8], now: Instant) {
+        if !self.io.receive(id, bytes, now) {
+            return;
+        }
+        while let Some(d) = self.io.next_frame(id) {
+            match d {
+                Decoded::Frame(v) => self.on_frame(id, v, now),
+                Decoded::Invalid(e) => return self.drop_conn(id, Cause::Protocol(e), now),
+            }
+        }
+    }
+
+    fn on_frame(&mut self, id: ConnId, v: Value, now: Instant) {
+        let Some(c) = self.io.get(id) else {
+            return;
+        };
+        let usage = c.usage();
+        let idle = c.is_idle();
+        let is_push = matches!(v, Value::Push(_));
+        match usage {
+            Use::Notices if idle || is_push => return self.on_notice_frame(id, &v, now),
+            Use::PubSub if idle || is_push => return self.out_of_band(v),
+            Use::Node | Use::Retired if is_push => return self.out_of_band(v),
+            Use::Query if is_push => return,
+            _ => {}
+        }
+        let Some((p, sent)) = self.io.answered(id) else {
+            let why = format!("unexpected reply from {}", c_addr(self, id));
+            return self.drop_conn(id, Cause::Unexpected(why), now);
+        };
+        match p {
+            Pending::Ignore => {}
+            Pending::Hello | Pending::Auth | Pending::Select | Pending::SetName | Pending::Role => {
+                self.on_handshake_reply(id, p, sent, &v, now)
+            }
+            Pending::Ping => self.on_ping_reply(id, &v, now),
+            Pending::User(q) => self.on_user_reply(id, q, v, now),
+            Pending::SentinelAuth => self.on_sentinel_auth(id, &v, now),
+            Pending::GetMaster { walk }
+            | Pending::MasterInfo { walk }
+            | Pending::Replicas { walk } => self.on_walk_reply(id, walk, p, &v, now),
+            Pending::Sentinels => self.on_sentinels_reply(id, &v, now),
+        }
+    }
+
+    /// A frame that answers no command: a published message or another push, for the caller.
+    fn out_of_band(&mut self, v: Value) {
+        if let Some(o) = super::message::output(v) {
+            self.io.push(o);
+        }
+    }
+
+    /// Fails every queued command with `err()`.
+    pub(crate) fn fail_queued(&mut self, err: impl Fn() -> CommandError) {
+        for q in self.queue.drain() {
+            self.io.reply(q.id, Err(err()));
+        }
+    }
+
+    /// Closes a connection we no longer want, then runs its loss handling.
+    pub(crate) fn drop_conn(&mut self, id: ConnId, cause: Cause, now: Instant) {
+        if let Some(c) = self.io.close(id) {
+            self.lost(id, c, cause, now);
+        }
+    }
+
+    /// A connection is gone (already out of the table): its owner settles what it carried.
+    fn lost(&mut self, id: ConnId, c: Conn, cause: Cause, now: Instant) {
+        match c.usage() {
+            Use::Query => self.walk_conn_lost(id, &cause, now),
+            Use::Notices => self.notices_lost(id, &cause, now),
+            Use::PubSub => {
+                self.pubsub.lost(id, now + self.cfg.backoff.base);
+            }
+            Use::Node | Use::Retired => self.node_lost(id, c, cause, now),
+        }
+    }
+}
+
+/// The address of connection `id`, for messages.
+fn c_addr(m: &Machine, id: ConnId) -> String {
+    m.io.get(id)
+        .map(|c| c.addr().to_string())
+        .unwrap_or_default()
+}
