@@ -3,7 +3,7 @@
 use crate::admin::{trigger_failover, SentinelConn};
 use crate::drill::{self, DrillClient, DrillPlan};
 use crate::{parse_args, target, Failure};
-use resp_sentinel::core::sentinel::{Addr, Config, Event};
+use resp_sentinel::core::sentinel::{Addr, Config, Event, Instance};
 use resp_sentinel::{blocking, cmd, Error};
 use resp_sentinel_core::Value;
 use std::process::ExitCode;
@@ -32,10 +32,10 @@ pub fn replicas(argv: &[String]) -> Result<ExitCode, Failure> {
                 c.call(&cmd("SENTINEL").arg("REPLICAS").arg(config.service.as_str()))
             });
         match reply {
-            Ok(v) => {
-                print_replicas(&v);
-                return Ok(ExitCode::SUCCESS);
-            }
+            Ok(v) => match print_replicas(&v) {
+                Ok(()) => return Ok(ExitCode::SUCCESS),
+                Err(e) => why.push(format!("{s}: {e}")),
+            },
             Err(e) => why.push(format!("{s}: {e}")),
         }
     }
@@ -45,39 +45,23 @@ pub fn replicas(argv: &[String]) -> Result<ExitCode, Failure> {
     )))
 }
 
-fn print_replicas(v: &Value) {
-    let Some(items) = v.as_array() else {
-        println!("(unexpected reply)");
-        return;
-    };
-    if items.is_empty() {
+/// Prints every replica a sentinel listed and whether clients may read from it, by core's
+/// rule ([`Instance::usable`]). A reply that is not a list of replicas is an error.
+fn print_replicas(v: &Value) -> Result<(), String> {
+    let list = Instance::parse_list(v)?;
+    if list.is_empty() {
         println!("(no replicas)");
     }
-    for r in items {
-        let fields = r.clone().into_map_pairs().unwrap_or_default();
-        let get = |k: &str| {
-            fields
-                .iter()
-                .find(|(key, _)| key.as_str() == Some(k))
-                .and_then(|(_, v)| v.as_str())
-                .unwrap_or("?")
-                .to_string()
-        };
-        let flags = get("flags");
-        let link = get("master-link-status");
-        let usable = !flags
-            .split(',')
-            .any(|f| matches!(f, "s_down" | "o_down" | "disconnected"))
-            && link == "ok";
+    for r in list {
         println!(
-            "{}:{}  flags={}  master-link-status={}  {}",
-            get("ip"),
-            get("port"),
-            flags,
-            link,
-            if usable { "usable" } else { "not usable" }
+            "{}  flags={}  master-link-status={}  {}",
+            r.addr,
+            r.flags,
+            if r.link_ok { "ok" } else { "not ok" },
+            if r.usable() { "usable" } else { "not usable" }
         );
     }
+    Ok(())
 }
 
 /// `drill`: the failover drill on the chosen runtime.

@@ -60,7 +60,10 @@ fn resolve_and_replicas_print_what_the_sentinels_know() {
             .lines()
             .find(|l| l.starts_with(&replica.to_string()))
             .unwrap_or_else(|| panic!("{replica} not listed: {out}"));
-        assert!(line.ends_with(" usable"), "{line}");
+        assert!(
+            line.ends_with(" usable") && !line.ends_with("not usable"),
+            "{line}"
+        );
     }
 }
 

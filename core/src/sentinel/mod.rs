@@ -4,36 +4,52 @@
 //! sleep until [`Machine::poll_timeout`]. The same inputs in the same order always give the same
 //! outputs (no clock reads, ordered maps only, randomness from the seeded generator).
 //!
+//! The states are [`Machine`]'s `Phase` (`phase.rs`); each holds the data that exists only in
+//! it. This is the one copy of the diagram (the README links here).
+//!
 //! ```text
 //!                 +-----------+  all sentinels fail: fail queued (MasterNotFound), back off
 //!   new() ------> | Resolving |<------------------------------------------------+
 //!                 +-----------+  get-master-addr-by-name, in order, move-to-front |
-//!                       | address                                                 |
+//!                       | address                 (Discovery: -> Done(result))    |
 //!                       v                                                         |
 //!                 +------------+  connect failed / timeout / ROLE mismatch ------>+
 //!                 | Connecting |  (AUTH|HELLO, SELECT, CLIENT SETNAME, ROLE        |
-//!                 | + verifying|   pipelined)                                      |
+//!                 |  (NodeRef) |   pipelined)                                      |
 //!                 +------------+                                                  |
 //!                       | ROLE ok: MasterChanged, Ready, flush queue              |
 //!                       v                                                         |
 //!                 +-----------+  closed / timeout / -READONLY -LOADING -MASTERDOWN|
 //!                 |   Ready   |--------------------------- rediscover now ------->+
-//!                 +-----------+  (backstop poll, health PING, sentinel refresh)
+//!                 | (NodeRef) |  (backstop poll, health PING, sentinel refresh)
+//!                 +-----------+
 //!                   |       ^
-//!  failover notice  |       | different master verified (fence cleared, queue released),
+//!  failover notice  |       | the probe's ROLE says master (fence down, queue released),
 //!  for our master   v       | or abort (fence lifted, rediscover), or past the hold:
 //!                   |       | sentinels agree no failover runs (fence lifted, old master)
-//!                 +-----------+
-//!                 |  Fenced   |  nothing written to the old master; new commands queue
-//!                 +-----------+  (fence_max_queued, fence_max_hold); sentinels polled every
-//!                                fence_poll_interval; +switch-master connects straight away;
-//!                                the replica named by +selected-slave .. +promoted-slave is
-//!                                probed with ROLE every fence_poll_interval and becomes the
-//!                                master the moment it says so (no wait for +switch-master);
-//!                                either way the old master is then *replaced* (epoch.rs);
-//!                                the hold expiring fails what is held, then every sentinel
-//!                                is surveyed for a failover still in progress (fence.rs)
+//!                 +---------------+
+//!                 |    Fenced     |  nothing written to the old master; new commands queue
+//!                 | (Fence, probe)|  (fence_max_queued, fence_max_hold); sentinels polled
+//!                 +---------------+  every fence_poll_interval; +switch-master connects
+//!                                    straight away; the replica named by +selected-slave ..
+//!                                    +promoted-slave is the probe, asked ROLE every
+//!                                    fence_poll_interval, and becomes the master the moment
+//!                                    it says so (no wait for +switch-master); either way the
+//!                                    old master is then *replaced* (epoch.rs); the hold
+//!                                    expiring fails what is held (FenceTimeout), then every
+//!                                    sentinel is surveyed for a failover still in progress
+//!
+//!   close() from any state -> Closed (every outstanding command fails with Closed)
 //! ```
+//!
+//! The parts, one file each, private state, composed by [`Machine`]: `connections.rs` (the
+//! connection table and the output queue), `phase.rs` (the states above), `sentinel_list.rs`,
+//! `walk.rs` (asking sentinels in turn), `watch.rs` (a notice subscription per sentinel),
+//! `epoch.rs` (verified and replaced masters, config epochs), `fence.rs` (the fence and its
+//! survey), `queue.rs` (commands waiting for a node), `handshake.rs`, `replicas.rs` (replica
+//! choice), `backoff.rs` (randomness and backoff), `pubsub.rs`. `dispatch.rs` routes inputs to
+//! them, `failover.rs` acts on sentinel notices, `node.rs` runs commands on the data node,
+//! `timers.rs` lists and fires deadlines.
 //!
 //! Listening and judging: a notice subscription is kept on every known sentinel (only the
 //! sentinel leading a failover announces its progress), and a sentinel's answer is weighed
