@@ -16,16 +16,42 @@
 //! wrong request, every request is answered exactly once, the client reaches the new master in
 //! bounded time after a failover, and acknowledged writes survive failovers.
 //!
-//! Running it: `cargo test -p resp-sentinel-core --features sim --test simulator`. The seed
-//! sweep runs `SIM_SEEDS` seeds (default a few hundred, CI-sized); set `SIM_SEEDS=10000` for
-//! the long run and `SIM_SEED=<n>` to replay one seed (it then prints the schedule); add
-//! `SIM_TRACE=1` to print the client's events, its connections, and the data-node commands
-//! that touched the first lost key. Every failure message starts with the seed.
+//! Layout, one concern a module:
+//! - [`world`]: the [`World`] composing the parts below on one agenda of virtual-time events
+//!   (a private `agenda` module), taking the client's outputs and running the commands that
+//!   reach the servers;
+//! - [`network`]: connections, per-message latency in order per connection, partitions,
+//!   refused connects, slow links, and the [`Delivery`]s the client must learn;
+//! - [`replication`]: replicas following their master with lag, full resyncs, a demoted
+//!   master discarding writes;
+//! - [`faults`]: the [`Fault`]s a [`Schedule`] fires, applying them and healing them;
+//! - [`failover`]: Sentinel's failover procedure, its events and timing, and the
+//!   [`FailoverRecord`] history;
+//! - [`node`], [`sentinel`], [`session`], [`wire`]: the simulated servers, their sessions
+//!   and the RESP they speak;
+//! - [`driver`]: the loop that runs a client against a world with a workload, and
+//!   [`invariants`]: what it checks and the [`Report`] of a run;
+//! - [`schedule`] and [`rng`]: seeded fault schedules and the seeded generator.
+//!
+//! Running it: `cargo test -p resp-sentinel-core --features sim --test sim_self` tests the
+//! simulator itself (the world against a scripted client, the invariant checker against a
+//! client that ignores failovers); `--test simulator` runs the `Machine` under faults. Its seed
+//! sweep (`seed_sweep_holds_every_invariant`) runs `SIM_SEEDS` seeds (default 200,
+//! CI-sized); set `SIM_SEEDS=10000` for the long run and `SIM_SEED=<n>` to replay one seed (it
+//! then prints the schedule); add `SIM_TRACE=1` to print the client's events, its connections,
+//! and the data-node commands that touched the first lost key. Every failure message starts
+//! with the seed.
 //!
 //! Enabled by the `sim` cargo feature; it is test support, not part of the client.
 
+mod agenda;
 pub mod driver;
+pub mod failover;
+pub mod faults;
+pub mod invariants;
+pub mod network;
 pub mod node;
+pub mod replication;
 pub mod rng;
 pub mod schedule;
 pub mod sentinel;
@@ -33,7 +59,11 @@ pub mod session;
 pub mod wire;
 pub mod world;
 
-pub use driver::{Client, Report, Sim, SimConfig};
+pub use driver::{Client, Sim, SimConfig};
+pub use failover::FailoverRecord;
+pub use faults::{Fault, NodeSel};
+pub use invariants::Report;
+pub use network::{Delivery, Sent};
 pub use rng::Rng;
 pub use schedule::Schedule;
-pub use world::{Delivery, Fault, NodeSel, World, WorldSpec};
+pub use world::{World, WorldSpec};

@@ -1,9 +1,10 @@
 //! Seeded fault schedules: which faults fire when, and whether acknowledged-write loss is
 //! attributable to the client under them.
 
+use super::faults::{Fault, NodeSel};
 use super::rng::Rng;
 use super::sentinel::{Behavior, Garbage};
-use super::world::{Fault, NodeSel, World};
+use super::world::World;
 use crate::sentinel::Addr;
 use std::time::{Duration, Instant};
 
