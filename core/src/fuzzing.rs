@@ -30,6 +30,7 @@ fn tight_limits() -> Limits {
         max_aggregate_len: 16,
         max_depth: 6,
         max_line_len: 32,
+        max_frame_len: 1 << 20,
     }
 }
 

@@ -248,7 +248,7 @@ proptest! {
 
     #[test]
     fn tight_limits_give_typed_errors(bytes in noise()) {
-        let limits = Limits { max_bulk_len: 4, max_aggregate_len: 3, max_depth: 2, max_line_len: 5 };
+        let limits = Limits { max_bulk_len: 4, max_aggregate_len: 3, max_depth: 2, max_line_len: 5 , max_frame_len: 1 << 20};
         let mut d = Decoder::with_limits(limits);
         let mut buf = BytesMut::from(&bytes[..]);
         loop {

@@ -226,6 +226,14 @@ impl Decoder {
             }
         }
         match self.step(buf) {
+            Ok(None) if buf.len() > self.limits.max_frame_len => {
+                self.reset();
+                let max = self.limits.max_frame_len;
+                Err(Self::err(
+                    buf.len(),
+                    ProtocolErrorKind::FrameTooLong { max },
+                ))
+            }
             Ok(None) => Ok(None),
             other => {
                 self.reset();
@@ -861,12 +869,43 @@ mod tests {
     }
 
     #[test]
+    fn an_endless_aggregate_is_cut_off_at_the_frame_limit() {
+        let limits = Limits {
+            max_frame_len: 4096,
+            ..Limits::default()
+        };
+        let mut d = Decoder::with_limits(limits);
+        let mut buf = BytesMut::from(&b"*4294967295\r\n"[..]);
+        let mut fed = buf.len();
+        let err = loop {
+            match d.decode(&mut buf) {
+                Ok(None) => {
+                    buf.extend_from_slice(b"$3\r\nabc\r\n");
+                    fed += 9;
+                    assert!(fed < 8192, "no error after {fed} bytes");
+                }
+                Ok(Some(v)) => panic!("an endless array completed: {v:?}"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.kind, ProtocolErrorKind::FrameTooLong { max: 4096 });
+        assert!(err.to_string().contains("4096"), "{err}");
+        // A frame just under the limit still decodes.
+        let mut d = Decoder::with_limits(limits);
+        let mut ok = BytesMut::from(&b"*1\r\n$4000\r\n"[..]);
+        ok.extend_from_slice(&[b'x'; 4000]);
+        ok.extend_from_slice(b"\r\n");
+        assert!(matches!(d.decode(&mut ok), Ok(Some(_))));
+    }
+
+    #[test]
     fn limits() {
         let limits = Limits {
             max_bulk_len: 10,
             max_aggregate_len: 3,
             max_depth: 2,
             max_line_len: 8,
+            max_frame_len: 1 << 20,
         };
         fn run_with(limits: Limits, input: &[u8]) -> Result<Option<Parsed<'_>>, ProtocolError> {
             Decoder::with_limits(limits).parse(input)

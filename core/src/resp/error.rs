@@ -55,6 +55,11 @@ pub enum ProtocolErrorKind {
         /// Configured limit.
         max: usize,
     },
+    /// A frame still incomplete after [`crate::Limits::max_frame_len`] bytes.
+    FrameTooLong {
+        /// Configured limit.
+        max: usize,
+    },
     /// An attribute map followed by another attribute map instead of the value it annotates.
     ConsecutiveAttributes,
     /// A RESP3 streamed string or aggregate (`$?`, `*?`...), which Redis never sends.
@@ -81,6 +86,9 @@ impl fmt::Display for ProtocolError {
             }
             ProtocolErrorKind::TooDeep { max } => write!(f, "nesting deeper than {max}"),
             ProtocolErrorKind::LineTooLong { max } => write!(f, "line longer than {max} bytes"),
+            ProtocolErrorKind::FrameTooLong { max } => {
+                write!(f, "reply larger than the {max}-byte limit")
+            }
             ProtocolErrorKind::ConsecutiveAttributes => {
                 f.write_str("attribute map not followed by the value it annotates")
             }

@@ -14,6 +14,9 @@ pub struct Limits {
     pub max_depth: usize,
     /// Longest line for simple strings, errors, numbers and lengths.
     pub max_line_len: usize,
+    /// Most bytes one frame may span, whatever its shape (default 1 GiB): a peer streaming an
+    /// endless aggregate is cut off here instead of growing the read buffer without bound.
+    pub max_frame_len: usize,
 }
 
 impl Default for Limits {
@@ -30,6 +33,9 @@ impl Default for Limits {
             // Simple strings and errors are short status lines; 64 KiB covers long error
             // messages (e.g. Lua script errors) while bounding the search for CRLF.
             max_line_len: 64 * 1024,
+            // Above the longest bulk string the server can send (plus its framing), so no
+            // reply a real server sends is refused; bounds what one reply can hold in memory.
+            max_frame_len: 1024 * 1024 * 1024,
         }
     }
 }
@@ -44,5 +50,6 @@ mod tests {
         assert_eq!(l.max_bulk_len, 512 << 20);
         assert_eq!(l.max_depth, 128);
         assert!(l.max_aggregate_len >= 1 << 31);
+        assert!(l.max_frame_len > l.max_bulk_len + 64);
     }
 }

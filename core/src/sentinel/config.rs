@@ -146,6 +146,10 @@ pub struct Config {
     /// How many times a command is re-sent after `-READONLY`/`-LOADING`/`-MASTERDOWN` or, when
     /// idempotent, after a lost connection.
     pub max_retries: u32,
+    /// Most bytes one reply may span (default 1 GiB, above the server's 512 MiB strings). A
+    /// connection whose reply grows past it is closed with a `FrameTooLong` protocol error, so a
+    /// misbehaving server cannot grow the client's memory without bound.
+    pub max_reply_len: usize,
 }
 
 impl Config {
@@ -174,6 +178,7 @@ impl Config {
             fence_poll_interval: Duration::from_millis(50),
             max_queued: 65_536,
             max_retries: 3,
+            max_reply_len: crate::Limits::default().max_frame_len,
         }
     }
 }

@@ -8,7 +8,7 @@
 use super::interface::{Addr, ConnId, Event, Output, PeerKind, RequestId};
 use super::queue::Queued;
 use super::CommandError;
-use crate::{Cmd, Decoder, ProtocolError, Value};
+use crate::{Cmd, Decoder, Limits, ProtocolError, Value};
 use bytes::BytesMut;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
@@ -98,7 +98,7 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    fn new(addr: Addr, usage: Use, now: Instant) -> Conn {
+    fn new(addr: Addr, usage: Use, limits: Limits, now: Instant) -> Conn {
         Conn {
             addr,
             usage,
@@ -106,7 +106,7 @@ impl Conn {
             ready: false,
             opened_at: now,
             last_io: now,
-            dec: Decoder::new(),
+            dec: Decoder::with_limits(limits),
             rbuf: BytesMut::new(),
             wbuf: BytesMut::new(),
             pending: VecDeque::new(),
@@ -237,16 +237,22 @@ pub(crate) struct Io {
     /// Connections written to since the driver last drained the queue (one transmit each).
     written: BTreeSet<ConnId>,
     out: VecDeque<Output>,
+    /// What every connection's decoder accepts.
+    limits: Limits,
 }
 
 impl Io {
-    /// No connections, nothing to say.
-    pub(crate) fn new() -> Io {
+    /// No connections, nothing to say; replies may span `max_reply_len` bytes.
+    pub(crate) fn new(max_reply_len: usize) -> Io {
         Io {
             conns: BTreeMap::new(),
             next_id: 1,
             written: BTreeSet::new(),
             out: VecDeque::new(),
+            limits: Limits {
+                max_frame_len: max_reply_len,
+                ..Limits::default()
+            },
         }
     }
 
@@ -254,7 +260,8 @@ impl Io {
     pub(crate) fn open(&mut self, addr: Addr, usage: Use, kind: PeerKind, now: Instant) -> ConnId {
         let id = ConnId(self.next_id);
         self.next_id += 1;
-        self.conns.insert(id, Conn::new(addr.clone(), usage, now));
+        self.conns
+            .insert(id, Conn::new(addr.clone(), usage, self.limits, now));
         self.out.push_back(Output::Connect {
             conn: id,
             addr,

@@ -129,10 +129,10 @@ impl Machine {
         let mut m = Machine {
             sentinels: SentinelList::new(&config.sentinels, refresh_at),
             pacing: Pacing::new(config.backoff.seed),
+            io: Io::new(config.max_reply_len),
             cfg: config,
             goal,
             phase: Phase::Resolving,
-            io: Io::new(),
             walker: Walker::default(),
             watch: Watchers::default(),
             history: MasterHistory::default(),

@@ -225,3 +225,24 @@ fn subscribing_before_a_master_is_known_sets_no_due_deadline() {
         assert!(next > now, "due deadline left behind at {ms} ms");
     }
 }
+
+#[test]
+fn a_reply_past_max_reply_len_fails_the_command_and_drops_the_connection() {
+    let mut cfg = T::cfg(1);
+    cfg.max_reply_len = 4096;
+    let (mut t, d) = T::ready(cfg, "10.0.0.1:6379");
+    let (id, _) = t.submit(cmd("LRANGE").arg("k").arg(0).arg(-1));
+    let mut o = t.feed(d, "*4294967295\r\n");
+    let mut fed = 0;
+    while !closed(&o, d) {
+        o = t.feed(d, &"$3\r\nabc\r\n".repeat(64));
+        fed += 64 * 9;
+        assert!(fed < 16 * 4096, "still reading after {fed} bytes");
+    }
+    let r = replies(&o);
+    assert!(
+        matches!(&r[..], [(rid, Err(CommandError::Protocol(e)))]
+            if *rid == id && matches!(e.kind, crate::ProtocolErrorKind::FrameTooLong { max: 4096 })),
+        "{r:?}"
+    );
+}
