@@ -171,7 +171,7 @@ impl<N: Net> Driver<N> {
                 reply,
             } => match &mut self.core {
                 Core::Client(m) => {
-                    let id = m.submit_with(cmd, SubmitOptions { idempotent }, now);
+                    let id = m.submit_with(cmd, SubmitOptions::default().with_idempotent(idempotent), now);
                     self.pending.insert(id, reply);
                 }
                 Core::Discovery(..) => {

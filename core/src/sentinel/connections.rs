@@ -11,7 +11,7 @@ use super::CommandError;
 use crate::{Cmd, Decoder, Limits, ProtocolError, Value};
 use bytes::BytesMut;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What the machine uses a connection for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,9 +149,13 @@ impl Conn {
         self.last_io
     }
 
-    /// When the oldest reply still expected was asked for.
-    pub(crate) fn oldest_sent(&self) -> Option<Instant> {
-        self.pending.front().map(|(_, t)| *t)
+    /// When the reply the connection waits for is overdue: `default` after it was asked for,
+    /// or the caller's own timeout for its command.
+    pub(crate) fn reply_deadline(&self, default: Duration) -> Option<Instant> {
+        self.pending.front().map(|(p, sent)| match p {
+            Pending::User(q) => *sent + q.limit(default),
+            _ => *sent + default,
+        })
     }
 
     /// True when no reply is expected.
@@ -173,11 +177,17 @@ impl Conn {
         }
     }
 
-    /// The next expected reply, as it arrives.
-    fn pop_pending(&mut self) -> Option<(Pending, Instant)> {
-        let p = self.pending.pop_front()?;
+    /// A reply arrived: what it answers, once the unit it belongs to is complete.
+    fn answer(&mut self, v: Value) -> Option<Answer> {
+        if let Some((Pending::User(q), _)) = self.pending.front_mut() {
+            if q.got.len() + 1 < q.work.replies() {
+                q.got.push(v);
+                return Some(Answer::Partial);
+            }
+        }
+        let (p, sent) = self.pending.pop_front()?;
         self.unflushed = self.unflushed.min(self.pending.len());
-        Some(p)
+        Some(Answer::Complete(p, sent, v))
     }
 
     /// Appends `cmd` to the write buffer and expects one reply of kind `p`.
@@ -219,6 +229,14 @@ impl Conn {
             })
             .collect()
     }
+}
+
+/// What a reply completes.
+pub(crate) enum Answer {
+    /// The reply to `Pending`, asked for at the instant.
+    Complete(Pending, Instant, Value),
+    /// One more reply of a batch or transaction still waiting for the rest.
+    Partial,
 }
 
 /// What came of bytes received on a connection.
@@ -315,9 +333,9 @@ impl Io {
         }
     }
 
-    /// What the next reply on `id` answers, and when it was asked.
-    pub(crate) fn answered(&mut self, id: ConnId) -> Option<(Pending, Instant)> {
-        self.conns.get_mut(&id)?.pop_pending()
+    /// A reply arrived on `id`: what it answers (`None`: nothing was expected).
+    pub(crate) fn answer(&mut self, id: ConnId, v: Value) -> Option<Answer> {
+        self.conns.get_mut(&id)?.answer(v)
     }
 
     /// Writes a command expecting one reply of kind `p`.
@@ -331,7 +349,7 @@ impl Io {
     /// Writes a caller's command.
     pub(crate) fn send_user(&mut self, id: ConnId, q: Queued, now: Instant) {
         if let Some(c) = self.conns.get_mut(&id) {
-            q.cmd.encode(&mut c.wbuf);
+            q.work.encode(&mut c.wbuf);
             c.pending.push_back((Pending::User(q), now));
             c.unflushed += 1;
             c.last_io = now;

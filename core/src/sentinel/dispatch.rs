@@ -1,7 +1,7 @@
 //! Routing: each input from the driver goes to the part it concerns, by what the connection
 //! is for; a connection's loss is settled by its owner.
 
-use super::connections::{Cause, Conn, Decoded, Pending, Use};
+use super::connections::{Answer, Cause, Conn, Decoded, Pending, Use};
 use super::error::CommandError;
 use super::interface::{ConnId, Input};
 use super::machine::Machine;
@@ -67,9 +67,13 @@ impl Machine {
             Use::Query if is_push => return,
             _ => {}
         }
-        let Some((p, sent)) = self.io.answered(id) else {
-            let why = format!("unexpected reply from {}", c_addr(self, id));
-            return self.drop_conn(id, Cause::Unexpected(why), now);
+        let (p, sent, v) = match self.io.answer(id, v) {
+            Some(Answer::Complete(p, sent, v)) => (p, sent, v),
+            Some(Answer::Partial) => return,
+            None => {
+                let why = format!("unexpected reply from {}", c_addr(self, id));
+                return self.drop_conn(id, Cause::Unexpected(why), now);
+            }
         };
         match p {
             Pending::Ignore => {}

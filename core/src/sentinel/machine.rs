@@ -14,26 +14,46 @@ use super::handshake::Handshake;
 use super::interface::{Addr, Input, Output, RequestId, Role};
 use super::phase::Phase;
 use super::pubsub::PubSub;
-use super::queue::{CommandQueue, Queued};
+use super::queue::{CommandQueue, Queued, Work};
 use super::replicas::ReplicaPicker;
 use super::sentinel_list::SentinelList;
 use super::walk::Walker;
 use super::watch::Watchers;
 use crate::Cmd;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-/// Per-command options for [`Machine::submit_with`].
+/// Per-submission options for [`Machine::submit_with`], [`Machine::submit_batch`] and
+/// [`Machine::submit_transaction`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SubmitOptions {
     /// The command may run twice without harm: it is re-sent on the new node when the
     /// connection dies after it was written (never otherwise).
     pub idempotent: bool,
+    /// How long to wait for the reply (from submission while queued, from writing once sent),
+    /// instead of [`Config::command_timeout`].
+    pub timeout: Option<Duration>,
 }
 
 impl SubmitOptions {
     /// Options for an idempotent command.
     pub fn idempotent() -> SubmitOptions {
-        SubmitOptions { idempotent: true }
+        SubmitOptions {
+            idempotent: true,
+            timeout: None,
+        }
+    }
+
+    /// These options, marked idempotent or not.
+    pub fn with_idempotent(mut self, idempotent: bool) -> SubmitOptions {
+        self.idempotent = idempotent;
+        self
+    }
+
+    /// These options with their own reply timeout (capped at one year).
+    pub fn with_timeout(mut self, timeout: Duration) -> SubmitOptions {
+        self.timeout = Some(timeout.min(Duration::from_secs(365 * 24 * 3600)));
+        self
     }
 }
 
@@ -59,7 +79,7 @@ pub(crate) enum Goal {
 /// ```no_run
 /// use resp_sentinel_core::sentinel::{Config, Input, Machine, Output};
 /// use resp_sentinel_core::cmd;
-/// use std::time::Instant;
+/// use std::time::{Duration, Instant};
 ///
 /// # fn wait_for_io(_until: Option<Instant>) -> Option<(resp_sentinel_core::sentinel::ConnId, Vec<u8>)> { None }
 /// let config = Config::new(vec!["127.0.0.1:26379".parse()?], "mymaster");
@@ -197,40 +217,33 @@ impl Machine {
         self.submit_with(cmd, SubmitOptions::default(), now)
     }
 
-    /// Like [`Machine::submit`], with per-command options (idempotency).
+    /// Like [`Machine::submit`], with per-command options (idempotency, timeout).
     pub fn submit_with(&mut self, cmd: Cmd, opts: SubmitOptions, now: Instant) -> RequestId {
-        let id = self.queue.next_id();
-        if let Some(err) = self.refuse(&cmd) {
-            self.io.reply(id, Err(err));
-            return id;
-        }
-        let q = Queued {
-            id,
-            cmd,
-            idempotent: opts.idempotent,
-            submitted: now,
-            attempts: 0,
-        };
-        if self.queue.is_empty() {
-            if let Some(conn) = self.ready_conn() {
-                self.io.send_user(conn, q, now);
-                return id;
-            }
-        }
-        let limit = if self.is_fenced() {
-            self.cfg.fence_max_queued
-        } else {
-            self.cfg.max_queued
-        };
-        if self.queue.len() >= limit {
-            self.io.reply(id, Err(CommandError::QueueFull));
-            return id;
-        }
-        self.queue.push_fresh(q);
-        if self.phase.node().is_none() && !self.walker.pending() {
-            self.start_walk(now);
-        }
-        id
+        self.submit_work(Work::One(cmd), opts, now)
+    }
+
+    /// Queues a pipeline: the commands reach the wire back to back, never interleaved with
+    /// other submissions, and are answered once, by an [`Output::Reply`] whose value is an
+    /// array of their replies in order (error replies included). Like a single command, the
+    /// batch is re-sent whole when it was never written, or when every command in it was
+    /// refused by a node that cannot serve it (`-READONLY`...).
+    pub fn submit_batch(&mut self, cmds: Vec<Cmd>, opts: SubmitOptions, now: Instant) -> RequestId {
+        self.submit_work(Work::Batch(cmds), opts, now)
+    }
+
+    /// Queues a transaction: `MULTI`, the commands, `EXEC`, written as one contiguous unit.
+    /// Its reply is `EXEC`'s: an array of the commands' replies, or, when the server
+    /// discarded the transaction (`-EXECABORT`), the error reply of the first command it
+    /// refused. A transaction the connection lost after writing it fails as a unit with
+    /// [`CommandError::ConnectionLost`] (unless idempotent); one refused by a node that cannot
+    /// serve it ran nowhere and is re-sent whole.
+    pub fn submit_transaction(
+        &mut self,
+        cmds: Vec<Cmd>,
+        opts: SubmitOptions,
+        now: Instant,
+    ) -> RequestId {
+        self.submit_work(Work::Transaction(cmds), opts, now)
     }
 
     /// Subscribes the caller to `channels`; messages come out as [`Output::Message`].
@@ -298,25 +311,86 @@ impl Machine {
 }
 
 impl Machine {
-    /// Why a command cannot be taken at all, if it cannot.
-    fn refuse(&self, cmd: &Cmd) -> Option<CommandError> {
+    /// Queues a unit of work, or sends it at once when a node is ready and nothing waits.
+    fn submit_work(&mut self, work: Work, opts: SubmitOptions, now: Instant) -> RequestId {
+        let id = self.queue.next_id();
+        if let Some(err) = self.refuse(&work) {
+            self.io.reply(id, Err(err));
+            return id;
+        }
+        if work.replies() == 0 {
+            self.io.reply(id, Ok(crate::Value::Array(Vec::new())));
+            return id;
+        }
+        let q = Queued {
+            id,
+            work,
+            idempotent: opts.idempotent,
+            submitted: now,
+            attempts: 0,
+            timeout: opts.timeout,
+            got: Vec::new(),
+        };
+        if self.queue.is_empty() {
+            if let Some(conn) = self.ready_conn() {
+                self.io.send_user(conn, q, now);
+                return id;
+            }
+        }
+        let limit = if self.is_fenced() {
+            self.cfg.fence_max_queued
+        } else {
+            self.cfg.max_queued
+        };
+        if self.queue.len() >= limit {
+            self.io.reply(id, Err(CommandError::QueueFull));
+            return id;
+        }
+        self.queue.push_fresh(q);
+        if self.phase.node().is_none() && !self.walker.pending() {
+            self.start_walk(now);
+        }
+        id
+    }
+
+    /// Why a unit of work cannot be taken at all, if it cannot.
+    fn refuse(&self, work: &Work) -> Option<CommandError> {
         if self.phase.is_over() || self.goal != Goal::Client {
             return Some(CommandError::Closed);
         }
-        const PUBSUB: &[&str] = &[
-            "SUBSCRIBE",
-            "PSUBSCRIBE",
-            "SSUBSCRIBE",
-            "UNSUBSCRIBE",
-            "PUNSUBSCRIBE",
-            "SUNSUBSCRIBE",
-            "MONITOR",
-        ];
-        if let Some(n) = PUBSUB.iter().find(|n| cmd.is(n)) {
-            return Some(CommandError::Rejected(format!(
-                "{n} changes the connection mode; use Machine::subscribe"
-            )));
-        }
-        self.handshake.auth_error().cloned().map(CommandError::Auth)
+        let cmds = match work {
+            Work::One(c) => std::slice::from_ref(c),
+            Work::Batch(c) | Work::Transaction(c) => c.as_slice(),
+        };
+        cmds.iter()
+            .find_map(refusal)
+            .or_else(|| self.handshake.auth_error().cloned().map(CommandError::Auth))
     }
+}
+
+/// Commands that change what the shared connection answers: each is refused with the API to
+/// use instead.
+fn refusal(cmd: &Cmd) -> Option<CommandError> {
+    const PUBSUB: &[&str] = &[
+        "SUBSCRIBE",
+        "PSUBSCRIBE",
+        "SSUBSCRIBE",
+        "UNSUBSCRIBE",
+        "PUNSUBSCRIBE",
+        "SUNSUBSCRIBE",
+        "MONITOR",
+    ];
+    const TRANSACTION: &[&str] = &["MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"];
+    if let Some(n) = PUBSUB.iter().find(|n| cmd.is(n)) {
+        return Some(CommandError::Rejected(format!(
+            "{n} changes the connection mode; use Machine::subscribe"
+        )));
+    }
+    if let Some(n) = TRANSACTION.iter().find(|n| cmd.is(n)) {
+        return Some(CommandError::Rejected(format!(
+            "{n} would change the shared connection for every caller; use \
+             Machine::submit_transaction (a client's transaction()) for MULTI ... EXEC"
+        )));
+    }
+    None
 }

@@ -7,11 +7,22 @@ use super::interface::{Addr, ConnId, Event, PeerKind, Role};
 use super::machine::Machine;
 use super::parse::{error_is, error_text, show};
 use super::phase::NodeRef;
-use super::queue::Queued;
+use super::queue::{Queued, Work};
 use crate::{cmd, Value};
 use std::time::Instant;
 
 /// Errors that say "this node cannot serve us now": re-send the command elsewhere.
+/// The first error reply in `v` (itself or an element), for messages.
+fn first_error(v: &Value) -> String {
+    if let Some(e) = error_text(v) {
+        return show(e);
+    }
+    match v {
+        Value::Array(items) => items.iter().find_map(error_text).map(show).unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
 fn redirecting(v: &Value, role: Role) -> bool {
     (role == Role::Master && error_is(v, "READONLY"))
         || error_is(v, "LOADING")
@@ -58,32 +69,48 @@ impl Machine {
         }
     }
 
-    /// The reply to a user command.
+    /// The (last) reply to a caller's unit of work.
     pub(crate) fn on_user_reply(&mut self, id: ConnId, mut q: Queued, v: Value, now: Instant) {
         let node = self.phase.node().filter(|n| n.conn == id);
         let is_node = node.is_some();
         let role = node.map_or(self.cfg.role, |n| n.expect);
-        if !redirecting(&v, role) {
-            self.io.reply(q.id, Ok(v));
+        let mut replies = std::mem::take(&mut q.got);
+        replies.push(v);
+        let refused = replies.iter().filter(|r| redirecting(r, role)).count();
+        let value = q.work.finish(replies);
+        // Refused without running (every reply of a batch, or the transaction discarded by a
+        // refusal): safe to send again once a proper node is found.
+        let nothing_ran = match &q.work {
+            Work::One(_) => refused == 1,
+            Work::Batch(c) => refused == c.len(),
+            Work::Transaction(c) => redirecting(&value, role) || refused > c.len(),
+        };
+        if !nothing_ran {
+            let bad = (refused > 0).then(|| first_error(&value));
+            self.io.reply(q.id, Ok(value));
+            if let (Some(why), true) = (bad, is_node) {
+                self.node_refused(why, now);
+            }
             return self.close_if_drained(id);
         }
-        // Refused without running: safe to send again once a proper node is found.
         if q.attempts < self.cfg.max_retries {
             q.attempts += 1;
             self.queue.push_resend(q);
         } else {
-            self.io.reply(q.id, Ok(v.clone()));
+            self.io.reply(q.id, Ok(value.clone()));
         }
         if is_node {
-            let why = format!(
-                "node answered `{}`",
-                error_text(&v).map(show).unwrap_or_default()
-            );
-            self.io.event(Event::Error(why));
-            self.retire_node(now);
-            self.start_walk(now);
+            self.node_refused(first_error(&value), now);
         }
         self.close_if_drained(id);
+    }
+
+    /// The node answered as one that cannot serve us (`-READONLY` and the like): leave it.
+    fn node_refused(&mut self, why: String, now: Instant) {
+        self.io
+            .event(Event::Error(format!("node answered `{why}`")));
+        self.retire_node(now);
+        self.start_walk(now);
     }
 
     /// Sends the health-check `PING` to the ready node.
@@ -139,6 +166,7 @@ impl Machine {
         let max = self.cfg.max_retries;
         let (addr, was_ready) = (c.addr().clone(), c.is_ready());
         for (mut q, sent, at) in c.into_user_commands() {
+            q.got.clear();
             if !sent {
                 self.queue.push_resend(q);
             } else if q.idempotent && q.attempts < max && !matches!(cause, Cause::Shutdown) {
@@ -146,7 +174,7 @@ impl Machine {
                 self.queue.push_resend(q);
             } else {
                 let err = match &cause {
-                    Cause::Timeout if at + deadline <= now => CommandError::Timeout,
+                    Cause::Timeout if at + q.limit(deadline) <= now => CommandError::Timeout,
                     Cause::Protocol(e) => CommandError::Protocol(e.clone()),
                     Cause::Shutdown => CommandError::Closed,
                     _ => CommandError::ConnectionLost { sent: true },

@@ -35,7 +35,7 @@ impl Machine {
 
     fn queue_due(&self) -> Option<Instant> {
         let (limit, _) = self.queue_limit()?;
-        Some(self.queue.oldest()? + limit)
+        self.queue.next_expiry(limit)
     }
 
     /// The earliest deadline of anything the machine waits for.
@@ -49,8 +49,8 @@ impl Machine {
         for (_, c) in self.io.iter() {
             if !c.is_open() {
                 at(Some(c.opened_at() + self.cfg.connect_timeout));
-            } else if let Some(sent) = c.oldest_sent() {
-                at(Some(sent + self.reply_timeout(c.usage())));
+            } else {
+                at(c.reply_deadline(self.reply_timeout(c.usage())));
             }
         }
         at(self.health_due());
@@ -76,8 +76,8 @@ impl Machine {
                     (c.opened_at() + self.cfg.connect_timeout <= now)
                         .then_some((id, Cause::ConnectFailed))
                 } else {
-                    let sent = c.oldest_sent()?;
-                    (sent + self.reply_timeout(c.usage()) <= now).then_some((id, Cause::Timeout))
+                    let due = c.reply_deadline(self.reply_timeout(c.usage()))?;
+                    (due <= now).then_some((id, Cause::Timeout))
                 }
             })
             .collect();

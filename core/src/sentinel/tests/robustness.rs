@@ -180,7 +180,7 @@ mod props {
                     Op::Bytes(c, b) => t.input(Input::Received(ConnId(c), &b)),
                     Op::Wait(ms) => t.advance(Duration::from_millis(ms)),
                     Op::Submit(idem) => {
-                        let opts = SubmitOptions { idempotent: idem };
+                        let opts = SubmitOptions::default().with_idempotent(idem);
                         submitted.insert(t.m.submit_with(crate::cmd("INCR").arg("k"), opts, t.now));
                         t.out()
                     }
