@@ -2,8 +2,13 @@
 //! and routes replies, messages and events to the handles that wait for them.
 //!
 //! Runtimes differ only in how they open connections ([`Net`]) and how they wait for the next
-//! [`Msg`] or deadline; both loops call [`Driver::handle`], [`Driver::on_timeout`] and
+//! [`Msg`] or deadline; every loop calls [`Driver::handle`], [`Driver::on_timeout`] and
 //! [`Driver::flush`].
+//!
+//! How a connection closes, on every runtime alike: when the driver drops a [`Link`] (the
+//! machine said `Close`, the peer closed, or the client shut down), the writer writes what was
+//! already queued, then shuts the socket down in both directions; the reader stops at once.
+//! A failed write or read reports [`Msg::Closed`] and ends the same way.
 
 use crate::error::Error;
 use crate::pubsub::{self, Interest};
@@ -16,23 +21,31 @@ use resp_sentinel_core::sentinel::{
 use resp_sentinel_core::{Cmd, Value};
 
 use std::collections::{HashMap, HashSet};
+use std::io;
 use std::time::Instant;
 
 /// Where a reply goes.
 pub(crate) type Responder = Sender<Result<Value, Error>>;
 
+/// Where the answer to a subscription change goes.
+pub(crate) type Ack = Sender<Result<(), Error>>;
+
 /// Everything the driver loop reacts to: requests from handles and facts from connections.
-pub(crate) enum Msg {
+pub enum Msg {
     /// Send a command.
     Submit {
         cmd: Cmd,
         idempotent: bool,
         reply: Responder,
     },
-    /// Change the caller's pub/sub subscriptions.
-    PubSub(PubSubOp, Vec<Bytes>),
-    /// Deliver future pub/sub messages this interest accepts to this sink.
-    Messages(Interest, Sender<Message>),
+    /// Change the client's pub/sub subscriptions; for a new subscription, first deliver the
+    /// messages this interest accepts to this sink. The answer goes to `ack`.
+    PubSub {
+        op: PubSubOp,
+        names: Vec<Bytes>,
+        sink: Option<(Interest, Sender<Message>)>,
+        ack: Ack,
+    },
     /// Deliver every future event to this sink.
     Events(Sender<Event>),
     /// Ask which master the machine currently uses.
@@ -40,7 +53,7 @@ pub(crate) enum Msg {
     /// A connection requested by the machine is open.
     Connected(ConnId, Link),
     /// A connection could not be opened.
-    ConnectFailed(ConnId, String),
+    ConnectFailed(ConnId, io::Error),
     /// Bytes arrived.
     Received(ConnId, Bytes),
     /// The connection ended.
@@ -51,7 +64,7 @@ pub(crate) enum Msg {
 
 /// A change to the caller's subscriptions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum PubSubOp {
+pub enum PubSubOp {
     Subscribe,
     PSubscribe,
     Unsubscribe,
@@ -59,10 +72,10 @@ pub(crate) enum PubSubOp {
 }
 
 /// The driver's end of an open connection: dropping it closes the connection.
-pub(crate) struct Link {
+pub struct Link {
     /// Bytes to write, in order; closing this channel makes the writer shut the socket down.
     pub(crate) writer: Sender<Bytes>,
-    /// Dropped to stop the reader (async readers wait on it beside the socket).
+    /// Dropped to stop the reader at once (readers wait on it beside the socket).
     pub(crate) _cancel: Sender<()>,
 }
 
@@ -75,45 +88,48 @@ pub(crate) trait Net {
 /// Where the outcome of a one-shot discovery goes.
 pub(crate) type Outcome = Sender<Result<Discovered, DiscoveryError>>;
 
-/// What a driver runs: a client, or a one-shot discovery that ends the loop with its outcome.
-pub(crate) enum Core {
+/// The state machine a driver runs: a client's, or a one-shot discovery that ends the loop with
+/// its outcome.
+pub enum Driven {
+    /// A client: runs until the last handle is dropped.
     Client(Machine),
+    /// A discovery: runs until it has an outcome, then hands it over.
     Discovery(Discovery, Outcome),
 }
 
-impl Core {
+impl Driven {
     fn handle_input(&mut self, input: Input<'_>, now: Instant) {
         match self {
-            Core::Client(m) => m.handle_input(input, now),
-            Core::Discovery(d, _) => d.handle_input(input, now),
+            Driven::Client(m) => m.handle_input(input, now),
+            Driven::Discovery(d, _) => d.handle_input(input, now),
         }
     }
 
     fn handle_timeout(&mut self, now: Instant) {
         match self {
-            Core::Client(m) => m.handle_timeout(now),
-            Core::Discovery(d, _) => d.handle_timeout(now),
+            Driven::Client(m) => m.handle_timeout(now),
+            Driven::Discovery(d, _) => d.handle_timeout(now),
         }
     }
 
     fn poll_output(&mut self) -> Option<Output> {
         match self {
-            Core::Client(m) => m.poll_output(),
-            Core::Discovery(d, _) => d.poll_output(),
+            Driven::Client(m) => m.poll_output(),
+            Driven::Discovery(d, _) => d.poll_output(),
         }
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
         match self {
-            Core::Client(m) => m.poll_timeout(),
-            Core::Discovery(d, _) => d.poll_timeout(),
+            Driven::Client(m) => m.poll_timeout(),
+            Driven::Discovery(d, _) => d.poll_timeout(),
         }
     }
 }
 
 /// The state machine plus the plumbing around it.
 pub(crate) struct Driver<N: Net> {
-    core: Core,
+    driven: Driven,
     net: N,
     tx: Sender<Msg>,
     links: HashMap<ConnId, Link>,
@@ -124,10 +140,10 @@ pub(crate) struct Driver<N: Net> {
 }
 
 impl<N: Net> Driver<N> {
-    /// Wraps `core`; `tx` is the sending side of the loop's own channel.
-    pub(crate) fn new(core: Core, net: N, tx: Sender<Msg>) -> Self {
+    /// Wraps `driven`; `tx` is the sending side of the loop's own channel.
+    pub(crate) fn new(driven: Driven, net: N, tx: Sender<Msg>) -> Self {
         Driver {
-            core,
+            driven,
             net,
             tx,
             links: HashMap::new(),
@@ -140,17 +156,17 @@ impl<N: Net> Driver<N> {
 
     /// When the machine next wants [`Driver::on_timeout`].
     pub(crate) fn deadline(&self) -> Option<Instant> {
-        self.core.poll_timeout()
+        self.driven.poll_timeout()
     }
 
     /// The deadline passed.
     pub(crate) fn on_timeout(&mut self, now: Instant) {
-        self.core.handle_timeout(now);
+        self.driven.handle_timeout(now);
     }
 
     /// For a discovery: once it has an outcome, hands it over; true when the loop may end.
     pub(crate) fn finished(&mut self) -> bool {
-        let Core::Discovery(d, outcome) = &self.core else {
+        let Driven::Discovery(d, outcome) = &self.driven else {
             return false;
         };
         match d.result() {
@@ -169,31 +185,42 @@ impl<N: Net> Driver<N> {
                 cmd,
                 idempotent,
                 reply,
-            } => match &mut self.core {
-                Core::Client(m) => {
-                    let id = m.submit_with(cmd, SubmitOptions::default().with_idempotent(idempotent), now);
+            } => match &mut self.driven {
+                Driven::Client(m) => {
+                    let opts = SubmitOptions::default().with_idempotent(idempotent);
+                    let id = m.submit_with(cmd, opts, now);
                     self.pending.insert(id, reply);
                 }
-                Core::Discovery(..) => {
+                Driven::Discovery(..) => {
                     let _ = reply.send(Err(Error::Closed));
                 }
             },
-            Msg::PubSub(op, names) => {
-                if let Core::Client(m) = &mut self.core {
-                    match op {
-                        PubSubOp::Subscribe => m.subscribe(names, now),
-                        PubSubOp::PSubscribe => m.psubscribe(names, now),
-                        PubSubOp::Unsubscribe => m.unsubscribe(names, now),
-                        PubSubOp::PUnsubscribe => m.punsubscribe(names, now),
-                    }
+            Msg::PubSub {
+                op,
+                names,
+                sink,
+                ack,
+            } => {
+                let Driven::Client(m) = &mut self.driven else {
+                    let _ = ack.send(Err(Error::Closed));
+                    return true;
+                };
+                if let Some(sink) = sink {
+                    self.messages.push(sink);
                 }
+                match op {
+                    PubSubOp::Subscribe => m.subscribe(names, now),
+                    PubSubOp::PSubscribe => m.psubscribe(names, now),
+                    PubSubOp::Unsubscribe => m.unsubscribe(names, now),
+                    PubSubOp::PUnsubscribe => m.punsubscribe(names, now),
+                }
+                let _ = ack.send(Ok(()));
             }
-            Msg::Messages(interest, sink) => self.messages.push((interest, sink)),
             Msg::Events(sink) => self.events.push(sink),
             Msg::MasterAddr(reply) => {
-                let master = match &self.core {
-                    Core::Client(m) => m.current_master().cloned(),
-                    Core::Discovery(..) => None,
+                let master = match &self.driven {
+                    Driven::Client(m) => m.current_master().cloned(),
+                    Driven::Discovery(..) => None,
                 };
                 let _ = reply.send(master);
             }
@@ -201,27 +228,27 @@ impl<N: Net> Driver<N> {
                 // A connection the machine gave up on while it was opening is dropped here.
                 if self.opening.remove(&conn) {
                     self.links.insert(conn, link);
-                    self.core.handle_input(Input::Connected(conn), now);
+                    self.driven.handle_input(Input::Connected(conn), now);
                 }
             }
             Msg::ConnectFailed(conn, why) => {
                 if self.opening.remove(&conn) {
                     tracing::debug!(conn = conn.0, error = %why, "connect failed");
-                    self.core.handle_input(Input::ConnectFailed(conn), now);
+                    self.driven.handle_input(Input::ConnectFailed(conn), now);
                 }
             }
             Msg::Received(conn, bytes) => {
                 if self.links.contains_key(&conn) {
-                    self.core.handle_input(Input::Received(conn, &bytes), now);
+                    self.driven.handle_input(Input::Received(conn, &bytes), now);
                 }
             }
             Msg::Closed(conn) => {
                 if self.links.remove(&conn).is_some() {
-                    self.core.handle_input(Input::Closed(conn), now);
+                    self.driven.handle_input(Input::Closed(conn), now);
                 }
             }
             Msg::Shutdown => {
-                if let Core::Client(m) = &mut self.core {
+                if let Driven::Client(m) = &mut self.driven {
                     m.close();
                 }
                 self.flush();
@@ -237,7 +264,7 @@ impl<N: Net> Driver<N> {
 
     /// Performs everything the machine asked for.
     pub(crate) fn flush(&mut self) {
-        while let Some(out) = self.core.poll_output() {
+        while let Some(out) = self.driven.poll_output() {
             match out {
                 Output::Connect { conn, addr, kind } => {
                     tracing::debug!(conn = conn.0, %addr, ?kind, "connecting");

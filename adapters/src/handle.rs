@@ -1,21 +1,21 @@
-//! The part of a client handle shared by the blocking and async APIs: it only sends messages to
-//! the driver loop and hands back the receiving end of the answer.
+//! The part of a client shared by the blocking and async APIs: it only sends messages to the
+//! driver loop and hands back the receiving end of the answer, so the same handle works under
+//! any runtime; each API only decides how to wait on that end.
 
-use crate::breaker::Breaker;
-use crate::convert::FromValue;
-use crate::driver::{Msg, PubSubOp};
+use crate::breaker::SharedBreaker;
+use crate::driver::{Ack, Msg, PubSubOp};
 use crate::error::Error;
 use crate::pubsub::Interest;
 use bytes::Bytes;
-use flume::{Receiver, Sender};
+use flume::{Receiver, RecvError, Sender};
 use resp_sentinel_core::sentinel::{Addr, Event, Message};
-use resp_sentinel_core::{Cmd, Value};
+use resp_sentinel_core::{Cmd, FromValue, Value};
 use std::sync::Arc;
 
 /// Sends to the driver loop; the loop ends when the last handle is dropped.
-pub(crate) struct Handle {
+pub struct Handle {
     tx: Sender<Msg>,
-    breaker: Option<Breaker>,
+    breaker: Option<SharedBreaker>,
 }
 
 impl Drop for Handle {
@@ -25,10 +25,10 @@ impl Drop for Handle {
 }
 
 /// A shareable reference to one driver loop.
-pub(crate) type Shared = Arc<Handle>;
+pub type Shared = Arc<Handle>;
 
 impl Handle {
-    pub(crate) fn new(tx: Sender<Msg>, breaker: Option<Breaker>) -> Shared {
+    pub(crate) fn new(tx: Sender<Msg>, breaker: Option<SharedBreaker>) -> Shared {
         Arc::new(Handle { tx, breaker })
     }
 
@@ -58,16 +58,16 @@ impl Handle {
     /// Turns what the driver sent back into `T`, and tells the breaker how it went.
     pub(crate) fn finish<T: FromValue>(
         &self,
-        got: Result<Result<Value, Error>, flume::RecvError>,
+        got: Result<Result<Value, Error>, RecvError>,
     ) -> Result<T, Error> {
-        T::from_value(self.settle(got)?)
+        Ok(T::from_value(self.settle(got)?)?)
     }
 
     /// What the driver sent back, unconverted; the breaker learns how it went (pipelines too,
     /// so their commands count like any other).
     pub(crate) fn settle(
         &self,
-        got: Result<Result<Value, Error>, flume::RecvError>,
+        got: Result<Result<Value, Error>, RecvError>,
     ) -> Result<Value, Error> {
         let result = got.unwrap_or(Err(Error::Closed));
         if let Some(b) = &self.breaker {
@@ -88,22 +88,47 @@ impl Handle {
         rx
     }
 
-    /// Registers a message sink (if any) for the messages of `names`, then changes the
-    /// subscriptions.
-    pub(crate) fn pubsub<S: AsRef<[u8]>>(
+    /// Subscribes to `names` (channels, or patterns for `PSubscribe`): the messages they match
+    /// arrive on the first receiver, and the driver's answer on the second.
+    pub(crate) fn subscribe<S: AsRef<[u8]>>(
         &self,
         op: PubSubOp,
         names: &[S],
-        sink: Option<Sender<Message>>,
-    ) {
-        if let Some(sink) = sink {
-            let interest = Interest::new(names, op == PubSubOp::PSubscribe);
-            let _ = self.tx.send(Msg::Messages(interest, sink));
-        }
+    ) -> (Receiver<Message>, Receiver<Result<(), Error>>) {
+        let (sink, messages) = flume::unbounded();
+        let interest = Interest::new(names, op == PubSubOp::PSubscribe);
+        let ack = self.change(op, names, Some((interest, sink)));
+        (messages, ack)
+    }
+
+    /// Unsubscribes every subscription of this client from `names`.
+    pub(crate) fn unsubscribe<S: AsRef<[u8]>>(&self, op: PubSubOp, names: &[S]) {
+        let _ = self.change(op, names, None);
+    }
+
+    fn change<S: AsRef<[u8]>>(
+        &self,
+        op: PubSubOp,
+        names: &[S],
+        sink: Option<(Interest, Sender<Message>)>,
+    ) -> Receiver<Result<(), Error>> {
+        let (ack, answer): (Ack, _) = flume::bounded(1);
         let names = names
             .iter()
             .map(|n| Bytes::copy_from_slice(n.as_ref()))
             .collect();
-        let _ = self.tx.send(Msg::PubSub(op, names));
+        // If the loop is gone the message (and its `ack`) is dropped: the answer reads as closed.
+        let _ = self.tx.send(Msg::PubSub {
+            op,
+            names,
+            sink,
+            ack,
+        });
+        answer
     }
+}
+
+/// What the driver answered to a subscription; a loop that is gone means the client is closed.
+pub(crate) fn acked(got: Result<Result<(), Error>, RecvError>) -> Result<(), Error> {
+    got.unwrap_or(Err(Error::Closed))
 }

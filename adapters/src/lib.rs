@@ -1,9 +1,10 @@
 //! Redis and Valkey Sentinel client that keeps working through failovers.
 //!
-//! The protocol and every failover decision live in the Sans-IO crate `resp-sentinel-core`; this
-//! crate only drives it: with blocking std sockets (always available, [`blocking`]) or with
-//! tokio, async-std or smol (cargo features of the same names, modules [`tokio`],
-//! [`async_std`], [`smol`]). Every flavor has the same shape:
+//! The protocol and every failover decision live in the Sans-IO crate `resp-sentinel-core`
+//! (re-exported as [`core`]); this crate only drives it: with blocking std sockets (always
+//! available, [`blocking`]) or with tokio, async-std or smol (cargo features of the same names,
+//! modules `tokio`, `async_std`, `smol`). Every [`Runtime`] has the same shape, and the blocking
+//! and async clients have the same methods (they come from one definition):
 //!
 //! ```no_run
 //! use resp_sentinel::blocking::Sentinel;
@@ -16,18 +17,24 @@
 //! let n: i64 = client.incr("visits")?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! The writable node is called the *master* throughout, as Sentinel itself does
+//! (`SENTINEL get-master-addr-by-name`); other clients call it the primary.
+//!
+//! Errors are typed ([`Error`]); replies convert through [`FromValue`]; the command builders
+//! ([`core::commands`]), [`ErrorReply`] and the circuit breaker ([`BreakerConfig`]) come from
+//! the core and are re-exported here.
 #![deny(missing_docs)]
 
+mod async_client;
 mod breaker;
-mod client;
-mod commands;
-mod convert;
 mod driver;
 mod error;
 mod handle;
 mod pubsub;
 mod runtime;
 mod sentinel;
+mod surface;
 
 pub mod blocking;
 
@@ -38,13 +45,13 @@ pub use runtime::smol;
 #[cfg(feature = "tokio")]
 pub use runtime::tokio;
 
-pub use breaker::{BreakerConfig, BreakerState};
-pub use client::{Client, Events, Subscription};
-pub use commands::{Expiry, SetCondition, SetOptions};
-pub use convert::FromValue;
-pub use error::{Error, ErrorReply};
-pub use pubsub::Message;
+pub use async_client::{Client, Events, Subscription};
+pub use error::Error;
 pub use resp_sentinel_core as core;
-pub use resp_sentinel_core::{cmd, Cmd, Value};
+pub use resp_sentinel_core::breaker::{BreakerConfig, BreakerState};
+pub use resp_sentinel_core::commands::{Expiry, SetCondition, SetOptions};
+pub use resp_sentinel_core::convert::{ConversionError, FromValue};
+pub use resp_sentinel_core::sentinel::Message;
+pub use resp_sentinel_core::{cmd, Cmd, ErrorReply, Value};
 pub use runtime::Runtime;
-pub use sentinel::{Flavor, Sentinel};
+pub use sentinel::Sentinel;

@@ -3,11 +3,11 @@
 
 use bytes::Bytes;
 use flume::Sender;
-pub use resp_sentinel_core::sentinel::Message;
+use resp_sentinel_core::sentinel::Message;
 
 /// What one subscription asked for: its channels, or its patterns.
 #[derive(Clone, Debug)]
-pub(crate) struct Interest {
+pub struct Interest {
     names: Vec<Bytes>,
     patterns: bool,
 }

@@ -1,28 +1,21 @@
 //! The entry point: a set of sentinels and options, from which clients for a service's master or
 //! replicas are made.
 
-use crate::breaker::{Breaker, BreakerConfig};
-use crate::driver::{Core, Outcome};
+use crate::breaker::SharedBreaker;
+use crate::driver::{Driven, Outcome};
 use crate::error::Error;
 use crate::handle::Handle;
+use crate::runtime::Runtime;
 use resp_sentinel_core::sentinel::{
     Addr, Config, Discovered, Discovery, DiscoveryError, Machine, Role,
 };
+use resp_sentinel_core::BreakerConfig;
 use std::marker::PhantomData;
 use std::time::Instant;
 
-/// Which driver a [`Sentinel`] starts its clients on.
-pub trait Flavor: Sized {
-    /// The client handle this flavor hands out.
-    type Client;
-    /// Starts a driver for `machine` and returns a client handle to it.
-    #[doc(hidden)]
-    fn start(machine: Machine, config: &Config, breaker: Option<BreakerConfig>) -> Self::Client;
-}
-
 /// Sentinel addresses and client options; makes clients for services' masters and replicas.
 ///
-/// `R` is the runtime: [`crate::blocking::Blocking`], or `Tokio`, `AsyncStd`, `Smol` behind
+/// `R` is the [`Runtime`]: [`crate::blocking::Blocking`], or `Tokio`, `AsyncStd`, `Smol` behind
 /// their features. Use the aliases `resp_sentinel::blocking::Sentinel`,
 /// `resp_sentinel::tokio::Sentinel` and so on.
 #[derive(Debug, Clone)]
@@ -32,7 +25,7 @@ pub struct Sentinel<R> {
     _rt: PhantomData<fn() -> R>,
 }
 
-impl<R: Flavor> Sentinel<R> {
+impl<R: Runtime> Sentinel<R> {
     /// Clients made from this take every option from `config` (sentinels, credentials,
     /// timeouts...), with the service name and role of each call.
     pub fn new(config: Config) -> Self {
@@ -46,9 +39,7 @@ impl<R: Flavor> Sentinel<R> {
     /// Options from a URL of any form [`resp_sentinel_core::url::parse`] accepts, e.g.
     /// `redis+sentinel://:pass@h1:26379,h2:26379/mymaster/0?sentinel_password=..`.
     pub fn from_url(url: &str) -> Result<Self, Error> {
-        let config = resp_sentinel_core::url::parse(url)
-            .and_then(|t| t.to_config())
-            .map_err(|e| Error::Config(e.to_string()))?;
+        let config = resp_sentinel_core::url::parse(url).and_then(|t| t.to_config())?;
         Ok(Sentinel::new(config))
     }
 
@@ -88,20 +79,21 @@ impl<R: Flavor> Sentinel<R> {
     }
 
     /// A one-shot discovery of `service`'s master or replicas, and where its outcome arrives.
-    fn discovery(&self, service: &str, role: Role) -> (Core, flume::Receiver<DiscoveryOutcome>) {
+    fn discovery(&self, service: &str, role: Role) -> (Driven, flume::Receiver<DiscoveryOutcome>) {
         let config = self.config_for(service, role);
         let (tx, rx): (Outcome, _) = flume::bounded(1);
         let d = match role {
             Role::Master => Discovery::master(config, Instant::now()),
             Role::Replica => Discovery::replicas(config, Instant::now()),
         };
-        (Core::Discovery(d, tx), rx)
+        (Driven::Discovery(d, tx), rx)
     }
 
     fn client(&self, service: &str, role: Role) -> R::Client {
         let config = self.config_for(service, role);
         let machine = Machine::new(config.clone(), Instant::now());
-        R::start(machine, &config, self.breaker)
+        let tx = R::spawn_driver(Driven::Client(machine), config.connect_timeout);
+        R::client(Handle::new(tx, self.breaker.map(SharedBreaker::new)))
     }
 }
 
@@ -111,10 +103,11 @@ type DiscoveryOutcome = Result<Discovered, DiscoveryError>;
 fn master_of(got: Result<DiscoveryOutcome, flume::RecvError>) -> Result<Addr, Error> {
     match got.map_err(|_| Error::Closed)? {
         Ok(Discovered::Master(a)) => Ok(a),
-        Ok(Discovered::Replicas(_)) => {
-            Err(Error::PrimaryNotFound("no master in the answer".into()))
-        }
-        Err(e) => Err(Error::PrimaryNotFound(e.to_string())),
+        // A master discovery only ever finds a master; this cannot happen.
+        Ok(Discovered::Replicas(_)) => Err(Error::MasterNotFound(DiscoveryError::InvalidReplies {
+            tried: Vec::new(),
+        })),
+        Err(e) => Err(Error::MasterNotFound(e)),
     }
 }
 
@@ -122,10 +115,11 @@ fn master_of(got: Result<DiscoveryOutcome, flume::RecvError>) -> Result<Addr, Er
 fn replicas_of(got: Result<DiscoveryOutcome, flume::RecvError>) -> Result<Vec<Addr>, Error> {
     match got.map_err(|_| Error::Closed)? {
         Ok(Discovered::Replicas(r)) => Ok(r),
-        Ok(Discovered::Master(_)) => {
-            Err(Error::ReplicaNotFound("no replicas in the answer".into()))
-        }
-        Err(e) => Err(Error::ReplicaNotFound(e.to_string())),
+        // A replica discovery only ever finds replicas; this cannot happen.
+        Ok(Discovered::Master(_)) => Err(Error::ReplicaNotFound(DiscoveryError::InvalidReplies {
+            tried: Vec::new(),
+        })),
+        Err(e) => Err(Error::ReplicaNotFound(e)),
     }
 }
 
@@ -133,70 +127,35 @@ impl Sentinel<crate::blocking::Blocking> {
     /// Asks the sentinels (in order, first answer wins) where `service`'s master is, without
     /// connecting to it.
     pub fn discover_master(&self, service: &str) -> Result<Addr, Error> {
-        let (core, rx) = self.discovery(service, Role::Master);
-        crate::blocking::spawn_driver(core, self.config.connect_timeout);
+        let (driven, rx) = self.discovery(service, Role::Master);
+        crate::runtime::threads::spawn_driver(driven, self.config.connect_timeout);
         master_of(rx.recv())
     }
 
     /// The usable replicas of `service` the sentinels know (down or disconnected ones left out).
     pub fn discover_replicas(&self, service: &str) -> Result<Vec<Addr>, Error> {
-        let (core, rx) = self.discovery(service, Role::Replica);
-        crate::blocking::spawn_driver(core, self.config.connect_timeout);
+        let (driven, rx) = self.discovery(service, Role::Replica);
+        crate::runtime::threads::spawn_driver(driven, self.config.connect_timeout);
         replicas_of(rx.recv())
     }
 }
 
-impl<R: crate::Runtime + Flavor> Sentinel<R> {
+impl<R: Runtime<Client = crate::Client>> Sentinel<R> {
     /// Asks the sentinels (in order, first answer wins) where `service`'s master is, without
     /// connecting to it.
     pub async fn discover_master(&self, service: &str) -> Result<Addr, Error> {
-        let (core, rx) = self.discovery(service, Role::Master);
-        crate::runtime::spawn_driver::<R>(core, self.config.connect_timeout);
+        let (driven, rx) = self.discovery(service, Role::Master);
+        R::spawn_driver(driven, self.config.connect_timeout);
         master_of(rx.recv_async().await)
     }
 
     /// The usable replicas of `service` the sentinels know (down or disconnected ones left out).
     pub async fn discover_replicas(&self, service: &str) -> Result<Vec<Addr>, Error> {
-        let (core, rx) = self.discovery(service, Role::Replica);
-        crate::runtime::spawn_driver::<R>(core, self.config.connect_timeout);
+        let (driven, rx) = self.discovery(service, Role::Replica);
+        R::spawn_driver(driven, self.config.connect_timeout);
         replicas_of(rx.recv_async().await)
     }
 }
-
-impl Flavor for crate::blocking::Blocking {
-    type Client = crate::blocking::Client;
-    fn start(machine: Machine, config: &Config, breaker: Option<BreakerConfig>) -> Self::Client {
-        let tx = crate::blocking::spawn_driver(Core::Client(machine), config.connect_timeout);
-        crate::blocking::Client {
-            handle: Handle::new(tx, breaker.map(Breaker::new)),
-        }
-    }
-}
-
-macro_rules! async_flavor {
-    ($feature:literal, $rt:ty) => {
-        #[cfg(feature = $feature)]
-        impl Flavor for $rt {
-            type Client = crate::Client;
-            fn start(
-                machine: Machine,
-                config: &Config,
-                breaker: Option<BreakerConfig>,
-            ) -> Self::Client {
-                let tx = crate::runtime::spawn_driver::<$rt>(
-                    Core::Client(machine),
-                    config.connect_timeout,
-                );
-                crate::Client {
-                    handle: Handle::new(tx, breaker.map(Breaker::new)),
-                }
-            }
-        }
-    };
-}
-async_flavor!("tokio", crate::runtime::tokio::Tokio);
-async_flavor!("async-std", crate::runtime::async_std::AsyncStd);
-async_flavor!("smol", crate::runtime::smol::Smol);
 
 #[cfg(test)]
 mod tests {
@@ -211,7 +170,7 @@ mod tests {
         assert_eq!(s.config().db, 2);
         let err =
             Sentinel::<Blocking>::from_url("redis+sentinel://127.0.0.1:70000/svc").unwrap_err();
-        assert!(matches!(err, Error::Config(_)), "{err:?}");
+        assert!(matches!(err, Error::Url(_)), "{err:?}");
         assert!(err.to_string().contains("70000"), "{err}");
     }
 }

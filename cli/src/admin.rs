@@ -3,7 +3,7 @@
 
 use bytes::BytesMut;
 use resp_sentinel_core::sentinel::{Addr, Credentials};
-use resp_sentinel_core::{cmd, Cmd, Decoder, Value};
+use resp_sentinel_core::{cmd, Cmd, Decoder, ErrorReply, Value};
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
@@ -48,14 +48,16 @@ impl SentinelConn {
         Ok(conn)
     }
 
-    /// Sends `c` and waits for its reply; an error reply is an `Err`.
+    /// Sends `c` and waits for its reply; an error reply is an `Err` (as the core's
+    /// [`ErrorReply`] prints it: escaped, length-capped).
     pub fn call(&mut self, c: &Cmd) -> Result<Value, String> {
         self.stream
             .write_all(&c.to_bytes())
             .map_err(|e| e.to_string())?;
-        match self.next_value(None)? {
-            Value::Error(e) | Value::BlobError(e) => Err(String::from_utf8_lossy(&e).into_owned()),
-            v => Ok(v),
+        let v = self.next_value(None)?;
+        match ErrorReply::from_value(&v) {
+            Some(e) => Err(e.to_string()),
+            None => Ok(v),
         }
     }
 

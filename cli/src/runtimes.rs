@@ -165,7 +165,7 @@ fn run_on(
 
 struct BlockingDrill {
     client: blocking::Client,
-    events: flume::Receiver<Event>,
+    events: blocking::Events,
 }
 
 impl DrillClient for BlockingDrill {
@@ -182,7 +182,7 @@ impl DrillClient for BlockingDrill {
         self.client.master_addr()
     }
     fn drain_events(&mut self) -> Vec<Event> {
-        self.events.try_iter().collect()
+        std::iter::from_fn(|| self.events.try_next()).collect()
     }
 }
 

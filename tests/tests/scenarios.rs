@@ -48,7 +48,7 @@ fn discover_master_and_replicas(rt: Rt) {
     unknown.service = "no-such-service".into();
     let (m, _) = support::discover(rt, unknown);
     let err = m.unwrap_err();
-    assert!(matches!(err, Error::PrimaryNotFound(_)), "{err:?}");
+    assert!(matches!(err, Error::MasterNotFound(_)), "{err:?}");
     assert!(
         err.to_string().contains("no-such-service") || err.to_string().contains("unknown"),
         "{err}"
@@ -302,7 +302,7 @@ fn all_sentinels_down_then_back(rt: Rt) {
     let fresh = TestClient::new(rt, config.clone(), Role::Master);
     let err = fresh.incr("n").unwrap_err();
     assert!(
-        matches!(err, Error::PrimaryNotFound(_) | Error::Timeout),
+        matches!(err, Error::MasterNotFound(_) | Error::Timeout),
         "expected a discovery failure, got {err:?}"
     );
     for i in 0..topo.sentinel_addrs().len() {
@@ -336,7 +336,7 @@ fn wrong_sentinel_password(rt: Rt) {
     let err = client.incr("n").unwrap_err();
     let text = err.to_string();
     assert!(
-        matches!(err, Error::PrimaryNotFound(_) | Error::Auth(_)),
+        matches!(err, Error::MasterNotFound(_) | Error::Auth(_)),
         "got {err:?}"
     );
     assert!(

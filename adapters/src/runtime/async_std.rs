@@ -3,9 +3,8 @@
 //! async-std is discontinued upstream (its authors point to smol); it stays supported here for
 //! programs that still run on it.
 
-use super::Runtime;
+use super::futures_io::FuturesIo;
 use async_std::net::TcpStream;
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use std::future::Future;
 use std::io;
 use std::net::Shutdown;
@@ -18,36 +17,21 @@ pub struct AsyncStd;
 /// A [`crate::Sentinel`] whose clients run on async-std.
 pub type Sentinel = crate::sentinel::Sentinel<AsyncStd>;
 
-impl Runtime for AsyncStd {
-    type Reader = TcpStream;
-    type Writer = TcpStream;
+impl FuturesIo for AsyncStd {
+    type Stream = TcpStream;
 
     fn spawn(fut: impl Future<Output = ()> + Send + 'static) {
         async_std::task::spawn(fut);
     }
 
-    async fn connect(host: String, port: u16) -> io::Result<(TcpStream, TcpStream)> {
+    async fn connect(host: String, port: u16) -> io::Result<TcpStream> {
         let stream = TcpStream::connect((host.as_str(), port)).await?;
         stream.set_nodelay(true)?;
-        Ok((stream.clone(), stream))
+        Ok(stream)
     }
 
-    fn read<'a>(
-        r: &'a mut TcpStream,
-        buf: &'a mut [u8],
-    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
-        r.read(buf)
-    }
-
-    fn write_all<'a>(
-        w: &'a mut TcpStream,
-        bytes: &'a [u8],
-    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
-        w.write_all(bytes)
-    }
-
-    async fn shutdown(w: &mut TcpStream) {
-        let _ = w.shutdown(Shutdown::Both);
+    fn shutdown(stream: &TcpStream) {
+        let _ = stream.shutdown(Shutdown::Both);
     }
 
     async fn sleep_until(deadline: Instant) {

@@ -1,25 +1,80 @@
-//! The async driver, written once over a tiny [`Runtime`] trait; each runtime module supplies
-//! spawning, TCP and timers.
+//! The one choice of runtime: the [`Runtime`] trait, implemented by
+//! [`crate::blocking::Blocking`] and, behind their features, `Tokio`, `AsyncStd` and `Smol`.
+//!
+//! How each runtime drives the core: `threads` (blocking), `async_loop` (the async driver,
+//! written once over [`AsyncIo`]), `futures_io` (the async-std and smol glue, written once over
+//! futures-io streams) and `tokio`.
 
+mod async_loop;
 #[cfg(feature = "async-std")]
 pub mod async_std;
+#[cfg(any(feature = "async-std", feature = "smol"))]
+mod futures_io;
 #[cfg(feature = "smol")]
 pub mod smol;
+pub(crate) mod threads;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
-use crate::driver::{Core, Driver, Link, Msg, Net};
-use bytes::Bytes;
+use crate::driver::{Driven, Msg};
+use crate::handle::Shared;
 use flume::Sender;
-use futures_lite::FutureExt;
-use resp_sentinel_core::sentinel::{Addr, ConnId};
 use std::future::Future;
 use std::io;
-use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
-/// What the async driver needs from a runtime.
-pub trait Runtime: Send + Sync + 'static {
+mod sealed {
+    /// Only this crate's runtimes implement [`super::Runtime`].
+    pub trait Sealed {}
+}
+
+/// Which runtime a [`crate::Sentinel`] runs its clients on: [`crate::blocking::Blocking`]
+/// (threads), or `Tokio`, `AsyncStd`, `Smol` behind the features of the same names. Sealed:
+/// the runtimes this crate supports are the only ones.
+pub trait Runtime: sealed::Sealed + Sized + Send + Sync + 'static {
+    /// The client handle this runtime hands out: [`crate::blocking::Client`] for blocking,
+    /// [`crate::Client`] for the async runtimes.
+    type Client;
+
+    /// Starts a driver loop for `driven`; returns the loop's sender.
+    #[doc(hidden)]
+    fn spawn_driver(driven: Driven, connect_timeout: Duration) -> Sender<Msg>;
+
+    /// Wraps a handle to a running client driver.
+    #[doc(hidden)]
+    fn client(handle: Shared) -> Self::Client;
+}
+
+impl sealed::Sealed for crate::blocking::Blocking {}
+
+impl Runtime for crate::blocking::Blocking {
+    type Client = crate::blocking::Client;
+
+    fn spawn_driver(driven: Driven, connect_timeout: Duration) -> Sender<Msg> {
+        threads::spawn_driver(driven, connect_timeout)
+    }
+
+    fn client(handle: Shared) -> crate::blocking::Client {
+        crate::blocking::Client { handle }
+    }
+}
+
+impl<R: AsyncIo> sealed::Sealed for R {}
+
+impl<R: AsyncIo> Runtime for R {
+    type Client = crate::Client;
+
+    fn spawn_driver(driven: Driven, connect_timeout: Duration) -> Sender<Msg> {
+        async_loop::spawn_driver::<R>(driven, connect_timeout)
+    }
+
+    fn client(handle: Shared) -> crate::Client {
+        crate::Client { handle }
+    }
+}
+
+/// What the async driver needs from a runtime: spawning, TCP and a timer.
+pub trait AsyncIo: Send + Sync + 'static {
     /// Read half of a TCP connection.
     type Reader: Send + 'static;
     /// Write half of a TCP connection.
@@ -41,153 +96,81 @@ pub trait Runtime: Send + Sync + 'static {
         w: &'a mut Self::Writer,
         bytes: &'a [u8],
     ) -> impl Future<Output = io::Result<()>> + Send + 'a;
-    /// Shuts the write side down (sends FIN).
+    /// Shuts the connection down in both directions (as the blocking driver does), which also
+    /// wakes a read in progress.
     fn shutdown(w: &mut Self::Writer) -> impl Future<Output = ()> + Send + '_;
     /// Completes at `deadline`.
     fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send;
 }
 
-/// Opens connections as tasks of runtime `R`.
-pub(crate) struct AsyncNet<R> {
-    connect_timeout: Duration,
-    _rt: PhantomData<R>,
-}
-
-impl<R: Runtime> Net for AsyncNet<R> {
-    fn open(&self, conn: ConnId, addr: Addr, tx: Sender<Msg>) {
-        // A timeout no `Instant` can hold (the core clamps its own copy) means no timeout here.
-        let deadline = Instant::now().checked_add(self.connect_timeout);
-        R::spawn(async move {
-            let connect = R::connect(addr.host.clone(), addr.port);
-            let timeout = async {
-                match deadline {
-                    Some(deadline) => R::sleep_until(deadline).await,
-                    None => futures_lite::future::pending().await,
-                }
-                Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))
-            };
-            match connect.or(timeout).await {
-                Ok((reader, writer)) => {
-                    let (wtx, wrx) = flume::unbounded::<Bytes>();
-                    let (cancel, cancelled) = flume::bounded::<()>(0);
-                    R::spawn(write_loop::<R>(conn, writer, wrx, tx.clone()));
-                    R::spawn(read_loop::<R>(conn, reader, cancelled, tx.clone()));
-                    let link = Link {
-                        writer: wtx,
-                        _cancel: cancel,
-                    };
-                    let _ = tx.send(Msg::Connected(conn, link));
-                }
-                Err(e) => {
-                    let _ = tx.send(Msg::ConnectFailed(conn, e.to_string()));
-                }
-            }
-        });
-    }
-}
-
-async fn write_loop<R: Runtime>(
-    conn: ConnId,
-    mut writer: R::Writer,
-    rx: flume::Receiver<Bytes>,
-    tx: Sender<Msg>,
-) {
-    while let Ok(bytes) = rx.recv_async().await {
-        if R::write_all(&mut writer, &bytes).await.is_err() {
-            let _ = tx.send(Msg::Closed(conn));
-            return;
-        }
-    }
-    R::shutdown(&mut writer).await;
-}
-
-async fn read_loop<R: Runtime>(
-    conn: ConnId,
-    mut reader: R::Reader,
-    cancelled: flume::Receiver<()>,
-    tx: Sender<Msg>,
-) {
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let read = async { Some(R::read(&mut reader, &mut buf).await) };
-        let cancel = async {
-            let _ = cancelled.recv_async().await;
-            None
-        };
-        match read.or(cancel).await {
-            Some(Ok(n)) if n > 0 => {
-                let bytes = Bytes::copy_from_slice(&buf[..n]);
-                if tx.send(Msg::Received(conn, bytes)).is_err() {
-                    return;
-                }
-            }
-            Some(_) => {
-                let _ = tx.send(Msg::Closed(conn));
-                return;
-            }
-            None => return,
-        }
-    }
-}
-
-/// Starts the driver task for `core` on runtime `R`; returns the loop's sender.
-pub(crate) fn spawn_driver<R: Runtime>(core: Core, connect_timeout: Duration) -> Sender<Msg> {
-    let (tx, rx) = flume::unbounded();
-    let net = AsyncNet::<R> {
-        connect_timeout,
-        _rt: PhantomData,
-    };
-    let mut driver = Driver::new(core, net, tx.clone());
-    R::spawn(async move {
-        loop {
-            driver.flush();
-            if driver.finished() {
-                return;
-            }
-            let msg = match driver.deadline() {
-                Some(deadline) => {
-                    let recv = async { Some(rx.recv_async().await) };
-                    let wake = async {
-                        R::sleep_until(deadline).await;
-                        None
-                    };
-                    recv.or(wake).await
-                }
-                None => Some(rx.recv_async().await),
-            };
-            let now = Instant::now();
-            match msg {
-                Some(Ok(msg)) => {
-                    if !driver.handle(msg, now) {
-                        return;
-                    }
-                }
-                Some(Err(_)) => return,
-                None => driver.on_timeout(now),
-            }
-        }
-    });
-    tx
-}
-
-#[cfg(all(test, feature = "smol"))]
+#[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::driver::{Msg, Net};
+    use bytes::Bytes;
+    use resp_sentinel_core::sentinel::{Addr, ConnId};
+    use std::io::Read;
+    use std::net::TcpListener;
+    use std::time::Duration;
 
-    #[test]
-    fn a_connect_timeout_no_instant_can_hold_connects_without_a_deadline() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// Every runtime closes a connection the same way: what was queued is written, then the
+    /// peer sees the end of the stream.
+    fn closes_after_writing_what_was_queued(net: impl Net) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let net = AsyncNet::<smol::Smol> {
-            connect_timeout: Duration::MAX,
-            _rt: PhantomData,
-        };
         let (tx, rx) = flume::unbounded();
-        net.open(ConnId(7), Addr::new("127.0.0.1", port), tx);
-        match rx.recv_timeout(Duration::from_secs(10)) {
-            Ok(Msg::Connected(ConnId(7), _)) => {}
+        net.open(ConnId(1), Addr::new("127.0.0.1", port), tx);
+        let (mut peer, _) = listener.accept().unwrap();
+        peer.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let link = match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(Msg::Connected(ConnId(1), link)) => link,
             Ok(_) => panic!("expected Connected"),
             Err(e) => panic!("no answer: {e:?}"),
-        }
+        };
+        link.writer
+            .send(Bytes::from_static(b"*1\r\n$4\r\nPING\r\n"))
+            .unwrap();
+        drop(link);
+        let mut got = Vec::new();
+        peer.read_to_end(&mut got)
+            .expect("end of stream, not a timeout");
+        assert_eq!(got, b"*1\r\n$4\r\nPING\r\n");
+    }
+
+    #[test]
+    fn blocking_closes_like_the_others() {
+        closes_after_writing_what_was_queued(super::threads::ThreadNet {
+            connect_timeout: Duration::from_secs(5),
+        });
+    }
+
+    #[cfg(feature = "tokio")]
+    #[test]
+    fn tokio_closes_like_the_others() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        closes_after_writing_what_was_queued(
+            super::async_loop::AsyncNet::<super::tokio::Tokio>::new(Duration::from_secs(5)),
+        );
+    }
+
+    #[cfg(feature = "async-std")]
+    #[test]
+    fn async_std_closes_like_the_others() {
+        closes_after_writing_what_was_queued(super::async_loop::AsyncNet::<
+            super::async_std::AsyncStd,
+        >::new(Duration::from_secs(5)));
+    }
+
+    #[cfg(feature = "smol")]
+    #[test]
+    fn smol_closes_like_the_others() {
+        closes_after_writing_what_was_queued(
+            super::async_loop::AsyncNet::<super::smol::Smol>::new(Duration::from_secs(5)),
+        );
     }
 }

@@ -1,8 +1,9 @@
 //! tokio: `Sentinel` and `Client` running on the current tokio runtime.
 
-use super::Runtime;
+use super::AsyncIo;
 use std::future::Future;
 use std::io;
+use std::net::Shutdown;
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -15,7 +16,7 @@ pub struct Tokio;
 /// A [`crate::Sentinel`] whose clients run on tokio.
 pub type Sentinel = crate::sentinel::Sentinel<Tokio>;
 
-impl Runtime for Tokio {
+impl AsyncIo for Tokio {
     type Reader = OwnedReadHalf;
     type Writer = OwnedWriteHalf;
 
@@ -44,7 +45,8 @@ impl Runtime for Tokio {
     }
 
     async fn shutdown(w: &mut OwnedWriteHalf) {
-        let _ = w.shutdown().await;
+        // Both directions, like the other runtimes: tokio's own `shutdown` only sends FIN.
+        let _ = socket2::SockRef::from(w.as_ref()).shutdown(Shutdown::Both);
     }
 
     async fn sleep_until(deadline: Instant) {

@@ -289,9 +289,11 @@ impl Driver {
     }
 
     fn submit(&mut self, c: Cmd, idempotent: bool) {
-        let id = self
-            .m
-            .submit_with(c, SubmitOptions::default().with_idempotent(idempotent), self.now);
+        let id = self.m.submit_with(
+            c,
+            SubmitOptions::default().with_idempotent(idempotent),
+            self.now,
+        );
         let fresh = self.requests.insert(id, false).is_none();
         assert!(fresh, "request id {id:?} handed out twice");
         self.drain();

@@ -18,7 +18,11 @@ fn first_error(v: &Value) -> String {
         return show(e);
     }
     match v {
-        Value::Array(items) => items.iter().find_map(error_text).map(show).unwrap_or_default(),
+        Value::Array(items) => items
+            .iter()
+            .find_map(error_text)
+            .map(show)
+            .unwrap_or_default(),
         _ => String::new(),
     }
 }

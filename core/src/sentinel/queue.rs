@@ -54,7 +54,8 @@ impl Work {
                 let exec = replies.pop().unwrap_or(Value::Null);
                 let aborted = matches!(&exec, Value::Error(e) if e.starts_with(b"EXECABORT"));
                 if aborted {
-                    if let Some(first) = replies.into_iter().find(|r| matches!(r, Value::Error(_))) {
+                    if let Some(first) = replies.into_iter().find(|r| matches!(r, Value::Error(_)))
+                    {
                         return first;
                     }
                 }

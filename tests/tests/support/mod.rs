@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use resp_sentinel::core::sentinel::{Addr, Config, Role};
-use resp_sentinel::{blocking, Cmd, Error, FromValue, Message};
+use resp_sentinel::{blocking, Cmd, ConversionError, Error, FromValue, Message};
 use resp_sentinel_tests::{Topology, TopologyOptions};
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -101,11 +101,14 @@ impl TestClient {
     /// The first word of `ROLE` (`master` or `slave`) on the node the client uses.
     pub fn role(&self) -> Result<String, Error> {
         let v: Vec<resp_sentinel::Value> = self.query(resp_sentinel::cmd("ROLE"))?;
-        let first = v
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::Conversion("empty ROLE".into()))?;
-        String::from_value(first)
+        let first =
+            v.into_iter()
+                .next()
+                .ok_or(Error::Conversion(ConversionError::UnexpectedType {
+                    expected: "a ROLE reply",
+                    got: "an empty array",
+                }))?;
+        Ok(String::from_value(first)?)
     }
 
     /// The verified master in use.
@@ -119,7 +122,7 @@ impl TestClient {
     /// Subscribes to `channel`.
     pub fn subscribe(&self, channel: &str) -> TestSub {
         match &self.inner {
-            Inner::Blocking(c) => TestSub::Blocking(c.subscribe(&[channel])),
+            Inner::Blocking(c) => TestSub::Blocking(c.subscribe(&[channel]).expect("subscribe")),
             Inner::Tokio(c, _) | Inner::AsyncStd(c) | Inner::Smol(c) => {
                 TestSub::Async(self.run(c.subscribe(&[channel])).expect("subscribe"))
             }

@@ -1,11 +1,15 @@
-//! Builders for the commands that get typed helpers on the clients.
+//! Builders for the commands the clients have typed helpers for; each returns a [`Cmd`].
+//!
+//! The clients' `get`, `set`, `set_with`, `del`, `incr`, `expire`, `publish` and `ping` send
+//! exactly what these build, so a driver of the bare [`crate::sentinel::Machine`] can submit the
+//! same commands.
 
-use resp_sentinel_core::resp::Arg;
-use resp_sentinel_core::{cmd, Cmd};
+use crate::resp::{cmd, Arg, Cmd};
 use std::time::Duration;
 
 /// When a key set by `SET` expires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Expiry {
     /// `EX` seconds.
     Seconds(u64),
@@ -16,6 +20,7 @@ pub enum Expiry {
 }
 
 impl From<Duration> for Expiry {
+    /// Milliseconds, saturating at `u64::MAX`.
     fn from(d: Duration) -> Expiry {
         Expiry::Millis(d.as_millis().min(u64::MAX as u128) as u64)
     }
@@ -23,6 +28,7 @@ impl From<Duration> for Expiry {
 
 /// Only set the key if it does (`XX`) or does not (`NX`) exist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SetCondition {
     /// `NX`.
     IfAbsent,
@@ -30,7 +36,7 @@ pub enum SetCondition {
     IfPresent,
 }
 
-/// Options of `SET`.
+/// Options of `SET`; the default is a plain `SET key value`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SetOptions {
     /// Expiry of the key.
@@ -80,7 +86,7 @@ pub fn incr(key: impl Arg) -> Cmd {
     cmd("INCR").arg(key)
 }
 
-/// `PEXPIRE key ms` (sub-second precision for any duration).
+/// `PEXPIRE key ms` (sub-second precision for any duration; saturates at `i64::MAX` ms).
 pub fn expire(key: impl Arg, ttl: Duration) -> Cmd {
     cmd("PEXPIRE")
         .arg(key)
@@ -96,50 +102,6 @@ pub fn publish(channel: impl Arg, message: impl Arg) -> Cmd {
 pub fn ping() -> Cmd {
     cmd("PING")
 }
-
-/// Generates the typed helpers on a client; `$($aw)*` is `.await` for async clients.
-macro_rules! typed_helpers {
-    ($($async_:ident)? ; $($aw:tt)*) => {
-        /// `GET key`: `None` when the key does not exist.
-        pub $($async_)? fn get<T: $crate::FromValue>(&self, key: impl Arg) -> Result<Option<T>, Error> {
-            self.query($crate::commands::get(key))$($aw)*
-        }
-        /// `SET key value`.
-        pub $($async_)? fn set(&self, key: impl Arg, value: impl Arg) -> Result<(), Error> {
-            self.query($crate::commands::set(key, value, Default::default()))$($aw)*
-        }
-        /// `SET` with options; `Ok(false)` when a condition prevented the write.
-        pub $($async_)? fn set_with(
-            &self,
-            key: impl Arg,
-            value: impl Arg,
-            opts: $crate::commands::SetOptions,
-        ) -> Result<bool, Error> {
-            self.query($crate::commands::set(key, value, opts))$($aw)*
-        }
-        /// `DEL key...`: how many keys were removed.
-        pub $($async_)? fn del<K: Arg>(&self, keys: &[K]) -> Result<u64, Error> {
-            self.query($crate::commands::del(keys))$($aw)*
-        }
-        /// `INCR key`: the new value.
-        pub $($async_)? fn incr(&self, key: impl Arg) -> Result<i64, Error> {
-            self.query($crate::commands::incr(key))$($aw)*
-        }
-        /// `PEXPIRE key ms`: false when the key does not exist.
-        pub $($async_)? fn expire(&self, key: impl Arg, ttl: std::time::Duration) -> Result<bool, Error> {
-            self.query($crate::commands::expire(key, ttl))$($aw)*
-        }
-        /// `PUBLISH`: how many subscribers received the message.
-        pub $($async_)? fn publish(&self, channel: impl Arg, message: impl Arg) -> Result<u64, Error> {
-            self.query($crate::commands::publish(channel, message))$($aw)*
-        }
-        /// `PING`.
-        pub $($async_)? fn ping(&self) -> Result<(), Error> {
-            self.query($crate::commands::ping())$($aw)*
-        }
-    };
-}
-pub(crate) use typed_helpers;
 
 #[cfg(test)]
 mod tests {
@@ -172,6 +134,20 @@ mod tests {
             },
         );
         assert_eq!(words(&c), ["SET", "k", "1", "KEEPTTL"]);
+        let c = set(
+            "k",
+            "v",
+            SetOptions {
+                expiry: Some(Duration::from_secs(2).into()),
+                condition: Some(SetCondition::IfPresent),
+                get: false,
+            },
+        );
+        assert_eq!(words(&c), ["SET", "k", "v", "XX", "PX", "2000"]);
+        assert_eq!(
+            words(&set("k", "v", SetOptions::default())),
+            ["SET", "k", "v"]
+        );
     }
 
     #[test]
@@ -180,6 +156,18 @@ mod tests {
             words(&expire("k", Duration::from_millis(1500))),
             ["PEXPIRE", "k", "1500"]
         );
+        assert_eq!(
+            words(&expire("k", Duration::MAX)),
+            ["PEXPIRE", "k", &i64::MAX.to_string()]
+        );
         assert_eq!(words(&del(&["a", "b"])), ["DEL", "a", "b"]);
+    }
+
+    #[test]
+    fn the_simple_ones() {
+        assert_eq!(words(&get("k")), ["GET", "k"]);
+        assert_eq!(words(&incr("k")), ["INCR", "k"]);
+        assert_eq!(words(&publish("c", "m")), ["PUBLISH", "c", "m"]);
+        assert_eq!(words(&ping()), ["PING"]);
     }
 }

@@ -1,0 +1,312 @@
+//! The client surface, written once: [`client_surface!`] emits the `Client`, `Events` and
+//! `Subscription` types with every method, for the async API (`crate::Client`) and the
+//! blocking one (`crate::blocking::Client`). The two differ only in how they wait for the
+//! driver's answer (`recv_async().await` or `recv()`), so they cannot drift apart: a method
+//! added here exists on both, with the same name, arguments, result and documentation.
+//!
+//! What each flavor adds by hand is only how a stream is consumed: `async fn next` on the async
+//! `Events` and `Subscription`; `Iterator` and `next_timeout` on the blocking ones.
+
+/// Emits the client types for one flavor.
+///
+/// `$flavor` names it in the docs; `$($async_)?` is `async` or nothing; `$recv` is the method
+/// that waits on a `flume::Receiver` (`recv_async` or `recv`) and `$($aw)*` what follows it
+/// (`.await` or nothing).
+macro_rules! client_surface {
+    ($flavor:literal, $($async_:ident)?; $recv:ident; $($aw:tt)*) => {
+        #[doc = concat!(
+            "A ", $flavor, " connection to the current master (or a replica) of one service, ",
+            "kept right through failovers.\n\n",
+            "Cheap to clone, `Send + Sync`: every clone shares one driver and its connections, ",
+            "which close when the last clone is dropped. The blocking and async clients have ",
+            "the same methods; async ones return futures."
+        )]
+        #[derive(Clone)]
+        pub struct Client {
+            pub(crate) handle: $crate::handle::Shared,
+        }
+
+        impl Client {
+            /// Sends `cmd` and converts the reply into `T`; an error reply is
+            /// [`Error::Server`]. A command the server never saw is retried on the new master
+            /// after a failover; one that was sent and lost is not: it fails with
+            /// [`Error::ConnectionLost`] (see [`Client::query_idempotent`]).
+            pub $($async_)? fn query<T: FromValue>(&self, cmd: Cmd) -> Result<T, Error> {
+                let rx = self.handle.submit(cmd, false);
+                self.handle.finish(rx.$recv()$($aw)*)
+            }
+
+            /// Like [`Client::query`], but the command may be sent again if the connection dies
+            /// before its reply arrives: only for commands that are safe to run twice.
+            pub $($async_)? fn query_idempotent<T: FromValue>(&self, cmd: Cmd) -> Result<T, Error> {
+                let rx = self.handle.submit(cmd, true);
+                self.handle.finish(rx.$recv()$($aw)*)
+            }
+
+            /// Sends every command at once (one round trip) and returns the replies in order;
+            /// error replies stay in the vector as [`Value::Error`]. The first command that
+            /// gets no reply at all ends the pipeline with its error.
+            pub $($async_)? fn pipeline(
+                &self,
+                cmds: impl IntoIterator<Item = Cmd>,
+            ) -> Result<Vec<Value>, Error> {
+                let pending: Vec<_> = cmds
+                    .into_iter()
+                    .map(|c| self.handle.submit(c, false))
+                    .collect();
+                let mut out = Vec::with_capacity(pending.len());
+                for rx in pending {
+                    out.push(self.handle.settle(rx.$recv()$($aw)*)?);
+                }
+                Ok(out)
+            }
+
+            /// The master the client writes to now, once one has been verified; `None` before
+            /// that, while it moves, or once the client is closed.
+            pub $($async_)? fn master_addr(&self) -> Option<Addr> {
+                self.handle.master_addr().$recv()$($aw)*.ok().flatten()
+            }
+
+            /// Lifecycle events from now on, in order (ready, failover started, master
+            /// changed...); the stream ends when the client is closed.
+            pub fn events(&self) -> Events {
+                Events {
+                    rx: self.handle.events(),
+                }
+            }
+
+            /// Subscribes to `channels`; the subscription survives failovers (it is renewed on
+            /// every new master). Fails with [`Error::Closed`] when the client is closed (or
+            /// its runtime stopped). This result is also where a subscription the server
+            /// refuses is reported; the state machine renews subscriptions on its own and does
+            /// not report refusals yet, so today `Closed` is the only error.
+            pub $($async_)? fn subscribe<S: AsRef<[u8]>>(
+                &self,
+                channels: &[S],
+            ) -> Result<Subscription, Error> {
+                let (rx, ack) = self.handle.subscribe(PubSubOp::Subscribe, channels);
+                $crate::handle::acked(ack.$recv()$($aw)*)?;
+                Ok(Subscription {
+                    rx,
+                    _handle: self.handle.clone(),
+                })
+            }
+
+            /// Subscribes to channel patterns (`news.*`); like [`Client::subscribe`].
+            pub $($async_)? fn psubscribe<S: AsRef<[u8]>>(
+                &self,
+                patterns: &[S],
+            ) -> Result<Subscription, Error> {
+                let (rx, ack) = self.handle.subscribe(PubSubOp::PSubscribe, patterns);
+                $crate::handle::acked(ack.$recv()$($aw)*)?;
+                Ok(Subscription {
+                    rx,
+                    _handle: self.handle.clone(),
+                })
+            }
+
+            /// Stops delivering messages of these channels to every subscription of this client.
+            pub $($async_)? fn unsubscribe<S: AsRef<[u8]>>(&self, channels: &[S]) {
+                self.handle.unsubscribe(PubSubOp::Unsubscribe, channels);
+            }
+
+            /// Stops delivering messages of these patterns to every subscription of this client.
+            pub $($async_)? fn punsubscribe<S: AsRef<[u8]>>(&self, patterns: &[S]) {
+                self.handle.unsubscribe(PubSubOp::PUnsubscribe, patterns);
+            }
+
+            /// `GET key`: `None` when the key does not exist.
+            pub $($async_)? fn get<T: FromValue>(&self, key: impl Arg) -> Result<Option<T>, Error> {
+                self.query(commands::get(key))$($aw)*
+            }
+
+            /// `SET key value`.
+            pub $($async_)? fn set(&self, key: impl Arg, value: impl Arg) -> Result<(), Error> {
+                self.query(commands::set(key, value, SetOptions::default()))$($aw)*
+            }
+
+            /// `SET` with options (expiry, `NX`/`XX`); `Ok(false)` when a condition prevented
+            /// the write.
+            pub $($async_)? fn set_with(
+                &self,
+                key: impl Arg,
+                value: impl Arg,
+                opts: SetOptions,
+            ) -> Result<bool, Error> {
+                self.query(commands::set(key, value, opts))$($aw)*
+            }
+
+            /// `DEL key...`: how many keys were removed.
+            pub $($async_)? fn del<K: Arg>(&self, keys: &[K]) -> Result<u64, Error> {
+                self.query(commands::del(keys))$($aw)*
+            }
+
+            /// `INCR key`: the new value.
+            pub $($async_)? fn incr(&self, key: impl Arg) -> Result<i64, Error> {
+                self.query(commands::incr(key))$($aw)*
+            }
+
+            /// `PEXPIRE key ms`: `false` when the key does not exist.
+            pub $($async_)? fn expire(&self, key: impl Arg, ttl: Duration) -> Result<bool, Error> {
+                self.query(commands::expire(key, ttl))$($aw)*
+            }
+
+            /// `PUBLISH channel message`: how many subscribers received the message.
+            pub $($async_)? fn publish(
+                &self,
+                channel: impl Arg,
+                message: impl Arg,
+            ) -> Result<u64, Error> {
+                self.query(commands::publish(channel, message))$($aw)*
+            }
+
+            /// `PING`.
+            pub $($async_)? fn ping(&self) -> Result<(), Error> {
+                self.query(commands::ping())$($aw)*
+            }
+        }
+
+        /// Lifecycle events of one client, in order, from [`Client::events`].
+        pub struct Events {
+            rx: flume::Receiver<Event>,
+        }
+
+        impl Events {
+            /// An event already received, without waiting; `None` when there is none (yet).
+            pub fn try_next(&mut self) -> Option<Event> {
+                self.rx.try_recv().ok()
+            }
+        }
+
+        /// Messages of one subscription, in order, across failovers; from
+        /// [`Client::subscribe`] or [`Client::psubscribe`]. It keeps the client's driver
+        /// running while it lives.
+        pub struct Subscription {
+            rx: flume::Receiver<Message>,
+            _handle: $crate::handle::Shared,
+        }
+
+        impl Subscription {
+            /// A message already received, without waiting; `None` when there is none (yet).
+            pub fn try_next(&mut self) -> Option<Message> {
+                self.rx.try_recv().ok()
+            }
+        }
+    };
+}
+pub(crate) use client_surface;
+
+#[cfg(test)]
+mod tests {
+    use crate::driver::Msg;
+    use crate::error::Error;
+    use crate::handle::{Handle, Shared};
+    use futures_lite::future::block_on;
+    use resp_sentinel_core::sentinel::{Addr, Event, Message};
+    use resp_sentinel_core::ByteStr;
+    use std::time::Duration;
+
+    fn message(payload: &str) -> Message {
+        Message {
+            channel: ByteStr::from_static(b"news"),
+            pattern: None,
+            payload: ByteStr::copy_from_slice(payload.as_bytes()),
+        }
+    }
+
+    /// A stand-in for the driver loop: acknowledges subscriptions and sends each two messages,
+    /// sends one event to each events sink and then drops it.
+    fn fake_driver() -> Shared {
+        let (tx, rx) = flume::unbounded::<Msg>();
+        std::thread::spawn(move || {
+            while let Ok(msg) = rx.recv() {
+                match msg {
+                    Msg::PubSub { sink, ack, .. } => {
+                        let _ = ack.send(Ok(()));
+                        if let Some((_, sink)) = sink {
+                            let _ = sink.send(message("1"));
+                            let _ = sink.send(message("2"));
+                        }
+                    }
+                    Msg::Events(sink) => {
+                        let _ = sink.send(Event::SentinelAdded(Addr::new("s", 1)));
+                    }
+                    Msg::Shutdown => return,
+                    _ => {}
+                }
+            }
+        });
+        Handle::new(tx, None)
+    }
+
+    /// A handle whose driver loop is gone.
+    fn stopped_driver() -> Shared {
+        let (tx, rx) = flume::unbounded::<Msg>();
+        drop(rx);
+        Handle::new(tx, None)
+    }
+
+    fn payload(m: Option<Message>) -> Option<String> {
+        m.map(|m| String::from_utf8_lossy(&m.payload).into_owned())
+    }
+
+    #[test]
+    fn blocking_subscription_has_next_timeout_try_next_and_an_iterator() {
+        let client = crate::blocking::Client {
+            handle: fake_driver(),
+        };
+        let mut sub = client.subscribe(&["news"]).expect("subscribed");
+        assert_eq!(
+            payload(sub.next_timeout(Duration::from_secs(5))).as_deref(),
+            Some("1")
+        );
+        assert_eq!(payload(sub.next()).as_deref(), Some("2"));
+        assert!(sub.next_timeout(Duration::from_millis(10)).is_none());
+        assert!(sub.try_next().is_none());
+    }
+
+    #[test]
+    fn blocking_events_are_our_own_type_and_end_with_the_sink() {
+        let client = crate::blocking::Client {
+            handle: fake_driver(),
+        };
+        let events: Vec<Event> = client.events().collect();
+        assert_eq!(events, [Event::SentinelAdded(Addr::new("s", 1))]);
+        let mut events = client.events();
+        assert!(events.next_timeout(Duration::from_secs(5)).is_some());
+        assert!(events.next_timeout(Duration::from_millis(10)).is_none());
+    }
+
+    #[test]
+    fn async_subscription_and_events() {
+        let client = crate::Client {
+            handle: fake_driver(),
+        };
+        block_on(async {
+            let mut sub = client.psubscribe(&["n*"]).await.expect("subscribed");
+            assert_eq!(payload(sub.next().await).as_deref(), Some("1"));
+            let mut events = client.events();
+            assert!(events.next().await.is_some());
+            assert!(events.next().await.is_none(), "the sink was dropped");
+        });
+    }
+
+    #[test]
+    fn a_closed_client_refuses_subscriptions_on_both_flavors() {
+        let blocking = crate::blocking::Client {
+            handle: stopped_driver(),
+        };
+        assert!(matches!(blocking.subscribe(&["x"]), Err(Error::Closed)));
+        assert!(matches!(blocking.psubscribe(&["x*"]), Err(Error::Closed)));
+        assert_eq!(blocking.ping(), Err(Error::Closed));
+        assert_eq!(blocking.master_addr(), None);
+        let client = crate::Client {
+            handle: stopped_driver(),
+        };
+        block_on(async {
+            assert!(matches!(client.subscribe(&["x"]).await, Err(Error::Closed)));
+            assert_eq!(client.incr("k").await, Err(Error::Closed));
+            assert!(client.events().next().await.is_none());
+        });
+    }
+}
