@@ -12,6 +12,7 @@ mod handshake;
 mod replicas;
 mod robustness;
 mod subs;
+mod units;
 
 use super::*;
 use crate::Value;
