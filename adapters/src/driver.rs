@@ -13,7 +13,7 @@
 use crate::error::Error;
 use crate::pubsub::{self, Interest};
 use bytes::Bytes;
-use flume::Sender;
+use flume::{Receiver, Sender};
 use resp_sentinel_core::sentinel::{
     Addr, ConnId, Discovered, Discovery, DiscoveryError, Event, Input, Machine, Message, Output,
     RequestId, SubmitOptions,
@@ -24,18 +24,43 @@ use std::collections::{HashMap, HashSet};
 use std::io;
 use std::time::Instant;
 
+/// Most messages connections may have waiting for the driver: a reader whose messages the
+/// driver has not taken yet pauses (backpressure) instead of buffering without bound.
+pub(crate) const IO_BACKLOG: usize = 64;
+
+/// The two channels of a driver loop: requests from handles (`requests`, unbounded: callers
+/// are bounded by the machine's queue limits) and facts from connections (`io`, bounded by
+/// [`IO_BACKLOG`]).
+pub(crate) fn channels() -> ((Sender<Msg>, Receiver<Msg>), (Sender<Msg>, Receiver<Msg>)) {
+    (flume::unbounded(), flume::bounded(IO_BACKLOG))
+}
+
+/// Most messages one turn of the loop handles before it writes (a bound on the latency a
+/// burst adds to the first command of the next one).
+pub(crate) const TURN: usize = 1024;
+
 /// Where a reply goes.
 pub(crate) type Responder = Sender<Result<Value, Error>>;
 
 /// Where the answer to a subscription change goes.
 pub(crate) type Ack = Sender<Result<(), Error>>;
 
+/// What a caller submits: one command, a pipeline, or a transaction.
+pub enum Work {
+    /// One command.
+    One(Cmd),
+    /// Commands written back to back, answered once with an array of their replies.
+    Batch(Vec<Cmd>),
+    /// `MULTI` .. `EXEC` around the commands, answered with `EXEC`'s reply.
+    Transaction(Vec<Cmd>),
+}
+
 /// Everything the driver loop reacts to: requests from handles and facts from connections.
 pub enum Msg {
-    /// Send a command.
+    /// Send a unit of work.
     Submit {
-        cmd: Cmd,
-        idempotent: bool,
+        work: Work,
+        opts: SubmitOptions,
         reply: Responder,
     },
     /// Change the client's pub/sub subscriptions; for a new subscription, first deliver the
@@ -140,7 +165,8 @@ pub(crate) struct Driver<N: Net> {
 }
 
 impl<N: Net> Driver<N> {
-    /// Wraps `driven`; `tx` is the sending side of the loop's own channel.
+    /// Wraps `driven`; `tx` is the sending side of the loop's connection channel, handed to
+    /// every connection it opens.
     pub(crate) fn new(driven: Driven, net: N, tx: Sender<Msg>) -> Self {
         Driver {
             driven,
@@ -178,17 +204,40 @@ impl<N: Net> Driver<N> {
         }
     }
 
+    /// One turn of the loop after `first` arrived: it and every message already waiting (up
+    /// to [`TURN`]) are handled before anything is written, so commands submitted together
+    /// leave in one write per connection, whatever the number of callers; then any deadline
+    /// that passed meanwhile fires (a flood of messages cannot starve the timers). Returns
+    /// false when the loop should end. The caller flushes next.
+    pub(crate) fn turn(&mut self, first: Msg, rx: &Receiver<Msg>, io: &Receiver<Msg>) -> bool {
+        if !self.handle(first, Instant::now()) {
+            return false;
+        }
+        for _ in 1..TURN {
+            let Ok(msg) = io.try_recv().or_else(|_| rx.try_recv()) else {
+                break;
+            };
+            if !self.handle(msg, Instant::now()) {
+                return false;
+            }
+        }
+        let now = Instant::now();
+        if self.deadline().is_some_and(|d| d <= now) {
+            self.on_timeout(now);
+        }
+        true
+    }
+
     /// Reacts to one message; returns false when the loop should end.
     pub(crate) fn handle(&mut self, msg: Msg, now: Instant) -> bool {
         match msg {
-            Msg::Submit {
-                cmd,
-                idempotent,
-                reply,
-            } => match &mut self.driven {
+            Msg::Submit { work, opts, reply } => match &mut self.driven {
                 Driven::Client(m) => {
-                    let opts = SubmitOptions::default().with_idempotent(idempotent);
-                    let id = m.submit_with(cmd, opts, now);
+                    let id = match work {
+                        Work::One(cmd) => m.submit_with(cmd, opts, now),
+                        Work::Batch(cmds) => m.submit_batch(cmds, opts, now),
+                        Work::Transaction(cmds) => m.submit_transaction(cmds, opts, now),
+                    };
                     self.pending.insert(id, reply);
                 }
                 Driven::Discovery(..) => {

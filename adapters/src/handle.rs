@@ -3,12 +3,12 @@
 //! any runtime; each API only decides how to wait on that end.
 
 use crate::breaker::SharedBreaker;
-use crate::driver::{Ack, Msg, PubSubOp};
+use crate::driver::{Ack, Msg, PubSubOp, Work};
 use crate::error::Error;
 use crate::pubsub::Interest;
 use bytes::Bytes;
 use flume::{Receiver, RecvError, Sender};
-use resp_sentinel_core::sentinel::{Addr, Event, Message};
+use resp_sentinel_core::sentinel::{Addr, Event, Message, SubmitOptions};
 use resp_sentinel_core::{Cmd, FromValue, Value};
 use std::sync::Arc;
 
@@ -32,8 +32,8 @@ impl Handle {
         Arc::new(Handle { tx, breaker })
     }
 
-    /// Queues `cmd`; the reply arrives on the returned receiver.
-    pub(crate) fn submit(&self, cmd: Cmd, idempotent: bool) -> Receiver<Result<Value, Error>> {
+    /// Queues a unit of work; the reply arrives on the returned receiver.
+    pub(crate) fn submit(&self, work: Work, opts: SubmitOptions) -> Receiver<Result<Value, Error>> {
         let (reply, rx) = flume::bounded(1);
         if let Some(b) = &self.breaker {
             if !b.allow() {
@@ -44,8 +44,8 @@ impl Handle {
         if self
             .tx
             .send(Msg::Submit {
-                cmd,
-                idempotent,
+                work,
+                opts,
                 reply: reply.clone(),
             })
             .is_err()
@@ -53,6 +53,11 @@ impl Handle {
             let _ = reply.send(Err(Error::Closed));
         }
         rx
+    }
+
+    /// Queues one command.
+    pub(crate) fn submit_one(&self, cmd: Cmd, opts: SubmitOptions) -> Receiver<Result<Value, Error>> {
+        self.submit(Work::One(cmd), opts)
     }
 
     /// Turns what the driver sent back into `T`, and tells the breaker how it went.

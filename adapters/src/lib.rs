@@ -51,7 +51,7 @@ pub use resp_sentinel_core as core;
 pub use resp_sentinel_core::breaker::{BreakerConfig, BreakerState};
 pub use resp_sentinel_core::commands::{Expiry, SetCondition, SetOptions};
 pub use resp_sentinel_core::convert::{ConversionError, FromValue};
-pub use resp_sentinel_core::sentinel::Message;
+pub use resp_sentinel_core::sentinel::{Message, SubmitOptions};
 pub use resp_sentinel_core::{cmd, Cmd, ErrorReply, Value};
 pub use runtime::Runtime;
 pub use sentinel::Sentinel;

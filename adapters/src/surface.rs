@@ -32,33 +32,67 @@ macro_rules! client_surface {
             /// after a failover; one that was sent and lost is not: it fails with
             /// [`Error::ConnectionLost`] (see [`Client::query_idempotent`]).
             pub $($async_)? fn query<T: FromValue>(&self, cmd: Cmd) -> Result<T, Error> {
-                let rx = self.handle.submit(cmd, false);
+                let rx = self.handle.submit_one(cmd, $crate::SubmitOptions::default());
                 self.handle.finish(rx.$recv()$($aw)*)
             }
 
             /// Like [`Client::query`], but the command may be sent again if the connection dies
             /// before its reply arrives: only for commands that are safe to run twice.
             pub $($async_)? fn query_idempotent<T: FromValue>(&self, cmd: Cmd) -> Result<T, Error> {
-                let rx = self.handle.submit(cmd, true);
+                let rx = self.handle.submit_one(cmd, $crate::SubmitOptions::idempotent());
                 self.handle.finish(rx.$recv()$($aw)*)
             }
 
-            /// Sends every command at once (one round trip) and returns the replies in order;
-            /// error replies stay in the vector as [`Value::Error`]. The first command that
-            /// gets no reply at all ends the pipeline with its error.
+            /// Like [`Client::query`], with this command's own options: its reply timeout
+            /// (instead of the configured `command_timeout`) and whether it is idempotent, e.g.
+            /// `SubmitOptions::default().with_timeout(Duration::from_millis(50))`.
+            pub $($async_)? fn query_with<T: FromValue>(
+                &self,
+                cmd: Cmd,
+                opts: $crate::SubmitOptions,
+            ) -> Result<T, Error> {
+                let rx = self.handle.submit_one(cmd, opts);
+                self.handle.finish(rx.$recv()$($aw)*)
+            }
+
+            /// Sends the commands as one unit: written back to back, never interleaved with
+            /// other callers' commands, one round trip, and answered once with the replies
+            /// in order (error replies stay in the vector as [`Value::Error`]). Not atomic on
+            /// the server (other clients' commands may run between them): use
+            /// [`Client::transaction`] for that. A pipeline never written is sent whole to
+            /// the new master after a failover; one written and then lost fails as a unit
+            /// with [`Error::ConnectionLost`].
             pub $($async_)? fn pipeline(
                 &self,
                 cmds: impl IntoIterator<Item = Cmd>,
             ) -> Result<Vec<Value>, Error> {
-                let pending: Vec<_> = cmds
-                    .into_iter()
-                    .map(|c| self.handle.submit(c, false))
-                    .collect();
-                let mut out = Vec::with_capacity(pending.len());
-                for rx in pending {
-                    out.push(self.handle.settle(rx.$recv()$($aw)*)?);
+                let work = $crate::driver::Work::Batch(cmds.into_iter().collect());
+                let rx = self.handle.submit(work, $crate::SubmitOptions::default());
+                match self.handle.settle(rx.$recv()$($aw)*)? {
+                    Value::Array(replies) => Ok(replies),
+                    other => Err(Error::Conversion(
+                        resp_sentinel_core::ConversionError::UnexpectedType {
+                            expected: "the array of a pipeline's replies",
+                            got: resp_sentinel_core::convert::type_name(&other),
+                        },
+                    )),
                 }
-                Ok(out)
+            }
+
+            /// Runs the commands atomically: `MULTI`, the commands, `EXEC`, sent as one unit on
+            /// the shared connection, and converts `EXEC`'s array of replies into `T` (e.g.
+            /// `Vec<Value>`, or `Vec<i64>`). When the server discards the transaction
+            /// (`EXECABORT`: a command was refused at queue time) the result is
+            /// [`Error::Server`] with that command's error. Raw `MULTI`, `EXEC`, `DISCARD`,
+            /// `WATCH` and `UNWATCH` are refused by [`Client::query`] with [`Error::Rejected`]
+            /// (they would change the shared connection for every caller).
+            pub $($async_)? fn transaction<T: FromValue>(
+                &self,
+                cmds: impl IntoIterator<Item = Cmd>,
+            ) -> Result<T, Error> {
+                let work = $crate::driver::Work::Transaction(cmds.into_iter().collect());
+                let rx = self.handle.submit(work, $crate::SubmitOptions::default());
+                self.handle.finish(rx.$recv()$($aw)*)
             }
 
             /// The master the client writes to now, once one has been verified; `None` before

@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 pub mod admin;
+pub mod fake;
 mod config;
 mod error;
 mod options;

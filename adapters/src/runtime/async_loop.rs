@@ -49,10 +49,10 @@ impl<R: AsyncIo> Net for AsyncNet<R> {
                         writer: wtx,
                         _cancel: cancel,
                     };
-                    let _ = tx.send(Msg::Connected(conn, link));
+                    let _ = tx.send_async(Msg::Connected(conn, link)).await;
                 }
                 Err(e) => {
-                    let _ = tx.send(Msg::ConnectFailed(conn, e));
+                    let _ = tx.send_async(Msg::ConnectFailed(conn, e)).await;
                 }
             }
         });
@@ -65,9 +65,10 @@ async fn write_loop<R: AsyncIo>(
     rx: flume::Receiver<Bytes>,
     tx: Sender<Msg>,
 ) {
-    while let Ok(bytes) = rx.recv_async().await {
+    while let Ok(first) = rx.recv_async().await {
+        let bytes = super::coalesce(first, &rx);
         if R::write_all(&mut writer, &bytes).await.is_err() {
-            let _ = tx.send(Msg::Closed(conn));
+            let _ = tx.send_async(Msg::Closed(conn)).await;
             break;
         }
     }
@@ -91,12 +92,13 @@ async fn read_loop<R: AsyncIo>(
         match read.or(cancel).await {
             Some(Ok(n)) if n > 0 => {
                 let bytes = Bytes::copy_from_slice(&buf[..n]);
-                if tx.send(Msg::Received(conn, bytes)).is_err() {
+                // Waits while the driver is behind: the socket is not read meanwhile.
+                if tx.send_async(Msg::Received(conn, bytes)).await.is_err() {
                     return;
                 }
             }
             Some(_) => {
-                let _ = tx.send(Msg::Closed(conn));
+                let _ = tx.send_async(Msg::Closed(conn)).await;
                 return;
             }
             None => return,
@@ -106,35 +108,34 @@ async fn read_loop<R: AsyncIo>(
 
 /// Starts the driver task for `driven` on runtime `R`; returns the loop's sender.
 pub(crate) fn spawn_driver<R: AsyncIo>(driven: Driven, connect_timeout: Duration) -> Sender<Msg> {
-    let (tx, rx) = flume::unbounded();
+    let ((tx, rx), (io_tx, io_rx)) = crate::driver::channels();
     let net = AsyncNet::<R>::new(connect_timeout);
-    let mut driver = Driver::new(driven, net, tx.clone());
+    let mut driver = Driver::new(driven, net, io_tx);
     R::spawn(async move {
         loop {
             driver.flush();
             if driver.finished() {
                 return;
             }
+            let next = async { Some(io_rx.recv_async().or(rx.recv_async()).await) };
             let msg = match driver.deadline() {
                 Some(deadline) => {
-                    let recv = async { Some(rx.recv_async().await) };
                     let wake = async {
                         R::sleep_until(deadline).await;
                         None
                     };
-                    recv.or(wake).await
+                    next.or(wake).await
                 }
-                None => Some(rx.recv_async().await),
+                None => next.await,
             };
-            let now = Instant::now();
             match msg {
                 Some(Ok(msg)) => {
-                    if !driver.handle(msg, now) {
+                    if !driver.turn(msg, &rx, &io_rx) {
                         return;
                     }
                 }
                 Some(Err(_)) => return,
-                None => driver.on_timeout(now),
+                None => driver.on_timeout(Instant::now()),
             }
         }
     });

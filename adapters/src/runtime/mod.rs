@@ -174,3 +174,41 @@ mod tests {
         );
     }
 }
+
+/// Most bytes a writer gathers into one write.
+const MAX_WRITE: usize = 1 << 20;
+
+/// `first` and whatever else is already waiting for the same socket, as one buffer (up to
+/// [`MAX_WRITE`]): one system call where the driver produced several transmits.
+pub(crate) fn coalesce(first: bytes::Bytes, rx: &flume::Receiver<bytes::Bytes>) -> bytes::Bytes {
+    if rx.is_empty() {
+        return first;
+    }
+    let mut buf = bytes::BytesMut::from(&first[..]);
+    while buf.len() < MAX_WRITE {
+        let Ok(more) = rx.try_recv() else { break };
+        buf.extend_from_slice(&more);
+    }
+    buf.freeze()
+}
+
+#[cfg(test)]
+mod coalesce_tests {
+    use super::*;
+    use bytes::Bytes;
+
+    #[test]
+    fn waiting_transmits_leave_in_one_buffer_in_order() {
+        let (tx, rx) = flume::unbounded();
+        assert_eq!(coalesce(Bytes::from_static(b"a"), &rx), "a");
+        tx.send(Bytes::from_static(b"b")).unwrap();
+        tx.send(Bytes::from_static(b"c")).unwrap();
+        assert_eq!(coalesce(Bytes::from_static(b"a"), &rx), "abc");
+        assert!(rx.is_empty());
+        let big = Bytes::from(vec![b'x'; MAX_WRITE]);
+        tx.send(big.clone()).unwrap();
+        tx.send(Bytes::from_static(b"y")).unwrap();
+        assert_eq!(coalesce(Bytes::from_static(b"a"), &rx).len(), MAX_WRITE + 1);
+        assert_eq!(rx.len(), 1, "the rest waits for the next write");
+    }
+}

@@ -77,7 +77,8 @@ fn start_io(conn: ConnId, stream: TcpStream, tx: Sender<Msg>) {
 }
 
 fn write_loop(conn: ConnId, mut w: TcpStream, rx: flume::Receiver<Bytes>, tx: Sender<Msg>) {
-    while let Ok(bytes) = rx.recv() {
+    while let Ok(first) = rx.recv() {
+        let bytes = super::coalesce(first, &rx);
         if w.write_all(&bytes).is_err() {
             let _ = tx.send(Msg::Closed(conn));
             break;
@@ -110,25 +111,27 @@ fn read_loop(conn: ConnId, mut stream: TcpStream, tx: Sender<Msg>) {
 
 /// Starts the driver thread for `driven`; returns the loop's sender.
 pub(crate) fn spawn_driver(driven: Driven, connect_timeout: Duration) -> Sender<Msg> {
-    let (tx, rx) = flume::unbounded();
-    let mut driver = Driver::new(driven, ThreadNet { connect_timeout }, tx.clone());
+    let ((tx, rx), (io_tx, io_rx)) = crate::driver::channels();
+    let mut driver = Driver::new(driven, ThreadNet { connect_timeout }, io_tx);
     spawn("resp-sentinel-driver", move || loop {
         driver.flush();
         if driver.finished() {
             return;
         }
+        let select = flume::Selector::new()
+            .recv(&io_rx, |m| m.map_err(|_| RecvTimeoutError::Disconnected))
+            .recv(&rx, |m| m.map_err(|_| RecvTimeoutError::Disconnected));
         let msg = match driver.deadline() {
-            Some(deadline) => rx.recv_deadline(deadline),
-            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(deadline) => select.wait_deadline(deadline).unwrap_or(Err(RecvTimeoutError::Timeout)),
+            None => select.wait(),
         };
-        let now = Instant::now();
         match msg {
             Ok(msg) => {
-                if !driver.handle(msg, now) {
+                if !driver.turn(msg, &rx, &io_rx) {
                     return;
                 }
             }
-            Err(RecvTimeoutError::Timeout) => driver.on_timeout(now),
+            Err(RecvTimeoutError::Timeout) => driver.on_timeout(Instant::now()),
             Err(RecvTimeoutError::Disconnected) => return,
         }
     });

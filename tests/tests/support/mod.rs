@@ -93,6 +93,40 @@ impl TestClient {
         }
     }
 
+    /// Sends the commands as one pipeline.
+    pub fn pipeline(&self, cmds: Vec<Cmd>) -> Result<Vec<resp_sentinel::Value>, Error> {
+        match &self.inner {
+            Inner::Blocking(c) => c.pipeline(cmds),
+            Inner::Tokio(c, _) | Inner::AsyncStd(c) | Inner::Smol(c) => {
+                self.run(c.pipeline(cmds))
+            }
+        }
+    }
+
+    /// Runs the commands as a transaction and converts `EXEC`'s reply.
+    pub fn transaction<T: FromValue>(&self, cmds: Vec<Cmd>) -> Result<T, Error> {
+        match &self.inner {
+            Inner::Blocking(c) => c.transaction(cmds),
+            Inner::Tokio(c, _) | Inner::AsyncStd(c) | Inner::Smol(c) => {
+                self.run(c.transaction(cmds))
+            }
+        }
+    }
+
+    /// Sends a command with its own options.
+    pub fn query_with<T: FromValue>(
+        &self,
+        cmd: Cmd,
+        opts: resp_sentinel::SubmitOptions,
+    ) -> Result<T, Error> {
+        match &self.inner {
+            Inner::Blocking(c) => c.query_with(cmd, opts),
+            Inner::Tokio(c, _) | Inner::AsyncStd(c) | Inner::Smol(c) => {
+                self.run(c.query_with(cmd, opts))
+            }
+        }
+    }
+
     /// `INCR key`.
     pub fn incr(&self, key: &str) -> Result<i64, Error> {
         self.query(resp_sentinel::cmd("INCR").arg(key))

@@ -1,0 +1,245 @@
+//! The data path on every runtime, against real servers (and a fake one for the flood):
+//! pipelines and transactions as units that other callers cannot split, transaction-control
+//! commands refused on the shared connection, per-command timeouts, transactions through a
+//! forced failover, and a reply flood that ends in a typed error.
+
+mod support;
+
+use resp_sentinel::core::sentinel::{Config, Role};
+use resp_sentinel::core::ProtocolErrorKind;
+use resp_sentinel::{cmd, Error, SubmitOptions, Value};
+use resp_sentinel_tests::fake::{handshake, Answer, FakeSentinel, FakeServer};
+use resp_sentinel_tests::TopologyOptions;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use support::{config_for, topology, Rt, TestClient};
+
+fn opts() -> TopologyOptions {
+    TopologyOptions::default().down_after(Duration::from_millis(1500))
+}
+
+fn int(v: &Value) -> i64 {
+    match v {
+        Value::Integer(n) => *n,
+        other => panic!("expected an integer, got {other:?}"),
+    }
+}
+
+/// Transactions from two callers beside plain INCRs and GETs from three others, all on one
+/// client: every transaction's replies are its own (the pair moves together), no plain
+/// command is answered `QUEUED`, and the counters add up.
+fn transactions_beside_concurrent_commands(rt: Rt) {
+    let topo = topology(opts());
+    let client = TestClient::new(rt, config_for(&topo), Role::Master);
+    let per_thread = 300;
+    let anomalies = Mutex::new(Vec::<String>::new());
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                for _ in 0..per_thread {
+                    let r: Vec<Value> = client
+                        .transaction(vec![cmd("INCR").arg("tx:a"), cmd("INCR").arg("tx:b")])
+                        .expect("transaction");
+                    if r.len() != 2 || int(&r[0]) != int(&r[1]) {
+                        anomalies.lock().unwrap().push(format!("pair split: {r:?}"));
+                    }
+                }
+            });
+        }
+        for _ in 0..3 {
+            s.spawn(|| {
+                for _ in 0..per_thread {
+                    let n: Value = client.query(cmd("INCR").arg("tx:c")).expect("INCR");
+                    if !matches!(n, Value::Integer(_)) {
+                        anomalies.lock().unwrap().push(format!("INCR got {n:?}"));
+                    }
+                    let g: Value = client.query(cmd("GET").arg("tx:a")).expect("GET");
+                    let text = match &g {
+                        Value::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+                        Value::Null => "0".into(),
+                        other => format!("{other:?}"),
+                    };
+                    if text.parse::<i64>().is_err() {
+                        anomalies.lock().unwrap().push(format!("GET got {g:?}"));
+                    }
+                }
+            });
+        }
+    });
+    let anomalies = anomalies.into_inner().unwrap();
+    assert!(anomalies.is_empty(), "{} anomalies: {:?}", anomalies.len(), &anomalies[..anomalies.len().min(5)]);
+    let a: i64 = client.query(cmd("GET").arg("tx:a")).unwrap();
+    let b: i64 = client.query(cmd("GET").arg("tx:b")).unwrap();
+    let c: i64 = client.query(cmd("GET").arg("tx:c")).unwrap();
+    assert_eq!((a, b, c), (2 * per_thread, 2 * per_thread, 3 * per_thread));
+}
+
+/// A pipeline is one unit on the shared connection: a caller's SET and GET are adjacent even
+/// while other callers of the same client write the same key.
+fn pipelines_are_not_interleaved(rt: Rt) {
+    let topo = topology(opts());
+    let client = TestClient::new(rt, config_for(&topo), Role::Master);
+    let split = Mutex::new(0usize);
+    std::thread::scope(|s| {
+        for t in 0..3 {
+            let (client, split) = (&client, &split);
+            s.spawn(move || {
+                for i in 0..300 {
+                    let mine = format!("{t}-{i}");
+                    let r = client
+                        .pipeline(vec![
+                            cmd("SET").arg("pl:k").arg(mine.as_str()),
+                            cmd("GET").arg("pl:k"),
+                        ])
+                        .expect("pipeline");
+                    let got = match &r[..] {
+                        [_, Value::Bulk(b)] => String::from_utf8_lossy(b).into_owned(),
+                        other => panic!("unexpected replies {other:?}"),
+                    };
+                    if got != mine {
+                        *split.lock().unwrap() += 1;
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(*split.lock().unwrap(), 0, "pipelines interleaved with other callers");
+    let r = client
+        .pipeline(vec![cmd("INCR").arg("pl:n"), cmd("NOSUCHCMD"), cmd("INCR").arg("pl:n")])
+        .unwrap();
+    assert!(matches!(&r[..], [Value::Integer(1), Value::Error(_), Value::Integer(2)]), "{r:?}");
+    assert!(client.pipeline(vec![]).unwrap().is_empty());
+}
+
+/// Raw transaction control is refused with the API to use; a discarded transaction is a typed
+/// server error naming the refused command; a per-command timeout applies to that command.
+fn transaction_errors_and_timeouts(rt: Rt) {
+    let topo = topology(opts());
+    let client = TestClient::new(rt, config_for(&topo), Role::Master);
+    for name in ["MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"] {
+        let err = client.query::<Value>(cmd(name).arg("k")).unwrap_err();
+        match err {
+            Error::Rejected(why) => assert!(why.contains("transaction"), "{name}: {why}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    let err = client
+        .transaction::<Vec<Value>>(vec![cmd("SET").arg("te:k").arg(1), cmd("NOSUCHCMD")])
+        .unwrap_err();
+    match err {
+        Error::Server(e) => assert!(e.to_string().contains("unknown command"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    let exists: i64 = client.query(cmd("EXISTS").arg("te:k")).unwrap();
+    assert_eq!(exists, 0, "a discarded transaction ran nothing");
+    // A 2 s BLPOP with its own 5 s timeout succeeds although command_timeout is 1 s...
+    let mut config = config_for(&topo);
+    config.command_timeout = Duration::from_secs(1);
+    let quick = TestClient::new(rt, config, Role::Master);
+    let long = SubmitOptions::default().with_timeout(Duration::from_secs(5));
+    let started = Instant::now();
+    let v: Value = quick
+        .query_with(cmd("BLPOP").arg("te:empty").arg(2), long)
+        .expect("BLPOP within its own timeout");
+    assert_eq!(v, Value::Null);
+    assert!(started.elapsed() >= Duration::from_millis(1900));
+    // ...and a 300 ms timeout cuts a 3 s one short.
+    let short = SubmitOptions::default().with_timeout(Duration::from_millis(300));
+    let started = Instant::now();
+    let err = quick
+        .query_with::<Value>(cmd("BLPOP").arg("te:empty").arg(3), short)
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert_eq!(quick.incr("te:after").unwrap(), 1, "the client recovers");
+}
+
+/// Transactions keep running through a forced failover: every acknowledged one moved both
+/// counters together, and none is lost (the final counters hold every acknowledged value).
+fn transactions_through_a_forced_failover(rt: Rt) {
+    let topo = topology(opts());
+    let client = TestClient::new(rt, config_for(&topo), Role::Master);
+    assert_eq!(client.incr("warmup").unwrap(), 1);
+    let stop = AtomicBool::new(false);
+    let acked = Mutex::new(Vec::<i64>::new());
+    let split = Mutex::new(0usize);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                let r: Result<Vec<Value>, Error> = client
+                    .transaction(vec![cmd("INCR").arg("ft:a"), cmd("INCR").arg("ft:b")]);
+                if let Ok(r) = r {
+                    if int(&r[0]) != int(&r[1]) {
+                        *split.lock().unwrap() += 1;
+                    }
+                    acked.lock().unwrap().push(int(&r[0]));
+                }
+            }
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        let old = topo.failover().expect("SENTINEL FAILOVER");
+        topo.wait_for_new_master(&old, Duration::from_secs(30))
+            .expect("new master");
+        std::thread::sleep(Duration::from_secs(1));
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert_eq!(*split.lock().unwrap(), 0);
+    let acked = acked.into_inner().unwrap();
+    assert!(acked.len() > 10, "only {} transactions acknowledged", acked.len());
+    let a: i64 = client.query(cmd("GET").arg("ft:a")).unwrap();
+    let b: i64 = client.query(cmd("GET").arg("ft:b")).unwrap();
+    assert_eq!(a, b, "the counters moved together");
+    support::audit_counter(&acked, a);
+}
+
+/// A data node that answers with an endless array: the command fails with a typed protocol
+/// error once the reply passes `max_reply_len`, and the client reconnects instead of growing.
+fn reply_flood_from_a_fake_node(rt: Rt) {
+    let node = FakeServer::start(|w| {
+        if let Some(a) = handshake(w) {
+            return a;
+        }
+        Answer::Flood {
+            head: b"*4294967295\r\n".to_vec(),
+            chunk: b"$3\r\nabc\r\n".to_vec(),
+            limit: 64 << 20,
+        }
+    });
+    let sentinel = FakeSentinel::naming(node.addr());
+    let mut config = Config::new(vec![sentinel.addr()], "flood");
+    config.max_reply_len = 1 << 20;
+    config.command_timeout = Duration::from_secs(20);
+    let client = TestClient::new(rt, config, Role::Master);
+    let started = Instant::now();
+    let err = client.query::<Value>(cmd("LRANGE").arg("k").arg(0).arg(-1)).unwrap_err();
+    match &err {
+        Error::Protocol(e) => {
+            assert!(matches!(e.kind, ProtocolErrorKind::FrameTooLong { max } if max == 1 << 20), "{e}")
+        }
+        other => panic!("expected a protocol error, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    assert!(
+        node.bytes_sent() < 48 << 20,
+        "the client kept reading: {} bytes",
+        node.bytes_sent()
+    );
+}
+
+macro_rules! on_every_runtime {
+    ($($scenario:ident),* $(,)?) => {
+        mod blocking { $( #[test] fn $scenario() { super::$scenario(super::Rt::Blocking) } )* }
+        mod tokio { $( #[test] fn $scenario() { super::$scenario(super::Rt::Tokio) } )* }
+        mod async_std { $( #[test] fn $scenario() { super::$scenario(super::Rt::AsyncStd) } )* }
+        mod smol { $( #[test] fn $scenario() { super::$scenario(super::Rt::Smol) } )* }
+    };
+}
+
+on_every_runtime!(
+    transactions_beside_concurrent_commands,
+    pipelines_are_not_interleaved,
+    transaction_errors_and_timeouts,
+    transactions_through_a_forced_failover,
+    reply_flood_from_a_fake_node,
+);
