@@ -28,10 +28,13 @@ use std::time::Instant;
 /// driver has not taken yet pauses (backpressure) instead of buffering without bound.
 pub(crate) const IO_BACKLOG: usize = 64;
 
+/// Both ends of one of a driver loop's channels.
+pub(crate) type Channel = (Sender<Msg>, Receiver<Msg>);
+
 /// The two channels of a driver loop: requests from handles (`requests`, unbounded: callers
 /// are bounded by the machine's queue limits) and facts from connections (`io`, bounded by
 /// [`IO_BACKLOG`]).
-pub(crate) fn channels() -> ((Sender<Msg>, Receiver<Msg>), (Sender<Msg>, Receiver<Msg>)) {
+pub(crate) fn channels() -> (Channel, Channel) {
     (flume::unbounded(), flume::bounded(IO_BACKLOG))
 }
 

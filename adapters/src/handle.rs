@@ -56,7 +56,11 @@ impl Handle {
     }
 
     /// Queues one command.
-    pub(crate) fn submit_one(&self, cmd: Cmd, opts: SubmitOptions) -> Receiver<Result<Value, Error>> {
+    pub(crate) fn submit_one(
+        &self,
+        cmd: Cmd,
+        opts: SubmitOptions,
+    ) -> Receiver<Result<Value, Error>> {
         self.submit(Work::One(cmd), opts)
     }
 

@@ -58,7 +58,9 @@ impl FakeServer {
     /// `script`.
     pub fn start(script: impl Fn(&[Vec<u8>]) -> Answer + Send + Sync + 'static) -> FakeServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        listener.set_nonblocking(true).expect("nonblocking listener");
+        listener
+            .set_nonblocking(true)
+            .expect("nonblocking listener");
         let port = listener.local_addr().expect("local addr").port();
         let stop = Arc::new(AtomicBool::new(false));
         let sent = Arc::new(AtomicU64::new(0));
@@ -254,12 +256,14 @@ impl FakeSentinel {
                     let mut out = Vec::new();
                     for (i, ch) in w[1..].iter().enumerate() {
                         let ch = String::from_utf8_lossy(ch);
-                        out.extend(format!(
-                            "*3\r\n$9\r\nsubscribe\r\n${}\r\n{ch}\r\n:{}\r\n",
-                            ch.len(),
-                            i + 1
-                        )
-                        .into_bytes());
+                        out.extend(
+                            format!(
+                                "*3\r\n$9\r\nsubscribe\r\n${}\r\n{ch}\r\n:{}\r\n",
+                                ch.len(),
+                                i + 1
+                            )
+                            .into_bytes(),
+                        );
                     }
                     Answer::Bytes(out)
                 }

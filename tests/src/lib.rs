@@ -25,9 +25,9 @@
 #![deny(missing_docs)]
 
 pub mod admin;
-pub mod fake;
 mod config;
 mod error;
+pub mod fake;
 mod options;
 mod ports;
 mod process;

@@ -68,7 +68,12 @@ fn transactions_beside_concurrent_commands(rt: Rt) {
         }
     });
     let anomalies = anomalies.into_inner().unwrap();
-    assert!(anomalies.is_empty(), "{} anomalies: {:?}", anomalies.len(), &anomalies[..anomalies.len().min(5)]);
+    assert!(
+        anomalies.is_empty(),
+        "{} anomalies: {:?}",
+        anomalies.len(),
+        &anomalies[..anomalies.len().min(5)]
+    );
     let a: i64 = client.query(cmd("GET").arg("tx:a")).unwrap();
     let b: i64 = client.query(cmd("GET").arg("tx:b")).unwrap();
     let c: i64 = client.query(cmd("GET").arg("tx:c")).unwrap();
@@ -104,11 +109,25 @@ fn pipelines_are_not_interleaved(rt: Rt) {
             });
         }
     });
-    assert_eq!(*split.lock().unwrap(), 0, "pipelines interleaved with other callers");
+    assert_eq!(
+        *split.lock().unwrap(),
+        0,
+        "pipelines interleaved with other callers"
+    );
     let r = client
-        .pipeline(vec![cmd("INCR").arg("pl:n"), cmd("NOSUCHCMD"), cmd("INCR").arg("pl:n")])
+        .pipeline(vec![
+            cmd("INCR").arg("pl:n"),
+            cmd("NOSUCHCMD"),
+            cmd("INCR").arg("pl:n"),
+        ])
         .unwrap();
-    assert!(matches!(&r[..], [Value::Integer(1), Value::Error(_), Value::Integer(2)]), "{r:?}");
+    assert!(
+        matches!(
+            &r[..],
+            [Value::Integer(1), Value::Error(_), Value::Integer(2)]
+        ),
+        "{r:?}"
+    );
     assert!(client.pipeline(vec![]).unwrap().is_empty());
 }
 
@@ -151,7 +170,11 @@ fn transaction_errors_and_timeouts(rt: Rt) {
         .query_with::<Value>(cmd("BLPOP").arg("te:empty").arg(3), short)
         .unwrap_err();
     assert!(matches!(err, Error::Timeout), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(quick.incr("te:after").unwrap(), 1, "the client recovers");
 }
 
@@ -167,8 +190,8 @@ fn transactions_through_a_forced_failover(rt: Rt) {
     std::thread::scope(|s| {
         s.spawn(|| {
             while !stop.load(Ordering::Relaxed) {
-                let r: Result<Vec<Value>, Error> = client
-                    .transaction(vec![cmd("INCR").arg("ft:a"), cmd("INCR").arg("ft:b")]);
+                let r: Result<Vec<Value>, Error> =
+                    client.transaction(vec![cmd("INCR").arg("ft:a"), cmd("INCR").arg("ft:b")]);
                 if let Ok(r) = r {
                     if int(&r[0]) != int(&r[1]) {
                         *split.lock().unwrap() += 1;
@@ -186,7 +209,11 @@ fn transactions_through_a_forced_failover(rt: Rt) {
     });
     assert_eq!(*split.lock().unwrap(), 0);
     let acked = acked.into_inner().unwrap();
-    assert!(acked.len() > 10, "only {} transactions acknowledged", acked.len());
+    assert!(
+        acked.len() > 10,
+        "only {} transactions acknowledged",
+        acked.len()
+    );
     let a: i64 = client.query(cmd("GET").arg("ft:a")).unwrap();
     let b: i64 = client.query(cmd("GET").arg("ft:b")).unwrap();
     assert_eq!(a, b, "the counters moved together");
@@ -212,19 +239,71 @@ fn reply_flood_from_a_fake_node(rt: Rt) {
     config.command_timeout = Duration::from_secs(20);
     let client = TestClient::new(rt, config, Role::Master);
     let started = Instant::now();
-    let err = client.query::<Value>(cmd("LRANGE").arg("k").arg(0).arg(-1)).unwrap_err();
+    let err = client
+        .query::<Value>(cmd("LRANGE").arg("k").arg(0).arg(-1))
+        .unwrap_err();
     match &err {
         Error::Protocol(e) => {
-            assert!(matches!(e.kind, ProtocolErrorKind::FrameTooLong { max } if max == 1 << 20), "{e}")
+            assert!(
+                matches!(e.kind, ProtocolErrorKind::FrameTooLong { max } if max == 1 << 20),
+                "{e}"
+            )
         }
         other => panic!("expected a protocol error, got {other:?}"),
     }
-    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(
         node.bytes_sent() < 48 << 20,
         "the client kept reading: {} bytes",
         node.bytes_sent()
     );
+}
+
+/// A pending BLPOP runs on a connection of its own: GETs beside it are answered at once, a
+/// BLPOP longer than `command_timeout` is not cut short, and a push wakes the waiting one.
+fn blocking_commands_stall_no_one(rt: Rt) {
+    let topo = topology(opts());
+    let mut config = config_for(&topo);
+    config.command_timeout = Duration::from_secs(2);
+    let client = TestClient::new(rt, config, Role::Master);
+    client.query::<()>(cmd("SET").arg("bl:k").arg("v")).unwrap();
+    std::thread::scope(|s| {
+        let long = s.spawn(|| {
+            let started = Instant::now();
+            let v: Value = client
+                .query(cmd("BLPOP").arg("bl:never").arg(3))
+                .expect("BLPOP 3 s");
+            (v, started.elapsed())
+        });
+        let woken = s.spawn(|| client.query::<Value>(cmd("BLPOP").arg("bl:q").arg(0)));
+        std::thread::sleep(Duration::from_millis(200));
+        let mut worst = Duration::ZERO;
+        for _ in 0..50 {
+            let started = Instant::now();
+            let v: String = client.query(cmd("GET").arg("bl:k")).unwrap();
+            assert_eq!(v, "v");
+            worst = worst.max(started.elapsed());
+        }
+        assert!(
+            worst < Duration::from_millis(500),
+            "a GET waited {worst:?} behind BLPOP"
+        );
+        let pushed: i64 = client.query(cmd("RPUSH").arg("bl:q").arg("x")).unwrap();
+        assert_eq!(pushed, 1);
+        let got = woken.join().unwrap().expect("BLPOP 0 woken by the push");
+        let items = match got {
+            Value::Array(items) => items,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(items.len(), 2);
+        let (v, took) = long.join().unwrap();
+        assert_eq!(v, Value::Null, "timed out on the server, not the client");
+        assert!(took >= Duration::from_millis(2900), "{took:?}");
+    });
 }
 
 macro_rules! on_every_runtime {
@@ -242,4 +321,5 @@ on_every_runtime!(
     transaction_errors_and_timeouts,
     transactions_through_a_forced_failover,
     reply_flood_from_a_fake_node,
+    blocking_commands_stall_no_one,
 );

@@ -260,7 +260,19 @@ fn master_paused_then_resumed(rt: Rt) {
     topo.wait_until_replica(&old, Duration::from_secs(60))
         .unwrap();
     wait_for_writes(&writer, 100, Duration::from_secs(10));
-    assert_eq!(client.master_addr(), Some(new));
+    // The client writes to the master the sentinels name now: `new`, unless the resumed old
+    // master's return set off another failover on a loaded machine (seen once in CI).
+    eventually(Duration::from_secs(20), || {
+        let now = topo.master_addr().map_err(|e| e.to_string())?;
+        if client.master_addr() == Some(now.clone()) {
+            Ok(())
+        } else {
+            Err(format!(
+                "client on {:?}, sentinels name {now} (first new master {new})",
+                client.master_addr()
+            ))
+        }
+    });
     let (acked, _) = writer.finish();
     audit_counter(&acked, topo.get_counter("drill").unwrap());
 }

@@ -122,7 +122,9 @@ pub(crate) fn spawn_driver(driven: Driven, connect_timeout: Duration) -> Sender<
             .recv(&io_rx, |m| m.map_err(|_| RecvTimeoutError::Disconnected))
             .recv(&rx, |m| m.map_err(|_| RecvTimeoutError::Disconnected));
         let msg = match driver.deadline() {
-            Some(deadline) => select.wait_deadline(deadline).unwrap_or(Err(RecvTimeoutError::Timeout)),
+            Some(deadline) => select
+                .wait_deadline(deadline)
+                .unwrap_or(Err(RecvTimeoutError::Timeout)),
             None => select.wait(),
         };
         match msg {

@@ -150,6 +150,9 @@ pub struct Config {
     /// connection whose reply grows past it is closed with a `FrameTooLong` protocol error, so a
     /// misbehaving server cannot grow the client's memory without bound.
     pub max_reply_len: usize,
+    /// Most connections for blocking commands (`BLPOP`, `XREAD ... BLOCK`, `WAIT`...), each
+    /// carrying one at a time so none stalls other callers (default 8); more wait their turn.
+    pub max_blocking_connections: usize,
 }
 
 impl Config {
@@ -179,6 +182,7 @@ impl Config {
             max_queued: 65_536,
             max_retries: 3,
             max_reply_len: crate::Limits::default().max_frame_len,
+            max_blocking_connections: 8,
         }
     }
 }

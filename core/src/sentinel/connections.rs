@@ -24,6 +24,8 @@ pub(crate) enum Use {
     Node,
     /// The data node carrying the caller's pub/sub subscriptions.
     PubSub,
+    /// A pool connection to the data node for one blocking command at a time.
+    Blocking,
     /// A former data connection: nothing new is written, in-flight replies are still delivered.
     Retired,
 }

@@ -36,7 +36,7 @@ impl Machine {
         match usage {
             Use::Query => self.query_connected(id, now),
             Use::Notices => self.notices_connected(id, now),
-            Use::Node | Use::PubSub => self.send_handshake(id, now),
+            Use::Node | Use::PubSub | Use::Blocking => self.send_handshake(id, now),
             Use::Retired => self.drop_conn(id, Cause::Shutdown, now),
         }
     }
@@ -63,7 +63,7 @@ impl Machine {
         match usage {
             Use::Notices if idle || is_push => return self.on_notice_frame(id, &v, now),
             Use::PubSub if idle || is_push => return self.out_of_band(v),
-            Use::Node | Use::Retired if is_push => return self.out_of_band(v),
+            Use::Node | Use::Retired | Use::Blocking if is_push => return self.out_of_band(v),
             Use::Query if is_push => return,
             _ => {}
         }
@@ -81,6 +81,7 @@ impl Machine {
                 self.on_handshake_reply(id, p, sent, &v, now)
             }
             Pending::Ping => self.on_ping_reply(id, &v, now),
+            Pending::User(q) if usage == Use::Blocking => self.on_blocking_reply(id, q, v, now),
             Pending::User(q) => self.on_user_reply(id, q, v, now),
             Pending::SentinelAuth => self.on_sentinel_auth(id, &v, now),
             Pending::GetMaster { walk }
@@ -99,7 +100,9 @@ impl Machine {
 
     /// Fails every queued command with `err()`.
     pub(crate) fn fail_queued(&mut self, err: impl Fn() -> CommandError) {
-        for q in self.queue.drain() {
+        let waiting: Vec<_> = self.queue.drain();
+        let blocking: Vec<_> = self.pool.waiting_mut().drain();
+        for q in waiting.into_iter().chain(blocking) {
             self.io.reply(q.id, Err(err()));
         }
     }
@@ -120,6 +123,7 @@ impl Machine {
                 self.pubsub.lost(id, now + self.cfg.backoff.base);
             }
             Use::Node | Use::Retired => self.node_lost(id, c, cause, now),
+            Use::Blocking => self.pool_lost(id, c, cause, now),
         }
     }
 }

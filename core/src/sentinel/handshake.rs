@@ -154,6 +154,10 @@ impl Machine {
                 _ => return,
             },
             Use::PubSub => self.phase.node().map_or(self.cfg.role, |n| n.expect),
+            Use::Blocking => match self.pool_role(id) {
+                Some(r) => r,
+                None => return self.drop_conn(id, Cause::Unexpected("pool node gone".into()), now),
+            },
             _ => return,
         };
         let got = role(v);
@@ -184,6 +188,9 @@ impl Machine {
         if usage == Use::PubSub {
             return self.pubsub_ready(id);
         }
+        if usage == Use::Blocking {
+            return self.pool_ready(id, now);
+        }
         if let Some(c) = self.io.get_mut(id) {
             c.set_ready();
         }
@@ -208,5 +215,6 @@ impl Machine {
         self.io.event(Event::Ready { addr, role: expect });
         self.flush_queue(now);
         self.sync_pubsub(now);
+        self.sync_pool(now);
     }
 }

@@ -102,6 +102,8 @@ pub enum PeerKind {
     Data(Role),
     /// A data node used for the caller's pub/sub subscriptions.
     DataSubscriber(Role),
+    /// A data node used for one blocking command at a time (`BLPOP`, `XREAD BLOCK`, `WAIT`...).
+    DataBlocking(Role),
 }
 
 /// A fact the driver reports to the machine.

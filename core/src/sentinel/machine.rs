@@ -5,6 +5,7 @@
 //! between the parts, and only this file's block is public.
 
 use super::backoff::Pacing;
+use super::blocking::{blocking_timeout, BlockingPool};
 use super::config::Config;
 use super::connections::Io;
 use super::discovery::Target;
@@ -135,6 +136,8 @@ pub struct Machine {
     pub(super) pacing: Pacing,
     /// The caller's subscriptions and their connection.
     pub(super) pubsub: PubSub,
+    /// Connections for blocking commands, and those waiting for one.
+    pub(super) pool: BlockingPool,
 }
 
 impl Machine {
@@ -160,6 +163,7 @@ impl Machine {
             handshake: Handshake::new(),
             picker: ReplicaPicker::default(),
             pubsub: PubSub::default(),
+            pool: BlockingPool::new(),
         };
         m.start_walk(now);
         m
@@ -194,7 +198,7 @@ impl Machine {
 
     /// Number of commands waiting to be sent.
     pub fn queued(&self) -> usize {
-        self.queue.len()
+        self.queue.len() + self.pool.queued()
     }
 
     // ---- inputs ----
@@ -322,15 +326,32 @@ impl Machine {
             self.io.reply(id, Ok(crate::Value::Array(Vec::new())));
             return id;
         }
+        let blocking = match &work {
+            Work::One(c) => blocking_timeout(c),
+            _ => None,
+        };
+        // A blocking command waits its own timeout, plus `command_timeout` for the round trip.
+        let own = blocking.flatten().map(|t| t + self.cfg.command_timeout);
         let q = Queued {
             id,
             work,
             idempotent: opts.idempotent,
             submitted: now,
             attempts: 0,
-            timeout: opts.timeout,
+            timeout: opts.timeout.or(own),
             got: Vec::new(),
         };
+        if blocking.is_some() {
+            if self.pool.queued() >= self.cfg.max_queued {
+                self.io.reply(id, Err(CommandError::QueueFull));
+                return id;
+            }
+            self.submit_blocking(q, now);
+            if self.phase.node().is_none() && !self.walker.pending() {
+                self.start_walk(now);
+            }
+            return id;
+        }
         if self.queue.is_empty() {
             if let Some(conn) = self.ready_conn() {
                 self.io.send_user(conn, q, now);

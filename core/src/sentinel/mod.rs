@@ -69,6 +69,7 @@
 
 // The parts of the machine, each owning its state (see ARCHITECTURE.md for the map).
 mod backoff;
+mod blocking;
 mod config;
 mod connections;
 mod discovery;

@@ -151,7 +151,7 @@ impl Machine {
 
     /// Stops using the current data node: nothing more is written to it. Commands still in the
     /// write buffer are taken back (never sent); written ones keep waiting for their replies.
-    pub(crate) fn retire_node(&mut self, _now: Instant) {
+    pub(crate) fn retire_node(&mut self, now: Instant) {
         let Some(n) = self.phase.take_node() else {
             return;
         };
@@ -162,22 +162,26 @@ impl Machine {
             self.queue.push_resend(q);
         }
         self.close_if_drained(n.conn);
+        // Nothing more runs on the node: its blocking commands' connections close too.
+        self.sync_pool(now);
     }
 
-    /// A data connection is gone: settle its in-flight commands and find a node again.
-    pub(crate) fn node_lost(&mut self, id: ConnId, c: Conn, cause: Cause, now: Instant) {
+    /// Settles the caller's commands a lost connection carried: those never written, and
+    /// idempotent ones (within `max_retries`), come back to be sent again; the rest fail
+    /// (`ConnectionLost`, `Timeout` past their deadline, `Protocol`, or `Closed`).
+    pub(crate) fn settle_lost(&mut self, c: Conn, cause: &Cause, now: Instant) -> Vec<Queued> {
         let deadline = self.cfg.command_timeout;
         let max = self.cfg.max_retries;
-        let (addr, was_ready) = (c.addr().clone(), c.is_ready());
+        let mut again = Vec::new();
         for (mut q, sent, at) in c.into_user_commands() {
             q.got.clear();
             if !sent {
-                self.queue.push_resend(q);
+                again.push(q);
             } else if q.idempotent && q.attempts < max && !matches!(cause, Cause::Shutdown) {
                 q.attempts += 1;
-                self.queue.push_resend(q);
+                again.push(q);
             } else {
-                let err = match &cause {
+                let err = match cause {
                     Cause::Timeout if at + q.limit(deadline) <= now => CommandError::Timeout,
                     Cause::Protocol(e) => CommandError::Protocol(e.clone()),
                     Cause::Shutdown => CommandError::Closed,
@@ -186,6 +190,15 @@ impl Machine {
                 self.io.reply(q.id, Err(err));
             }
         }
+        again
+    }
+
+    /// A data connection is gone: settle its in-flight commands and find a node again.
+    pub(crate) fn node_lost(&mut self, id: ConnId, c: Conn, cause: Cause, now: Instant) {
+        let (addr, was_ready) = (c.addr().clone(), c.is_ready());
+        for q in self.settle_lost(c, &cause, now) {
+            self.queue.push_resend(q);
+        }
         if self.phase.node().is_none_or(|n| n.conn != id) {
             return;
         }
@@ -193,6 +206,7 @@ impl Machine {
         if self.phase.is_closed() {
             return;
         }
+        self.sync_pool(now);
         self.io
             .event(Event::Error(format!("{addr}: {}", cause.describe())));
         if was_ready {

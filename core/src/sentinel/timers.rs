@@ -35,7 +35,12 @@ impl Machine {
 
     fn queue_due(&self) -> Option<Instant> {
         let (limit, _) = self.queue_limit()?;
-        self.queue.next_expiry(limit)
+        let main = self.queue.next_expiry(limit);
+        let pool = self.pool.waiting().next_expiry(limit);
+        match (main, pool) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The earliest deadline of anything the machine waits for.
@@ -110,7 +115,9 @@ impl Machine {
         let Some((limit, err)) = self.queue_limit() else {
             return;
         };
-        for id in self.queue.expire(limit, now) {
+        let mut expired = self.queue.expire(limit, now);
+        expired.extend(self.pool.waiting_mut().expire(limit, now));
+        for id in expired {
             self.io.reply(id, Err(err.clone()));
         }
     }

@@ -97,9 +97,7 @@ impl TestClient {
     pub fn pipeline(&self, cmds: Vec<Cmd>) -> Result<Vec<resp_sentinel::Value>, Error> {
         match &self.inner {
             Inner::Blocking(c) => c.pipeline(cmds),
-            Inner::Tokio(c, _) | Inner::AsyncStd(c) | Inner::Smol(c) => {
-                self.run(c.pipeline(cmds))
-            }
+            Inner::Tokio(c, _) | Inner::AsyncStd(c) | Inner::Smol(c) => self.run(c.pipeline(cmds)),
         }
     }
 
