@@ -15,8 +15,8 @@ use crate::pubsub::{self, Interest};
 use bytes::Bytes;
 use flume::{Receiver, Sender};
 use resp_sentinel_core::sentinel::{
-    Addr, ConnId, Discovered, Discovery, DiscoveryError, Event, Input, Machine, Message, Output,
-    RequestId, SubmitOptions,
+    Addr, ConnId, DedicatedId, Discovered, Discovery, DiscoveryError, Event, Input, Machine,
+    Message, Output, RequestId, SubmitOptions,
 };
 use resp_sentinel_core::{Cmd, Value};
 
@@ -74,6 +74,17 @@ pub enum Msg {
         sink: Option<(Interest, Sender<Message>)>,
         ack: Ack,
     },
+    /// Open a dedicated connection; its id goes to the sender.
+    OpenDedicated(Sender<DedicatedId>),
+    /// Send a unit of work on a dedicated connection.
+    SubmitOn {
+        on: DedicatedId,
+        work: Work,
+        opts: SubmitOptions,
+        reply: Responder,
+    },
+    /// Close a dedicated connection (its handle was dropped).
+    CloseDedicated(DedicatedId),
     /// Deliver every future event to this sink.
     Events(Sender<Event>),
     /// Ask which master the machine currently uses.
@@ -267,6 +278,34 @@ impl<N: Net> Driver<N> {
                     PubSubOp::PUnsubscribe => m.punsubscribe(names, now),
                 }
                 let _ = ack.send(Ok(()));
+            }
+            Msg::OpenDedicated(reply) => {
+                if let Driven::Client(m) = &mut self.driven {
+                    let _ = reply.send(m.open_dedicated(now));
+                }
+            }
+            Msg::SubmitOn {
+                on,
+                work,
+                opts,
+                reply,
+            } => match &mut self.driven {
+                Driven::Client(m) => {
+                    let id = match work {
+                        Work::One(cmd) => m.submit_on(on, cmd, opts, now),
+                        Work::Transaction(cmds) => m.submit_transaction_on(on, cmds, opts, now),
+                        Work::Batch(cmds) => m.submit_batch_on(on, cmds, opts, now),
+                    };
+                    self.pending.insert(id, reply);
+                }
+                Driven::Discovery(..) => {
+                    let _ = reply.send(Err(Error::Closed));
+                }
+            },
+            Msg::CloseDedicated(on) => {
+                if let Driven::Client(m) = &mut self.driven {
+                    m.close_dedicated(on);
+                }
             }
             Msg::Events(sink) => self.events.push(sink),
             Msg::MasterAddr(reply) => {

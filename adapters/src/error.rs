@@ -62,6 +62,10 @@ pub enum Error {
     Rejected(String),
     /// The client was closed (or its runtime shut down), so nothing more can be sent.
     Closed,
+    /// The dedicated connection the command was sent to has ended (a failover retired its
+    /// node, or it was lost); connection state such as `WATCH` is gone, and the command was
+    /// not sent. Open a new one with `Client::dedicated`.
+    DedicatedEnded(String),
 }
 
 impl fmt::Display for Error {
@@ -90,6 +94,7 @@ impl fmt::Display for Error {
             Error::Conversion(e) => write!(f, "unexpected reply: {e}"),
             Error::Rejected(why) => write!(f, "command rejected: {why}"),
             Error::Closed => f.write_str("client closed"),
+            Error::DedicatedEnded(why) => write!(f, "dedicated connection ended: {why}"),
         }
     }
 }
@@ -125,6 +130,7 @@ impl From<CommandError> for Error {
             CommandError::Protocol(p) => Error::Protocol(p),
             CommandError::Closed => Error::Closed,
             CommandError::Rejected(why) => Error::Rejected(why),
+            CommandError::DedicatedEnded(why) => Error::DedicatedEnded(why),
             other => Error::Rejected(other.to_string()),
         }
     }

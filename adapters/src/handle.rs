@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::pubsub::Interest;
 use bytes::Bytes;
 use flume::{Receiver, RecvError, Sender};
-use resp_sentinel_core::sentinel::{Addr, Event, Message, SubmitOptions};
+use resp_sentinel_core::sentinel::{Addr, DedicatedId, Event, Message, SubmitOptions};
 use resp_sentinel_core::{Cmd, FromValue, Value};
 use std::sync::Arc;
 
@@ -53,6 +53,39 @@ impl Handle {
             let _ = reply.send(Err(Error::Closed));
         }
         rx
+    }
+
+    /// Opens a dedicated connection; its id arrives on the receiver (closed when the client
+    /// is).
+    pub(crate) fn open_dedicated(&self) -> Receiver<DedicatedId> {
+        let (tx, rx) = flume::bounded(1);
+        let _ = self.tx.send(Msg::OpenDedicated(tx));
+        rx
+    }
+
+    /// Queues a unit of work on dedicated connection `on`.
+    pub(crate) fn submit_on(
+        &self,
+        on: DedicatedId,
+        work: Work,
+        opts: SubmitOptions,
+    ) -> Receiver<Result<Value, Error>> {
+        let (reply, rx) = flume::bounded(1);
+        let msg = Msg::SubmitOn {
+            on,
+            work,
+            opts,
+            reply: reply.clone(),
+        };
+        if self.tx.send(msg).is_err() {
+            let _ = reply.send(Err(Error::Closed));
+        }
+        rx
+    }
+
+    /// Closes dedicated connection `on`.
+    pub(crate) fn close_dedicated(&self, on: DedicatedId) {
+        let _ = self.tx.send(Msg::CloseDedicated(on));
     }
 
     /// Queues one command.

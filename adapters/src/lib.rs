@@ -45,7 +45,7 @@ pub use runtime::smol;
 #[cfg(feature = "tokio")]
 pub use runtime::tokio;
 
-pub use async_client::{Client, Events, Subscription};
+pub use async_client::{Client, Dedicated, Events, Subscription};
 pub use error::Error;
 pub use resp_sentinel_core as core;
 pub use resp_sentinel_core::breaker::{BreakerConfig, BreakerState};

@@ -198,6 +198,65 @@ macro_rules! client_surface {
             pub $($async_)? fn ping(&self) -> Result<(), Error> {
                 self.query(commands::ping())$($aw)*
             }
+
+            /// A dedicated connection: exclusive to the caller, to the node this client
+            /// uses, verified with `ROLE`, for connection state such as `WATCH` ... `MULTI`
+            /// ... `EXEC`. It is never moved: a failover (or losing that node) ends it, and
+            /// then every command on it fails with [`Error::DedicatedEnded`] (one in flight
+            /// with [`Error::ConnectionLost`]); open a new one. Closed when dropped.
+            pub $($async_)? fn dedicated(&self) -> Result<Dedicated, Error> {
+                let id = self.handle.open_dedicated().$recv()$($aw)*.map_err(|_| Error::Closed)?;
+                Ok(Dedicated {
+                    id,
+                    handle: self.handle.clone(),
+                })
+            }
+        }
+
+        #[doc = concat!(
+            "One caller's ", $flavor, " dedicated connection, from [`Client::dedicated`]: every ",
+            "command goes to that one connection, in order, and none is retried elsewhere."
+        )]
+        pub struct Dedicated {
+            id: resp_sentinel_core::sentinel::DedicatedId,
+            handle: $crate::handle::Shared,
+        }
+
+        impl Dedicated {
+            /// Sends `cmd` on this connection (`WATCH`, `MULTI`, `EXEC`, `SELECT`... are all
+            /// allowed here) and converts the reply.
+            pub $($async_)? fn query<T: FromValue>(&self, cmd: Cmd) -> Result<T, Error> {
+                self.query_with(cmd, $crate::SubmitOptions::default())$($aw)*
+            }
+
+            /// Like [`Dedicated::query`], with this command's own reply timeout.
+            pub $($async_)? fn query_with<T: FromValue>(
+                &self,
+                cmd: Cmd,
+                opts: $crate::SubmitOptions,
+            ) -> Result<T, Error> {
+                let work = $crate::driver::Work::One(cmd);
+                let rx = self.handle.submit_on(self.id, work, opts);
+                self.handle.finish(rx.$recv()$($aw)*)
+            }
+
+            /// `MULTI`, the commands, `EXEC` as one unit here, converted from `EXEC`'s reply.
+            /// After a `WATCH` on this connection, convert into an `Option` (e.g.
+            /// `Option<Vec<i64>>`): `None` means a watched key changed and nothing ran.
+            pub $($async_)? fn transaction<T: FromValue>(
+                &self,
+                cmds: impl IntoIterator<Item = Cmd>,
+            ) -> Result<T, Error> {
+                let work = $crate::driver::Work::Transaction(cmds.into_iter().collect());
+                let rx = self.handle.submit_on(self.id, work, $crate::SubmitOptions::default());
+                self.handle.finish(rx.$recv()$($aw)*)
+            }
+        }
+
+        impl Drop for Dedicated {
+            fn drop(&mut self) {
+                self.handle.close_dedicated(self.id);
+            }
         }
 
         /// Lifecycle events of one client, in order, from [`Client::events`].

@@ -306,6 +306,69 @@ fn blocking_commands_stall_no_one(rt: Rt) {
     });
 }
 
+/// Optimistic transactions on dedicated connections: WATCH ... MULTI ... EXEC retried on
+/// conflict keeps a counter exact under contention; a failover ends a dedicated connection
+/// with a clear error instead of moving it.
+fn watch_on_dedicated_connections(rt: Rt) {
+    let topo = topology(opts());
+    let client = TestClient::new(rt, config_for(&topo), Role::Master);
+    let (per_thread, threads) = (40, 3);
+    let conflicts = Mutex::new(0usize);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let d = client.dedicated().expect("dedicated connection");
+                for _ in 0..per_thread {
+                    loop {
+                        let _: () = d.query(cmd("WATCH").arg("w:n")).unwrap();
+                        let now: Option<i64> = d.query(cmd("GET").arg("w:n")).unwrap();
+                        let next = now.unwrap_or(0) + 1;
+                        let done: Option<Vec<Value>> = d
+                            .transaction(vec![cmd("SET").arg("w:n").arg(next)])
+                            .unwrap();
+                        if done.is_some() {
+                            break;
+                        }
+                        *conflicts.lock().unwrap() += 1;
+                    }
+                }
+            });
+        }
+        // Plain commands on the shared connection meanwhile are unaffected by any WATCH.
+        for _ in 0..50 {
+            assert!(client.incr("w:other").unwrap() > 0);
+        }
+    });
+    let n: i64 = client.query(cmd("GET").arg("w:n")).unwrap();
+    assert_eq!(
+        n,
+        per_thread * threads,
+        "{} conflicts retried",
+        conflicts.lock().unwrap()
+    );
+    // A failover ends a dedicated connection; a new one works on the new master.
+    let d = client.dedicated().unwrap();
+    let _: () = d.query(cmd("WATCH").arg("w:n")).unwrap();
+    let old = topo.failover().expect("SENTINEL FAILOVER");
+    let new = topo
+        .wait_for_new_master(&old, Duration::from_secs(30))
+        .unwrap();
+    support::eventually(Duration::from_secs(20), || {
+        match d.query::<Value>(cmd("GET").arg("w:n")) {
+            Err(Error::DedicatedEnded(why)) => Ok(why),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    support::eventually(Duration::from_secs(20), || {
+        let d2 = client.dedicated().map_err(|e| e.to_string())?;
+        let role: Vec<Value> = d2.query(cmd("ROLE")).map_err(|e| e.to_string())?;
+        match (&role[..], client.master_addr()) {
+            ([Value::Bulk(r), ..], Some(m)) if &r[..] == b"master" && m == new => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    });
+}
+
 macro_rules! on_every_runtime {
     ($($scenario:ident),* $(,)?) => {
         mod blocking { $( #[test] fn $scenario() { super::$scenario(super::Rt::Blocking) } )* }
@@ -322,4 +385,5 @@ on_every_runtime!(
     transactions_through_a_forced_failover,
     reply_flood_from_a_fake_node,
     blocking_commands_stall_no_one,
+    watch_on_dedicated_connections,
 );

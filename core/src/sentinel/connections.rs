@@ -26,6 +26,8 @@ pub(crate) enum Use {
     PubSub,
     /// A pool connection to the data node for one blocking command at a time.
     Blocking,
+    /// One caller's exclusive connection to the data node.
+    Dedicated,
     /// A former data connection: nothing new is written, in-flight replies are still delivered.
     Retired,
 }

@@ -36,7 +36,9 @@ impl Machine {
         match usage {
             Use::Query => self.query_connected(id, now),
             Use::Notices => self.notices_connected(id, now),
-            Use::Node | Use::PubSub | Use::Blocking => self.send_handshake(id, now),
+            Use::Node | Use::PubSub | Use::Blocking | Use::Dedicated => {
+                self.send_handshake(id, now)
+            }
             Use::Retired => self.drop_conn(id, Cause::Shutdown, now),
         }
     }
@@ -63,7 +65,9 @@ impl Machine {
         match usage {
             Use::Notices if idle || is_push => return self.on_notice_frame(id, &v, now),
             Use::PubSub if idle || is_push => return self.out_of_band(v),
-            Use::Node | Use::Retired | Use::Blocking if is_push => return self.out_of_band(v),
+            Use::Node | Use::Retired | Use::Blocking | Use::Dedicated if is_push => {
+                return self.out_of_band(v)
+            }
             Use::Query if is_push => return,
             _ => {}
         }
@@ -82,6 +86,7 @@ impl Machine {
             }
             Pending::Ping => self.on_ping_reply(id, &v, now),
             Pending::User(q) if usage == Use::Blocking => self.on_blocking_reply(id, q, v, now),
+            Pending::User(q) if usage == Use::Dedicated => self.on_dedicated_reply(q, v),
             Pending::User(q) => self.on_user_reply(id, q, v, now),
             Pending::SentinelAuth => self.on_sentinel_auth(id, &v, now),
             Pending::GetMaster { walk }
@@ -102,7 +107,8 @@ impl Machine {
     pub(crate) fn fail_queued(&mut self, err: impl Fn() -> CommandError) {
         let waiting: Vec<_> = self.queue.drain();
         let blocking: Vec<_> = self.pool.waiting_mut().drain();
-        for q in waiting.into_iter().chain(blocking) {
+        let dedicated = self.dedicated.drain_waiting();
+        for q in waiting.into_iter().chain(blocking).chain(dedicated) {
             self.io.reply(q.id, Err(err()));
         }
     }
@@ -124,6 +130,7 @@ impl Machine {
             }
             Use::Node | Use::Retired => self.node_lost(id, c, cause, now),
             Use::Blocking => self.pool_lost(id, c, cause, now),
+            Use::Dedicated => self.dedicated_lost(id, c, cause, now),
         }
     }
 }

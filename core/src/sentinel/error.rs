@@ -101,6 +101,9 @@ pub enum CommandError {
     Closed,
     /// The command cannot be multiplexed (e.g. `SUBSCRIBE`: use the machine's subscribe API).
     Rejected(String),
+    /// The dedicated connection it was submitted to has ended (its node was retired by a
+    /// failover, or the connection was lost): its connection state is gone; never sent.
+    DedicatedEnded(String),
 }
 
 impl fmt::Display for CommandError {
@@ -123,6 +126,12 @@ impl fmt::Display for CommandError {
             CommandError::Protocol(e) => write!(f, "{e}"),
             CommandError::Closed => f.write_str("client closed"),
             CommandError::Rejected(m) => write!(f, "command rejected: {m}"),
+            CommandError::DedicatedEnded(m) => {
+                write!(
+                    f,
+                    "dedicated connection ended; the command was not sent: {m}"
+                )
+            }
         }
     }
 }

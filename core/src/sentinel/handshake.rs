@@ -154,6 +154,10 @@ impl Machine {
                 _ => return,
             },
             Use::PubSub => self.phase.node().map_or(self.cfg.role, |n| n.expect),
+            Use::Dedicated => match self.dedicated_role(id) {
+                Some(r) => r,
+                None => return self.drop_conn(id, Cause::Unexpected("node gone".into()), now),
+            },
             Use::Blocking => match self.pool_role(id) {
                 Some(r) => r,
                 None => return self.drop_conn(id, Cause::Unexpected("pool node gone".into()), now),
@@ -191,6 +195,9 @@ impl Machine {
         if usage == Use::Blocking {
             return self.pool_ready(id, now);
         }
+        if usage == Use::Dedicated {
+            return self.dedicated_ready(id, now);
+        }
         if let Some(c) = self.io.get_mut(id) {
             c.set_ready();
         }
@@ -216,5 +223,6 @@ impl Machine {
         self.flush_queue(now);
         self.sync_pubsub(now);
         self.sync_pool(now);
+        self.sync_dedicated(now);
     }
 }

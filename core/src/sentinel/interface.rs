@@ -104,6 +104,8 @@ pub enum PeerKind {
     DataSubscriber(Role),
     /// A data node used for one blocking command at a time (`BLPOP`, `XREAD BLOCK`, `WAIT`...).
     DataBlocking(Role),
+    /// A data node used by one caller exclusively (a dedicated connection, e.g. for `WATCH`).
+    DataDedicated(Role),
 }
 
 /// A fact the driver reports to the machine.

@@ -8,6 +8,7 @@ use super::backoff::Pacing;
 use super::blocking::{blocking_timeout, BlockingPool};
 use super::config::Config;
 use super::connections::Io;
+use super::dedicated::{DedicatedConns, DedicatedId};
 use super::discovery::Target;
 use super::epoch::MasterHistory;
 use super::error::CommandError;
@@ -138,6 +139,8 @@ pub struct Machine {
     pub(super) pubsub: PubSub,
     /// Connections for blocking commands, and those waiting for one.
     pub(super) pool: BlockingPool,
+    /// Callers' exclusive connections.
+    pub(super) dedicated: DedicatedConns,
 }
 
 impl Machine {
@@ -164,6 +167,7 @@ impl Machine {
             picker: ReplicaPicker::default(),
             pubsub: PubSub::default(),
             pool: BlockingPool::new(),
+            dedicated: DedicatedConns::default(),
         };
         m.start_walk(now);
         m
@@ -198,7 +202,7 @@ impl Machine {
 
     /// Number of commands waiting to be sent.
     pub fn queued(&self) -> usize {
-        self.queue.len() + self.pool.queued()
+        self.queue.len() + self.pool.queued() + self.dedicated.queued()
     }
 
     // ---- inputs ----
@@ -248,6 +252,58 @@ impl Machine {
         now: Instant,
     ) -> RequestId {
         self.submit_work(Work::Transaction(cmds), opts, now)
+    }
+
+    /// Opens a dedicated connection: exclusive to the caller, to the node in use (the master,
+    /// for a master client), verified with `ROLE`, for connection state such as `WATCH`. It
+    /// is bound to that node and never moved: when the node is retired (a failover starts,
+    /// the node is lost) it ends, and what it carries fails ([`CommandError::ConnectionLost`]
+    /// if written, else [`CommandError::DedicatedEnded`]). Submissions made before a node is
+    /// ready wait for it. Close it with [`Machine::close_dedicated`].
+    pub fn open_dedicated(&mut self, now: Instant) -> DedicatedId {
+        self.dedicated_open(now)
+    }
+
+    /// Sends a command on dedicated connection `on` (any command but the pub/sub ones:
+    /// `WATCH`, `MULTI`, `EXEC`, `SELECT`... act on that connection only). Its reply comes out
+    /// as [`Output::Reply`] as it is: no retry elsewhere, ever.
+    pub fn submit_on(
+        &mut self,
+        on: DedicatedId,
+        cmd: Cmd,
+        opts: SubmitOptions,
+        now: Instant,
+    ) -> RequestId {
+        self.submit_dedicated(on, Work::One(cmd), opts, now)
+    }
+
+    /// A pipeline on dedicated connection `on`: written back to back, answered once with an
+    /// array of the replies.
+    pub fn submit_batch_on(
+        &mut self,
+        on: DedicatedId,
+        cmds: Vec<Cmd>,
+        opts: SubmitOptions,
+        now: Instant,
+    ) -> RequestId {
+        self.submit_dedicated(on, Work::Batch(cmds), opts, now)
+    }
+
+    /// `MULTI`, the commands, `EXEC` as one unit on dedicated connection `on`; after a
+    /// `WATCH` there, a null reply means a watched key changed and nothing ran.
+    pub fn submit_transaction_on(
+        &mut self,
+        on: DedicatedId,
+        cmds: Vec<Cmd>,
+        opts: SubmitOptions,
+        now: Instant,
+    ) -> RequestId {
+        self.submit_dedicated(on, Work::Transaction(cmds), opts, now)
+    }
+
+    /// Closes dedicated connection `on`; what it still carries fails with `Closed`.
+    pub fn close_dedicated(&mut self, on: DedicatedId) {
+        self.dedicated_close(on);
     }
 
     /// Subscribes the caller to `channels`; messages come out as [`Output::Message`].
@@ -374,6 +430,48 @@ impl Machine {
         id
     }
 
+    /// Sends a unit of work on a dedicated connection.
+    fn submit_dedicated(
+        &mut self,
+        on: DedicatedId,
+        work: Work,
+        opts: SubmitOptions,
+        now: Instant,
+    ) -> RequestId {
+        let id = self.queue.next_id();
+        let cmds = match &work {
+            Work::One(c) => std::slice::from_ref(c),
+            Work::Batch(c) | Work::Transaction(c) => c.as_slice(),
+        };
+        let refused = if self.phase.is_over() || self.goal != Goal::Client {
+            Some(CommandError::Closed)
+        } else {
+            cmds.iter().find_map(pubsub_refusal)
+        };
+        if let Some(err) = refused {
+            self.io.reply(id, Err(err));
+            return id;
+        }
+        if work.replies() == 0 {
+            self.io.reply(id, Ok(crate::Value::Array(Vec::new())));
+            return id;
+        }
+        let q = Queued {
+            id,
+            work,
+            idempotent: false,
+            submitted: now,
+            attempts: 0,
+            timeout: opts.timeout,
+            got: Vec::new(),
+        };
+        self.dedicated_submit(on, q, now);
+        if self.phase.node().is_none() && !self.walker.pending() {
+            self.start_walk(now);
+        }
+        id
+    }
+
     /// Why a unit of work cannot be taken at all, if it cannot.
     fn refuse(&self, work: &Work) -> Option<CommandError> {
         if self.phase.is_over() || self.goal != Goal::Client {
@@ -392,6 +490,22 @@ impl Machine {
 /// Commands that change what the shared connection answers: each is refused with the API to
 /// use instead.
 fn refusal(cmd: &Cmd) -> Option<CommandError> {
+    const TRANSACTION: &[&str] = &["MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"];
+    if let Some(err) = pubsub_refusal(cmd) {
+        return Some(err);
+    }
+    if let Some(n) = TRANSACTION.iter().find(|n| cmd.is(n)) {
+        return Some(CommandError::Rejected(format!(
+            "{n} would change the shared connection for every caller; use a transaction \
+             (MULTI ... EXEC as one unit), or a dedicated connection for WATCH"
+        )));
+    }
+    None
+}
+
+/// Commands that turn a connection into a subscriber: refused everywhere but the
+/// subscription API.
+fn pubsub_refusal(cmd: &Cmd) -> Option<CommandError> {
     const PUBSUB: &[&str] = &[
         "SUBSCRIBE",
         "PSUBSCRIBE",
@@ -401,17 +515,9 @@ fn refusal(cmd: &Cmd) -> Option<CommandError> {
         "SUNSUBSCRIBE",
         "MONITOR",
     ];
-    const TRANSACTION: &[&str] = &["MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"];
-    if let Some(n) = PUBSUB.iter().find(|n| cmd.is(n)) {
-        return Some(CommandError::Rejected(format!(
-            "{n} changes the connection mode; use Machine::subscribe"
-        )));
-    }
-    if let Some(n) = TRANSACTION.iter().find(|n| cmd.is(n)) {
-        return Some(CommandError::Rejected(format!(
-            "{n} would change the shared connection for every caller; use \
-             Machine::submit_transaction (a client's transaction()) for MULTI ... EXEC"
-        )));
-    }
-    None
+    PUBSUB.iter().find(|n| cmd.is(n)).map(|n| {
+        CommandError::Rejected(format!(
+            "{n} changes the connection mode; use the subscribe API"
+        ))
+    })
 }

@@ -72,6 +72,7 @@ mod backoff;
 mod blocking;
 mod config;
 mod connections;
+mod dedicated;
 mod discovery;
 mod dispatch;
 mod epoch;
@@ -98,6 +99,7 @@ mod watch;
 mod tests;
 
 pub use config::{Backoff, Config, Credentials, Jitter, Protocol, ReplicaStrategy};
+pub use dedicated::DedicatedId;
 pub use discovery::{Discovered, Discovery};
 pub use error::{CommandError, DiscoveryError};
 pub use interface::{

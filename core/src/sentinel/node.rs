@@ -162,8 +162,10 @@ impl Machine {
             self.queue.push_resend(q);
         }
         self.close_if_drained(n.conn);
-        // Nothing more runs on the node: its blocking commands' connections close too.
+        // Nothing more runs on the node: its blocking commands' and dedicated connections
+        // close too.
         self.sync_pool(now);
+        self.sync_dedicated(now);
     }
 
     /// Settles the caller's commands a lost connection carried: those never written, and
@@ -207,6 +209,7 @@ impl Machine {
             return;
         }
         self.sync_pool(now);
+        self.sync_dedicated(now);
         self.io
             .event(Event::Error(format!("{addr}: {}", cause.describe())));
         if was_ready {

@@ -37,10 +37,8 @@ impl Machine {
         let (limit, _) = self.queue_limit()?;
         let main = self.queue.next_expiry(limit);
         let pool = self.pool.waiting().next_expiry(limit);
-        match (main, pool) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let dedicated = self.dedicated.next_expiry(limit);
+        [main, pool, dedicated].into_iter().flatten().min()
     }
 
     /// The earliest deadline of anything the machine waits for.
@@ -117,6 +115,7 @@ impl Machine {
         };
         let mut expired = self.queue.expire(limit, now);
         expired.extend(self.pool.waiting_mut().expire(limit, now));
+        expired.extend(self.dedicated.expire(limit, now));
         for id in expired {
             self.io.reply(id, Err(err.clone()));
         }

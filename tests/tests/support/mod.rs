@@ -125,6 +125,20 @@ impl TestClient {
         }
     }
 
+    /// A dedicated connection.
+    pub fn dedicated(&self) -> Result<TestDedicated<'_>, Error> {
+        let inner = match &self.inner {
+            Inner::Blocking(c) => DedicatedInner::Blocking(c.dedicated()?),
+            Inner::Tokio(c, _) | Inner::AsyncStd(c) | Inner::Smol(c) => {
+                DedicatedInner::Async(self.run(c.dedicated())?)
+            }
+        };
+        Ok(TestDedicated {
+            client: self,
+            inner,
+        })
+    }
+
     /// `INCR key`.
     pub fn incr(&self, key: &str) -> Result<i64, Error> {
         self.query(resp_sentinel::cmd("INCR").arg(key))
@@ -158,6 +172,35 @@ impl TestClient {
             Inner::Tokio(c, _) | Inner::AsyncStd(c) | Inner::Smol(c) => {
                 TestSub::Async(self.run(c.subscribe(&[channel])).expect("subscribe"))
             }
+        }
+    }
+}
+
+enum DedicatedInner {
+    Blocking(blocking::Dedicated),
+    Async(resp_sentinel::Dedicated),
+}
+
+/// A dedicated connection of any flavor, driven on its client's runtime.
+pub struct TestDedicated<'a> {
+    client: &'a TestClient,
+    inner: DedicatedInner,
+}
+
+impl TestDedicated<'_> {
+    /// Sends a command on the dedicated connection.
+    pub fn query<T: FromValue>(&self, cmd: Cmd) -> Result<T, Error> {
+        match &self.inner {
+            DedicatedInner::Blocking(d) => d.query(cmd),
+            DedicatedInner::Async(d) => self.client.run(d.query(cmd)),
+        }
+    }
+
+    /// A transaction on the dedicated connection.
+    pub fn transaction<T: FromValue>(&self, cmds: Vec<Cmd>) -> Result<T, Error> {
+        match &self.inner {
+            DedicatedInner::Blocking(d) => d.transaction(cmds),
+            DedicatedInner::Async(d) => self.client.run(d.transaction(cmds)),
         }
     }
 }

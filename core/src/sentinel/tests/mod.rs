@@ -5,6 +5,7 @@
 mod blocking;
 mod candidate;
 mod commands;
+mod dedicated;
 mod discovery;
 mod epoch;
 mod fence;
