@@ -109,9 +109,13 @@ async fn read_loop<R: AsyncIo>(
 /// Starts the driver task for `driven` on runtime `R`; returns the loop's sender.
 pub(crate) fn spawn_driver<R: AsyncIo>(driven: Driven, connect_timeout: Duration) -> Sender<Msg> {
     let ((tx, rx), (io_tx, io_rx)) = crate::driver::channels();
+    // The loop holds a request sender of its own, so a discovery (which no handle feeds)
+    // is not ended by its request channel closing; a client's loop ends on `Shutdown`.
+    let keep = tx.clone();
     let net = AsyncNet::<R>::new(connect_timeout);
     let mut driver = Driver::new(driven, net, io_tx);
     R::spawn(async move {
+        let _keep = keep;
         loop {
             driver.flush();
             if driver.finished() {

@@ -112,8 +112,12 @@ fn read_loop(conn: ConnId, mut stream: TcpStream, tx: Sender<Msg>) {
 /// Starts the driver thread for `driven`; returns the loop's sender.
 pub(crate) fn spawn_driver(driven: Driven, connect_timeout: Duration) -> Sender<Msg> {
     let ((tx, rx), (io_tx, io_rx)) = crate::driver::channels();
+    // The loop holds a request sender of its own, so a discovery (which no handle feeds)
+    // is not ended by its request channel closing; a client's loop ends on `Shutdown`.
+    let keep = tx.clone();
     let mut driver = Driver::new(driven, ThreadNet { connect_timeout }, io_tx);
     spawn("resp-sentinel-driver", move || loop {
+        let _keep = &keep;
         driver.flush();
         if driver.finished() {
             return;
