@@ -369,6 +369,33 @@ fn watch_on_dedicated_connections(rt: Rt) {
     });
 }
 
+/// A data node that drips its reply one byte every 200 ms: the command times out at its
+/// deadline (1 s), the trickle of bytes does not keep it alive.
+fn a_dripping_node_is_cut_off_at_the_deadline(rt: Rt) {
+    let node = FakeServer::start(|w| {
+        if let Some(a) = handshake(w) {
+            return a;
+        }
+        Answer::Drip {
+            bytes: b"$20\r\nabcdefghijklmnopqrst\r\n".to_vec(),
+            gap: Duration::from_millis(200),
+        }
+    });
+    let sentinel = FakeSentinel::naming(node.addr());
+    let mut config = Config::new(vec![sentinel.addr()], "drip");
+    config.command_timeout = Duration::from_secs(1);
+    let client = TestClient::new(rt, config, Role::Master);
+    assert_eq!(client.query::<String>(cmd("PING")).unwrap(), "PONG");
+    let started = Instant::now();
+    let err = client.query::<Value>(cmd("GET").arg("k")).unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err, Error::Timeout), "{err:?}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_millis(2500),
+        "{took:?}"
+    );
+}
+
 macro_rules! on_every_runtime {
     ($($scenario:ident),* $(,)?) => {
         mod blocking { $( #[test] fn $scenario() { super::$scenario(super::Rt::Blocking) } )* }
@@ -386,4 +413,5 @@ on_every_runtime!(
     reply_flood_from_a_fake_node,
     blocking_commands_stall_no_one,
     watch_on_dedicated_connections,
+    a_dripping_node_is_cut_off_at_the_deadline,
 );
