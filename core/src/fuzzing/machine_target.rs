@@ -441,8 +441,8 @@ mod tests {
             4, 0, 0, 0, // query: sentinels still name 10.0.0.1 ...
             4, 0, 31, 0, // ... at epoch 0
             6, // connect the probe
-            4, 3, 4, 0, // probe: ROLE master (early switch; 10.0.0.1 is replaced)
-            4, 2, 7, 0, // old data connection: :1 for the INCR in flight (then closed)
+            4, 3, 4, 0, // probe: ROLE master (early switch; 10.0.0.1 is replaced and its
+            // connection closed: the INCR in flight there fails with ConnectionLost)
             7, 11, // 5 s later: backstop poll
             4, 0, 0, 0, // query: a lagging sentinel still names 10.0.0.1 ...
             4, 0, 31, 0, // ... at epoch 0: stale

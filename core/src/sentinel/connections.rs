@@ -302,6 +302,15 @@ impl Io {
         self.conns.get_mut(&id)
     }
 
+    /// Retired data connections to `addr` (commands written there still wait for replies).
+    pub(crate) fn retired_to(&self, addr: &Addr) -> Vec<ConnId> {
+        self.conns
+            .iter()
+            .filter(|(_, c)| c.usage == Use::Retired && c.addr == *addr)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     /// Every connection, in id order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (ConnId, &Conn)> {
         self.conns.iter().map(|(id, c)| (*id, c))

@@ -212,6 +212,15 @@ impl Machine {
         self.phase.verified();
         if expect == Role::Master {
             let old = self.history.verified(&addr, now);
+            if let Some(o) = old.as_ref().filter(|o| **o != addr) {
+                // What is still in flight to the replaced master is settled now (sent, so
+                // `ConnectionLost` unless idempotent) rather than at its timeout: a frozen old
+                // master would otherwise hold those callers for `command_timeout`.
+                for id in self.io.retired_to(o) {
+                    let why = format!("{o} was replaced by {addr}");
+                    self.drop_conn(id, Cause::Unexpected(why), now);
+                }
+            }
             if old.as_ref() != Some(&addr) {
                 self.io.event(Event::MasterChanged {
                     old,
