@@ -70,6 +70,9 @@ impl BackoffState {
 pub(crate) struct Pacing {
     rng: Rng,
     state: BackoffState,
+    /// A node broke the protocol since it last proved healthy: passing its handshake again
+    /// does not reset the backoff (it would reconnect at once, forever).
+    strikes: u32,
 }
 
 impl Pacing {
@@ -78,6 +81,7 @@ impl Pacing {
         Pacing {
             rng: Rng::new(seed),
             state: BackoffState::default(),
+            strikes: 0,
         }
     }
 
@@ -86,9 +90,25 @@ impl Pacing {
         self.state.next_delay(policy, &mut self.rng)
     }
 
-    /// Something succeeded: the next failure waits the shortest delay again.
+    /// A node was verified: the next failure waits the shortest delay again, unless a node
+    /// broke the protocol and has not proved healthy since.
     pub(crate) fn reset(&mut self) {
-        self.state.reset();
+        if self.strikes == 0 {
+            self.state.reset();
+        }
+    }
+
+    /// A node broke the protocol (an invalid or unexpected reply).
+    pub(crate) fn strike(&mut self) {
+        self.strikes = self.strikes.saturating_add(1);
+    }
+
+    /// The node answered a health check properly: it is trusted again.
+    pub(crate) fn healthy(&mut self) {
+        if self.strikes > 0 {
+            self.strikes = 0;
+            self.state.reset();
+        }
     }
 
     /// The machine's random numbers (replica choice draws from the same seed).

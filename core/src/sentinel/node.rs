@@ -135,6 +135,8 @@ impl Machine {
             self.io.event(Event::Error(why));
             self.retire_node(now);
             self.start_walk(now);
+        } else if error_text(v).is_none() && self.ready_conn() == Some(id) {
+            self.pacing.healthy();
         }
         self.close_if_drained(id);
     }
@@ -212,7 +214,11 @@ impl Machine {
         self.sync_dedicated(now);
         self.io
             .event(Event::Error(format!("{addr}: {}", cause.describe())));
-        if was_ready {
+        if was_ready && matches!(cause, Cause::Protocol(_) | Cause::Unexpected(_)) {
+            // It broke the protocol: reconnect after a growing delay, not at once.
+            self.pacing.strike();
+            self.back_off(now);
+        } else if was_ready {
             self.start_walk(now);
         } else if self.candidate().is_some() && self.handshake.auth_error().is_none() {
             // Fenced with a known successor: try it again soon (sentinel polls go on meanwhile).

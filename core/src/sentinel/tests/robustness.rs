@@ -246,3 +246,46 @@ fn a_reply_past_max_reply_len_fails_the_command_and_drops_the_connection() {
         "{r:?}"
     );
 }
+
+#[test]
+fn a_node_that_sends_extra_replies_is_reconnected_with_a_growing_delay() {
+    let (mut t, mut d) = T::ready(T::cfg(1), "10.0.0.1:6379");
+    let mut delays = Vec::new();
+    for round in 0..8 {
+        let (_, _) = t.submit(cmd("GET").arg("k"));
+        // The reply, then one nobody asked for.
+        let o = t.feed(d, "$1\r\nv\r\n+EXTRA\r\n");
+        assert!(closed(&o, d), "round {round}: desync detected");
+        let delay = events(&o)
+            .into_iter()
+            .find_map(|e| match e {
+                Event::Reconnecting { delay } => Some(delay),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("round {round}: backs off: {o:?}"));
+        delays.push(delay);
+        // After the delay: sentinels asked, the same node verified again.
+        let mut o = t.fire();
+        let q = loop {
+            if let Some(q) = t.query() {
+                if sent(&o, q).contains("get-master") {
+                    break q;
+                }
+            }
+            o = t.fire();
+        };
+        let s = sent(&o, q);
+        let o = t.answer(q, &s, &arr(&["10.0.0.1", "6379"]));
+        d = connect_of(&o, PeerKind::Data(Role::Master))
+            .expect("reconnects")
+            .0;
+        t.verify(d, ROLE_MASTER);
+    }
+    let cap = t.config().backoff.cap;
+    assert!(delays.iter().all(|d| *d <= cap));
+    let late = delays[4..].iter().max().unwrap();
+    assert!(
+        *late > t.config().backoff.base * 2,
+        "delays do not grow: {delays:?}"
+    );
+}
