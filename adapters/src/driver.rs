@@ -15,8 +15,8 @@ use crate::pubsub::{self, Interest};
 use bytes::Bytes;
 use flume::{Receiver, Sender};
 use resp_sentinel_core::sentinel::{
-    Addr, ConnId, DedicatedId, Discovered, Discovery, DiscoveryError, Event, Input, Machine,
-    Message, Output, RequestId, SubmitOptions,
+    Addr, ConnId, ConnectFailure, DedicatedId, Discovered, Discovery, DiscoveryError, Event, Input,
+    Machine, Message, Output, RequestId, SubmitOptions,
 };
 use resp_sentinel_core::{Cmd, Value};
 
@@ -325,7 +325,8 @@ impl<N: Net> Driver<N> {
             Msg::ConnectFailed(conn, why) => {
                 if self.opening.remove(&conn) {
                     tracing::debug!(conn = conn.0, error = %why, "connect failed");
-                    self.driven.handle_input(Input::ConnectFailed(conn), now);
+                    let input = Input::ConnectFailedWith(conn, connect_failure(&why));
+                    self.driven.handle_input(input, now);
                 }
             }
             Msg::Received(conn, bytes) => {
@@ -390,6 +391,24 @@ impl<N: Net> Driver<N> {
     }
 }
 
+/// What kind of connect failure an I/O error is, for the machine's errors.
+fn connect_failure(e: &io::Error) -> ConnectFailure {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => ConnectFailure::Refused,
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ConnectFailure::TimedOut,
+        io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
+            ConnectFailure::Unreachable
+        }
+        // `ToSocketAddrs` reports a name that does not resolve as an uncategorised error
+        // ("failed to lookup address information"); ours says "no address resolved".
+        io::ErrorKind::NotFound => ConnectFailure::Unresolved,
+        _ if e.to_string().contains("lookup") || e.to_string().contains("resolve") => {
+            ConnectFailure::Unresolved
+        }
+        _ => ConnectFailure::Other,
+    }
+}
+
 fn trace_event(event: &Event) {
     match event {
         Event::Error(e) => tracing::warn!(error = %e, "sentinel client error"),
@@ -407,5 +426,36 @@ fn trace_event(event: &Event) {
             tracing::info!(old = %old, new = %new, "master changed")
         }
         other => tracing::debug!(event = ?other, "sentinel client event"),
+    }
+}
+
+#[cfg(test)]
+mod connect_failure_tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_map_to_distinct_connect_failures() {
+        let e = |k, m: &str| io::Error::new(k, m.to_string());
+        let refused = e(io::ErrorKind::ConnectionRefused, "refused");
+        assert_eq!(connect_failure(&refused), ConnectFailure::Refused);
+        let timed_out = e(io::ErrorKind::TimedOut, "connect timed out");
+        assert_eq!(connect_failure(&timed_out), ConnectFailure::TimedOut);
+        let lookup = e(
+            io::ErrorKind::Other,
+            "failed to lookup address information: Name or service not known",
+        );
+        assert_eq!(connect_failure(&lookup), ConnectFailure::Unresolved);
+        let ours = e(io::ErrorKind::NotFound, "no address resolved");
+        assert_eq!(connect_failure(&ours), ConnectFailure::Unresolved);
+        let odd = e(io::ErrorKind::PermissionDenied, "denied");
+        assert_eq!(connect_failure(&odd), ConnectFailure::Other);
+        // The real thing: nothing listens on a port just released.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let real = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap_err();
+        assert_eq!(connect_failure(&real), ConnectFailure::Refused);
     }
 }

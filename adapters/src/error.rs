@@ -66,6 +66,9 @@ pub enum Error {
     /// node, or it was lost); connection state such as `WATCH` is gone, and the command was
     /// not sent. Open a new one with `Client::dedicated`.
     DedicatedEnded(String),
+    /// No node could serve the command within its timeout; the text says what went wrong
+    /// with the last node tried (e.g. it reports role `slave`, or is loading). Never sent.
+    Unavailable(String),
 }
 
 impl fmt::Display for Error {
@@ -95,6 +98,7 @@ impl fmt::Display for Error {
             Error::Rejected(why) => write!(f, "command rejected: {why}"),
             Error::Closed => f.write_str("client closed"),
             Error::DedicatedEnded(why) => write!(f, "dedicated connection ended: {why}"),
+            Error::Unavailable(why) => write!(f, "no usable node: {why}"),
         }
     }
 }
@@ -131,6 +135,7 @@ impl From<CommandError> for Error {
             CommandError::Closed => Error::Closed,
             CommandError::Rejected(why) => Error::Rejected(why),
             CommandError::DedicatedEnded(why) => Error::DedicatedEnded(why),
+            CommandError::Unavailable(why) => Error::Unavailable(why),
             other => Error::Rejected(other.to_string()),
         }
     }

@@ -50,6 +50,7 @@ pub struct FakeServer {
     addr: Addr,
     stop: Arc<AtomicBool>,
     sent: Arc<AtomicU64>,
+    accepted: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -64,12 +65,14 @@ impl FakeServer {
         let port = listener.local_addr().expect("local addr").port();
         let stop = Arc::new(AtomicBool::new(false));
         let sent = Arc::new(AtomicU64::new(0));
+        let accepted = Arc::new(AtomicU64::new(0));
         let script: Arc<Script> = Arc::new(script);
-        let (stop2, sent2) = (stop.clone(), sent.clone());
+        let (stop2, sent2, accepted2) = (stop.clone(), sent.clone(), accepted.clone());
         let thread = std::thread::spawn(move || {
             while !stop2.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((stream, _)) => {
+                        accepted2.fetch_add(1, Ordering::Relaxed);
                         let (script, stop, sent) = (script.clone(), stop2.clone(), sent2.clone());
                         std::thread::spawn(move || serve(stream, &*script, &stop, &sent));
                     }
@@ -81,6 +84,7 @@ impl FakeServer {
             addr: Addr::new("127.0.0.1", port),
             stop,
             sent,
+            accepted,
             thread: Some(thread),
         }
     }
@@ -88,6 +92,11 @@ impl FakeServer {
     /// Where it listens.
     pub fn addr(&self) -> Addr {
         self.addr.clone()
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
     }
 
     /// Bytes written to clients so far.

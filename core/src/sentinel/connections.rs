@@ -61,7 +61,7 @@ pub(crate) enum Pending {
 /// Why a connection went away.
 #[derive(Clone, Debug)]
 pub(crate) enum Cause {
-    ConnectFailed,
+    ConnectFailed(super::interface::ConnectFailure),
     Closed,
     Timeout,
     Protocol(ProtocolError),
@@ -72,7 +72,10 @@ pub(crate) enum Cause {
 impl Cause {
     pub(crate) fn describe(&self) -> String {
         match self {
-            Cause::ConnectFailed => "connect failed".into(),
+            Cause::ConnectFailed(super::interface::ConnectFailure::Other) => {
+                "connect failed".into()
+            }
+            Cause::ConnectFailed(why) => format!("connect failed: {why}"),
             Cause::Closed => "connection closed".into(),
             Cause::Timeout => "timed out".into(),
             Cause::Protocol(e) => format!("invalid reply: {e}"),

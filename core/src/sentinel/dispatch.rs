@@ -3,7 +3,7 @@
 
 use super::connections::{Answer, Cause, Conn, Decoded, Pending, Use};
 use super::error::CommandError;
-use super::interface::{ConnId, Input};
+use super::interface::{ConnId, ConnectFailure, Input};
 use super::machine::Machine;
 use crate::Value;
 use std::time::Instant;
@@ -13,19 +13,22 @@ impl Machine {
     pub(crate) fn dispatch(&mut self, input: Input<'_>, now: Instant) {
         match input {
             Input::Connected(id) => self.on_connected(id, now),
-            Input::ConnectFailed(id) => {
-                if self.io.get(id).is_some_and(|c| !c.is_open()) {
-                    if let Some(c) = self.io.forget(id) {
-                        self.lost(id, c, Cause::ConnectFailed, now);
-                    }
-                }
-            }
+            Input::ConnectFailed(id) => self.connect_failed(id, ConnectFailure::Other, now),
+            Input::ConnectFailedWith(id, why) => self.connect_failed(id, why, now),
             Input::Closed(id) => {
                 if let Some(c) = self.io.forget(id) {
                     self.lost(id, c, Cause::Closed, now);
                 }
             }
             Input::Received(id, bytes) => self.on_received(id, bytes, now),
+        }
+    }
+
+    fn connect_failed(&mut self, id: ConnId, why: ConnectFailure, now: Instant) {
+        if self.io.get(id).is_some_and(|c| !c.is_open()) {
+            if let Some(c) = self.io.forget(id) {
+                self.lost(id, c, Cause::ConnectFailed(why), now);
+            }
         }
     }
 

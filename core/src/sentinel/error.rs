@@ -101,6 +101,10 @@ pub enum CommandError {
     Closed,
     /// The command cannot be multiplexed (e.g. `SUBSCRIBE`: use the machine's subscribe API).
     Rejected(String),
+    /// It waited its timeout while no node could serve it; the text says what went wrong
+    /// last (e.g. the node at host:port reports role `slave`, or is loading its dataset).
+    /// Never sent.
+    Unavailable(String),
     /// The dedicated connection it was submitted to has ended (its node was retired by a
     /// failover, or the connection was lost): its connection state is gone; never sent.
     DedicatedEnded(String),
@@ -126,6 +130,12 @@ impl fmt::Display for CommandError {
             CommandError::Protocol(e) => write!(f, "{e}"),
             CommandError::Closed => f.write_str("client closed"),
             CommandError::Rejected(m) => write!(f, "command rejected: {m}"),
+            CommandError::Unavailable(m) => {
+                write!(
+                    f,
+                    "no usable node within the timeout; the command was not sent: {m}"
+                )
+            }
             CommandError::DedicatedEnded(m) => {
                 write!(
                     f,

@@ -17,6 +17,9 @@ pub(crate) struct Handshake {
     resp3: bool,
     /// The last refusal of our credentials; commands fail with it until a node accepts them.
     auth_error: Option<String>,
+    /// What went wrong with the last node tried, until one is verified (for the error of a
+    /// command that waited in vain).
+    trouble: Option<String>,
 }
 
 impl Handshake {
@@ -25,6 +28,7 @@ impl Handshake {
         Handshake {
             resp3: true,
             auth_error: None,
+            trouble: None,
         }
     }
 
@@ -41,6 +45,17 @@ impl Handshake {
     /// A node accepted the handshake.
     fn succeeded(&mut self) {
         self.auth_error = None;
+        self.trouble = None;
+    }
+
+    /// Notes what went wrong with a node.
+    pub(crate) fn trouble_with(&mut self, why: String) {
+        self.trouble = Some(why);
+    }
+
+    /// What went wrong with the last node tried, since one was last verified.
+    pub(crate) fn trouble(&self) -> Option<&String> {
+        self.trouble.as_ref()
     }
 }
 
@@ -135,6 +150,12 @@ impl Machine {
     }
 
     fn handshake_failed(&mut self, id: ConnId, why: String, auth: bool, now: Instant) {
+        let at = self
+            .io
+            .get(id)
+            .map(|c| c.addr().to_string())
+            .unwrap_or_default();
+        self.handshake.trouble_with(format!("{at}: {why}"));
         if auth {
             self.handshake.auth_error = Some(why.clone());
             self.fail_queued(|| CommandError::Auth(why.clone()));
@@ -186,6 +207,19 @@ impl Machine {
                 self.demote_sentinel(&s);
             }
             let why = format!("{addr} is not a {expect:?} (ROLE says {got:?})");
+            let said = match &got {
+                RoleReply::Master => "master".to_string(),
+                RoleReply::Replica => "slave".to_string(),
+                RoleReply::Other(s) => format!("`{s}`"),
+            };
+            let wanted = if expect == Role::Master {
+                "master"
+            } else {
+                "replica"
+            };
+            self.handshake.trouble_with(format!(
+                "the node at {addr} reports role {said}, expected {wanted}"
+            ));
             self.io.event(Event::Error(why.clone()));
             return self.drop_conn(id, Cause::Unexpected(why), now);
         }

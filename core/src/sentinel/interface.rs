@@ -108,6 +108,34 @@ pub enum PeerKind {
     DataDedicated(Role),
 }
 
+/// Why a connection could not be established, as the driver saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConnectFailure {
+    /// The host name did not resolve to any address.
+    Unresolved,
+    /// Nothing listens there (connection refused).
+    Refused,
+    /// No answer within the connect timeout.
+    TimedOut,
+    /// No route to the host or its network.
+    Unreachable,
+    /// Another reason (the driver did not say, or it fits none of the above).
+    Other,
+}
+
+impl fmt::Display for ConnectFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConnectFailure::Unresolved => "host name not found",
+            ConnectFailure::Refused => "connection refused",
+            ConnectFailure::TimedOut => "connect timed out",
+            ConnectFailure::Unreachable => "host unreachable",
+            ConnectFailure::Other => "connect failed",
+        })
+    }
+}
+
 /// A fact the driver reports to the machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -116,6 +144,8 @@ pub enum Input<'a> {
     Connected(ConnId),
     /// The connection could not be established.
     ConnectFailed(ConnId),
+    /// The connection could not be established, and why (errors then say so).
+    ConnectFailedWith(ConnId, ConnectFailure),
     /// Bytes arrived on a connection.
     Received(ConnId, &'a [u8]),
     /// The peer closed the connection, or reading/writing failed.

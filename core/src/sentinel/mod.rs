@@ -103,7 +103,7 @@ pub use dedicated::DedicatedId;
 pub use discovery::{Discovered, Discovery};
 pub use error::{CommandError, DiscoveryError};
 pub use interface::{
-    Addr, AddrParseError, ConnId, Event, Input, Output, PeerKind, RequestId, Role,
+    Addr, AddrParseError, ConnId, ConnectFailure, Event, Input, Output, PeerKind, RequestId, Role,
 };
 pub use machine::{Machine, SubmitOptions};
 pub use message::Message;

@@ -111,6 +111,17 @@ impl Machine {
 
     /// The node answered as one that cannot serve us (`-READONLY` and the like): leave it.
     fn node_refused(&mut self, why: String, now: Instant) {
+        let at = self
+            .phase
+            .node()
+            .map(|n| n.addr.to_string())
+            .unwrap_or_default();
+        let what = if why.to_ascii_uppercase().starts_with("LOADING") {
+            format!("the node at {at} is loading its dataset (`{why}`)")
+        } else {
+            format!("the node at {at} answered `{why}`")
+        };
+        self.handshake.trouble_with(what);
         self.io
             .event(Event::Error(format!("node answered `{why}`")));
         self.retire_node(now);
@@ -212,6 +223,11 @@ impl Machine {
         }
         self.sync_pool(now);
         self.sync_dedicated(now);
+        // (An `Unexpected` cause was recorded where it was found, in more detail.)
+        if !was_ready && !matches!(cause, Cause::Unexpected(_)) {
+            self.handshake
+                .trouble_with(format!("{addr}: {}", cause.describe()));
+        }
         self.io
             .event(Event::Error(format!("{addr}: {}", cause.describe())));
         if was_ready && matches!(cause, Cause::Protocol(_) | Cause::Unexpected(_)) {

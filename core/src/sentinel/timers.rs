@@ -4,6 +4,7 @@
 
 use super::connections::{Cause, Use};
 use super::error::CommandError;
+use super::interface::ConnectFailure;
 use super::machine::Machine;
 use std::time::{Duration, Instant};
 
@@ -77,7 +78,7 @@ impl Machine {
             .filter_map(|(id, c)| {
                 if !c.is_open() {
                     (c.opened_at() + self.cfg.connect_timeout <= now)
-                        .then_some((id, Cause::ConnectFailed))
+                        .then_some((id, Cause::ConnectFailed(ConnectFailure::TimedOut)))
                 } else {
                     let due = c.reply_deadline(self.reply_timeout(c.usage()))?;
                     (due <= now).then_some((id, Cause::Timeout))
@@ -110,9 +111,15 @@ impl Machine {
     }
 
     fn expire_queued(&mut self, now: Instant) {
-        let Some((limit, err)) = self.queue_limit() else {
+        let Some((limit, mut err)) = self.queue_limit() else {
             return;
         };
+        // Waited in vain for a node: say what went wrong with the last one tried.
+        if let (CommandError::Timeout, None, Some(why)) =
+            (&err, self.phase.ready(), self.handshake.trouble())
+        {
+            err = CommandError::Unavailable(why.clone());
+        }
         let mut expired = self.queue.expire(limit, now);
         expired.extend(self.pool.waiting_mut().expire(limit, now));
         expired.extend(self.dedicated.expire(limit, now));

@@ -73,7 +73,8 @@ fn nothing_reachable_is_its_own_error_and_retries_after_backoff() {
     let o = t.input(Input::ConnectFailed(q2));
     match &replies(&o)[0].1 {
         Err(CommandError::MasterNotFound(DiscoveryError::NoSentinelReachable { tried })) => {
-            assert_eq!(tried[0].1, "connect failed");
+            assert_eq!(tried[0].1, "connect failed: connect timed out");
+            assert_eq!(tried[1].1, "connect failed");
             assert_eq!(tried[0].0, addr("s1:26379"));
             assert_eq!(tried[1].0, addr("s2:26379"));
         }

@@ -169,3 +169,73 @@ fn noauth_on_role_is_an_auth_error() {
     let o = t.feed(d, "-NOAUTH Authentication required.\r\n");
     assert!(matches!(&replies(&o)[..], [(r, Err(CommandError::Auth(_)))] if *r == id));
 }
+
+#[test]
+fn a_command_that_waited_in_vain_says_what_went_wrong_with_the_node() {
+    // A node that says it is a replica, again and again.
+    let mut t = T::new(T::cfg(1));
+    let d = t.resolve("10.0.0.1:6379");
+    let (id, _) = t.submit(crate::cmd("GET").arg("k"));
+    let o = t.verify(d, ROLE_SLAVE);
+    assert!(closed(&o, d));
+    let o = t.advance(t.config().command_timeout);
+    let r = replies(&o);
+    match &r[..] {
+        [(rid, Err(CommandError::Unavailable(why)))] if *rid == id => {
+            assert!(
+                why.contains("10.0.0.1:6379") && why.contains("reports role slave"),
+                "{why}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // A node that is loading its dataset.
+    let mut t = T::new(T::cfg(1));
+    let d = t.resolve("10.0.0.1:6379");
+    let (id, _) = t.submit(crate::cmd("GET").arg("k"));
+    t.connected(d);
+    t.feed(d, "-LOADING Redis is loading the dataset in memory\r\n");
+    let o = t.advance(t.config().command_timeout);
+    match &replies(&o)[..] {
+        [(rid, Err(CommandError::Unavailable(why)))] if *rid == id => {
+            assert!(
+                why.contains("10.0.0.1:6379") && why.contains("LOADING"),
+                "{why}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn connect_failures_say_which_kind_and_where() {
+    for (why, text) in [
+        (ConnectFailure::Refused, "connection refused"),
+        (ConnectFailure::Unresolved, "host name not found"),
+        (ConnectFailure::TimedOut, "connect timed out"),
+    ] {
+        let mut t = T::new(T::cfg(1));
+        let o = t.out();
+        let (q, _, _) = connects(&o)[0].clone();
+        let (id, _) = t.submit(crate::cmd("GET").arg("k"));
+        let o = t.input(Input::ConnectFailedWith(q, why));
+        match &replies(&o)[..] {
+            [(rid, Err(CommandError::MasterNotFound(e)))] if *rid == id => {
+                let s = e.to_string();
+                assert!(s.contains("s1:26379") && s.contains(text), "{s}");
+            }
+            other => panic!("{why:?}: {other:?}"),
+        }
+    }
+    // The machine's own connect timeout says so too.
+    let mut t = T::new(T::cfg(1));
+    t.out();
+    let (id, _) = t.submit(crate::cmd("GET").arg("k"));
+    let o = t.advance(t.config().connect_timeout);
+    match &replies(&o)[..] {
+        [(rid, Err(CommandError::MasterNotFound(e)))] if *rid == id => {
+            assert!(e.to_string().contains("connect timed out"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
