@@ -307,7 +307,19 @@ impl<N: Net> Driver<N> {
                     m.close_dedicated(on);
                 }
             }
-            Msg::Events(sink) => self.events.push(sink),
+            Msg::Events(sink) => {
+                // A subscriber learns where things stand first, not only the next change.
+                if let Driven::Client(m) = &self.driven {
+                    if let Some((addr, role)) = m.current_node() {
+                        let ready = Event::Ready {
+                            addr: addr.clone(),
+                            role,
+                        };
+                        let _ = sink.send(ready);
+                    }
+                }
+                self.events.push(sink)
+            }
             Msg::MasterAddr(reply) => {
                 let master = match &self.driven {
                     Driven::Client(m) => m.current_master().cloned(),

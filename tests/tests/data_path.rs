@@ -396,6 +396,21 @@ fn a_dripping_node_is_cut_off_at_the_deadline(rt: Rt) {
     );
 }
 
+/// An `events()` subscriber that registers once the client is ready learns the current state
+/// first, not only the next change.
+fn events_start_with_the_current_state(rt: Rt) {
+    let topo = topology(opts());
+    let client = TestClient::new(rt, config_for(&topo), Role::Master);
+    assert_eq!(client.incr("ev").unwrap(), 1);
+    match client.first_event(Duration::from_secs(2)) {
+        Some(resp_sentinel::core::sentinel::Event::Ready { addr, role }) => {
+            assert_eq!(Some(addr), topo.master_addr().ok());
+            assert_eq!(role, Role::Master);
+        }
+        other => panic!("expected the current state first, got {other:?}"),
+    }
+}
+
 macro_rules! on_every_runtime {
     ($($scenario:ident),* $(,)?) => {
         mod blocking { $( #[test] fn $scenario() { super::$scenario(super::Rt::Blocking) } )* }
@@ -414,4 +429,5 @@ on_every_runtime!(
     blocking_commands_stall_no_one,
     watch_on_dedicated_connections,
     a_dripping_node_is_cut_off_at_the_deadline,
+    events_start_with_the_current_state,
 );

@@ -57,10 +57,19 @@ pub(crate) fn pairs(v: &Value) -> Option<Vec<(&[u8], &Value)>> {
     }
 }
 
-/// Lossy, length-capped text for error messages.
+/// Most bytes of a server's text quoted in an error or event.
+const SHOW_MAX: usize = 120;
+
+/// A short, escaped prefix of a server's text for error messages: printable ASCII as it is,
+/// control characters and other bytes escaped (`\x1b`, `\r`...), at most [`SHOW_MAX`] bytes
+/// of the original, so a hostile server can neither flood a log line nor forge one.
 pub(crate) fn show(b: &[u8]) -> String {
-    let cut = &b[..b.len().min(120)];
-    String::from_utf8_lossy(cut).into_owned()
+    let cut = &b[..b.len().min(SHOW_MAX)];
+    let mut s = cut.escape_ascii().to_string();
+    if b.len() > SHOW_MAX {
+        s.push_str("...");
+    }
+    s
 }
 
 /// A short description of a value for error messages.

@@ -460,8 +460,14 @@ impl Machine {
         if self.goal != Goal::Client {
             return self.finish_discovery(Err(err));
         }
-        self.io
-            .event(Event::Error(format!("discovery failed: {err}")));
+        // With a verified node in use, sentinels that only named a master we moved away from
+        // (lagging) or doubted it are not a failure worth a warning: it happens after every
+        // early switch, until they catch up.
+        let judged_only = w.reached > 0 && w.stale + w.votes.len() == w.reached;
+        if !(judged_only && self.ready_conn().is_some()) {
+            self.io
+                .event(Event::Error(format!("discovery failed: {err}")));
+        }
         if self.phase.fence().is_some() {
             let at = now + self.cfg.fence_poll_interval;
             return self.walker.schedule(at, &self.phase);

@@ -201,7 +201,8 @@ impl Machine {
         let b = &self.cfg.backoff;
         let delay = b.base.saturating_mul(1u32 << shift).min(b.cap.max(b.base));
         w.retry_at = Some(now + delay);
-        if !self.phase.is_closed() {
+        // Said once; while the sentinel stays down its reconnects are backed off quietly.
+        if shift == 0 && !self.phase.is_closed() {
             self.io.event(Event::Error(format!(
                 "sentinel subscription to {addr} lost: {}",
                 cause.describe()

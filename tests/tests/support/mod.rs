@@ -125,6 +125,26 @@ impl TestClient {
         }
     }
 
+    /// The first lifecycle event a new `events()` subscriber gets within `timeout`.
+    pub fn first_event(&self, timeout: Duration) -> Option<resp_sentinel::core::sentinel::Event> {
+        match &self.inner {
+            Inner::Blocking(c) => c.events().next_timeout(timeout),
+            Inner::Tokio(c, _) | Inner::AsyncStd(c) | Inner::Smol(c) => {
+                let mut events = c.events();
+                let deadline = Instant::now() + timeout;
+                loop {
+                    if let Some(e) = events.try_next() {
+                        return Some(e);
+                    }
+                    if Instant::now() >= deadline {
+                        return None;
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+
     /// A dedicated connection.
     pub fn dedicated(&self) -> Result<TestDedicated<'_>, Error> {
         let inner = match &self.inner {

@@ -478,3 +478,33 @@ fn failover_abort_after_an_early_switch_goes_back_to_the_old_master() {
     let o = t.verify(d3, ROLE_MASTER);
     assert_eq!(sent(&o, d3), arr(&["INCR", "x"]), "{id:?}");
 }
+
+#[test]
+fn lagging_sentinels_after_an_early_switch_raise_no_warning() {
+    // Seen after every successful failover: sentinels that have not caught up name the
+    // replaced master, the walk finds nothing usable, and "discovery failed" was reported as
+    // an error (tripping log-based alerts) although the client was fine on the new master.
+    let (mut t, _) = T::ready(T::cfg(1), OLD);
+    let (_, d2, polled) = switched_early(&mut t);
+    let q = t.query().unwrap();
+    let o = t.answer(q, &polled, &arr(&["10.0.0.1", "6379"]));
+    assert!(!closed(&o, d2));
+    assert!(
+        !events(&o)
+            .iter()
+            .any(|e| matches!(e, Event::Error(m) if m.contains("discovery failed"))),
+        "{o:?}"
+    );
+    // A real failure still is one: the sentinel answers garbage.
+    let o = t.advance(t.config().sentinel_poll_interval);
+    let (q, s) = asked(&mut t, &o);
+    assert!(s.contains("get-master"), "{s}");
+    let o = t.feed(q, "+garbage\r\n");
+    let o = [o, t.feed(q, &info(0))].concat();
+    assert!(
+        events(&o)
+            .iter()
+            .any(|e| matches!(e, Event::Error(m) if m.contains("discovery failed"))),
+        "{o:?}"
+    );
+}

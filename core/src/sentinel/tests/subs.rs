@@ -145,3 +145,38 @@ fn user_pubsub_has_its_own_connection_and_follows_the_master() {
     let o = t.out();
     assert!(closed(&o, p2));
 }
+
+#[test]
+fn a_sentinel_that_stays_down_is_reported_once() {
+    let (mut t, _) = T::ready(T::cfg(2), "10.0.0.1:6379");
+    let s2 = addr("s2:26379");
+    let lost = |o: &[Output]| {
+        events(o)
+            .iter()
+            .filter(|e| matches!(e, Event::Error(m) if m.contains("subscription to s2:26379")))
+            .count()
+    };
+    let mut reported = 0;
+    for _ in 0..10 {
+        let w = t.watch(&s2).expect("a subscription (re)opened");
+        let o = t.input(Input::ConnectFailed(w));
+        reported += lost(&o);
+        // Wait for the backed-off reconnect.
+        let mut tries = 0;
+        while t.watch(&s2).is_none() {
+            t.fire();
+            tries += 1;
+            assert!(tries < 50, "never reconnects");
+        }
+    }
+    assert_eq!(reported, 1, "warned once while it stayed down");
+    // Back up (a frame arrives), then lost again: reported again.
+    let w = t.watch(&s2).unwrap();
+    t.connected(w);
+    t.feed(
+        w,
+        "*3\r\n$9\r\nsubscribe\r\n$14\r\n+switch-master\r\n:1\r\n",
+    );
+    let o = t.input(Input::Closed(w));
+    assert_eq!(lost(&o), 1);
+}
