@@ -56,6 +56,9 @@ use std::time::{Duration, Instant};
 /// Sentinel's default `failover-timeout`, assumed until a sentinel reports its own.
 pub(crate) const DEFAULT_FAILOVER_TIMEOUT: Duration = Duration::from_secs(180);
 
+/// Immediate probes of the candidate after it closed our connection, per fence.
+const QUICK_REPROBES: u8 = 2;
+
 /// Shortest gap between two [`Event::FenceHeld`] reports (when `fence_max_hold` is tiny).
 const MIN_REPORT_GAP: Duration = Duration::from_secs(1);
 
@@ -92,6 +95,8 @@ pub(crate) struct Fence {
     leaders: BTreeSet<Addr>,
     /// Largest `failover-timeout` a sentinel reported while the fence was up.
     failover_timeout: Option<Duration>,
+    /// Times the candidate's connection was closed by the server and probed again at once.
+    quick_reprobes: u8,
 }
 
 /// What one survey of the sentinels found (see the module docs).
@@ -120,7 +125,20 @@ impl Fence {
             status: "hold expired: asking every sentinel whether the failover still runs".into(),
             leaders: BTreeSet::new(),
             failover_timeout: None,
+            quick_reprobes: 0,
         }
+    }
+
+    /// The candidate closed our probe connection. Sentinel promotes a replica with one
+    /// `MULTI` block that ends with `CLIENT KILL TYPE normal`, so that close is the moment
+    /// of promotion: true when it may be probed again at once (a few times per fence, so a
+    /// candidate that keeps closing cannot make thousands of clients hammer it).
+    pub(crate) fn reprobe_at_once(&mut self) -> bool {
+        if self.quick_reprobes < QUICK_REPROBES {
+            self.quick_reprobes += 1;
+            return true;
+        }
+        false
     }
 
     /// The fenced master.

@@ -210,7 +210,7 @@ impl Machine {
 
     /// A data connection is gone: settle its in-flight commands and find a node again.
     pub(crate) fn node_lost(&mut self, id: ConnId, c: Conn, cause: Cause, now: Instant) {
-        let (addr, was_ready) = (c.addr().clone(), c.is_ready());
+        let (addr, was_ready, was_open) = (c.addr().clone(), c.is_ready(), c.is_open());
         for q in self.settle_lost(c, &cause, now) {
             self.queue.push_resend(q);
         }
@@ -237,8 +237,18 @@ impl Machine {
         } else if was_ready {
             self.start_walk(now);
         } else if self.candidate().is_some() && self.handshake.auth_error().is_none() {
-            // Fenced with a known successor: try it again soon (sentinel polls go on meanwhile).
-            self.probe_later(now);
+            // Fenced with a known successor. If it closed our open probe connection, that was
+            // most likely its promotion (see `Fence::reprobe_at_once`): ask again at once.
+            // Otherwise try again soon (sentinel polls go on meanwhile).
+            let closed_by_it = was_open && matches!(cause, Cause::Closed);
+            let at_once = closed_by_it
+                && self.candidate() == Some(&addr)
+                && self.phase.fence_mut().is_some_and(|f| f.reprobe_at_once());
+            if at_once {
+                self.probe_candidate(now);
+            } else {
+                self.probe_later(now);
+            }
         } else {
             if self.cfg.role == Role::Replica {
                 self.picker.exclude(addr);

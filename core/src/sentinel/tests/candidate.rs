@@ -508,3 +508,48 @@ fn lagging_sentinels_after_an_early_switch_raise_no_warning() {
         "{o:?}"
     );
 }
+
+#[test]
+fn the_candidate_closing_our_probe_is_taken_as_its_promotion() {
+    // Sentinel promotes with MULTI; SLAVEOF NO ONE; ...; CLIENT KILL TYPE normal; EXEC: the
+    // candidate closes our probe connection at the moment it becomes master.
+    let (mut t, _) = T::ready(T::cfg(1), OLD);
+    let n = notices(&mut t);
+    let o = notice(&mut t, n, "+selected-slave", &promoted_slave());
+    let (p, _) = connect_of(&o, PeerKind::Data(Role::Master)).expect("probe");
+    t.connected(p);
+    t.feed(p, ROLE_SLAVE);
+    let o = t.input(Input::Closed(p));
+    let (p2, a) = connect_of(&o, PeerKind::Data(Role::Master)).expect("probed again at once");
+    assert_eq!(a, addr(NEW));
+    t.connected(p2);
+    let o = t.feed(p2, ROLE_MASTER);
+    assert!(!t.m.is_fenced());
+    assert!(events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::MasterChanged { .. })));
+    // Bounded: a candidate that keeps closing is asked again at the poll interval only.
+    let (mut t, _) = T::ready(T::cfg(1), OLD);
+    let n = notices(&mut t);
+    let o = notice(&mut t, n, "+selected-slave", &promoted_slave());
+    let mut p = connect_of(&o, PeerKind::Data(Role::Master)).unwrap().0;
+    let mut immediate = 0;
+    for _ in 0..5 {
+        t.connected(p);
+        t.feed(p, ROLE_SLAVE);
+        let o = t.input(Input::Closed(p));
+        match connect_of(&o, PeerKind::Data(Role::Master)) {
+            Some((next, _)) => {
+                immediate += 1;
+                p = next;
+            }
+            None => {
+                let o = t.advance(t.config().fence_poll_interval);
+                p = connect_of(&o, PeerKind::Data(Role::Master))
+                    .expect("polled later")
+                    .0;
+            }
+        }
+    }
+    assert_eq!(immediate, 2, "a handful of immediate probes per fence");
+}
