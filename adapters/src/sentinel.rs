@@ -22,6 +22,8 @@ use std::time::Instant;
 pub struct Sentinel<R> {
     config: Config,
     breaker: Option<BreakerConfig>,
+    /// Seed every client with this instead of one drawn from the OS (for reproducible runs).
+    seed: Option<u64>,
     _rt: PhantomData<fn() -> R>,
 }
 
@@ -30,6 +32,7 @@ impl<R: Runtime> Sentinel<R> {
     /// timeouts...), with the service name and role of each call.
     pub fn new(config: Config) -> Self {
         Sentinel {
+            seed: None,
             config,
             breaker: None,
             _rt: PhantomData,
@@ -71,10 +74,20 @@ impl<R: Runtime> Sentinel<R> {
         self.client(service, Role::Replica)
     }
 
+    /// Seeds every client made from now on with `seed` instead of a random one drawn for
+    /// each client: backoff jitter and replica choice become reproducible (tests, drills).
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
     fn config_for(&self, service: &str, role: Role) -> Config {
         let mut config = self.config.clone();
         config.service = service.to_string();
         config.role = role;
+        // Clients of one process (and of a fleet) must not all pick the same replica and
+        // back off in step: each gets its own seed unless one was asked for.
+        config.backoff.seed = self.seed.unwrap_or_else(random_seed);
         config
     }
 
@@ -98,6 +111,21 @@ impl<R: Runtime> Sentinel<R> {
 }
 
 type DiscoveryOutcome = Result<Discovered, DiscoveryError>;
+
+/// A seed no other client of this process (or, very likely, of another one) shares: std's
+/// per-process random hasher keys, a counter and the clock.
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    h.write_u64(t);
+    h.finish()
+}
 
 /// The master address out of a discovery outcome.
 fn master_of(got: Result<DiscoveryOutcome, flume::RecvError>) -> Result<Addr, Error> {

@@ -411,6 +411,28 @@ fn events_start_with_the_current_state(rt: Rt) {
     }
 }
 
+/// Replica clients of one process spread over the replicas: each client is seeded on its own
+/// (before, all used one fixed seed and read from the same replica).
+fn replica_clients_spread_over_replicas(rt: Rt) {
+    let topo = topology(opts());
+    let mut ports = std::collections::BTreeSet::new();
+    for _ in 0..16 {
+        let client = TestClient::new(rt, config_for(&topo), Role::Replica);
+        let port: Vec<String> = client.query(cmd("CONFIG").arg("GET").arg("port")).unwrap();
+        ports.insert(port[1].clone());
+    }
+    let master = topo.master_addr().unwrap().port.to_string();
+    assert!(
+        !ports.contains(&master),
+        "a replica client read from the master: {ports:?}"
+    );
+    assert_eq!(
+        ports.len(),
+        2,
+        "16 replica clients all used one replica: {ports:?}"
+    );
+}
+
 macro_rules! on_every_runtime {
     ($($scenario:ident),* $(,)?) => {
         mod blocking { $( #[test] fn $scenario() { super::$scenario(super::Rt::Blocking) } )* }
@@ -430,4 +452,5 @@ on_every_runtime!(
     watch_on_dedicated_connections,
     a_dripping_node_is_cut_off_at_the_deadline,
     events_start_with_the_current_state,
+    replica_clients_spread_over_replicas,
 );

@@ -152,6 +152,7 @@ impl Machine {
     pub(crate) fn with_goal(mut config: Config, goal: Goal, now: Instant) -> Machine {
         config.clamp_durations();
         let refresh_at = (goal == Goal::Client).then_some(now);
+        let first_turn = config.backoff.seed;
         let mut m = Machine {
             sentinels: SentinelList::new(&config.sentinels, refresh_at),
             pacing: Pacing::new(config.backoff.seed),
@@ -164,7 +165,7 @@ impl Machine {
             history: MasterHistory::default(),
             queue: CommandQueue::new(),
             handshake: Handshake::new(),
-            picker: ReplicaPicker::default(),
+            picker: ReplicaPicker::starting_at(first_turn),
             pubsub: PubSub::default(),
             pool: BlockingPool::new(),
             dedicated: DedicatedConns::default(),

@@ -21,6 +21,15 @@ pub(crate) struct ReplicaPicker {
 }
 
 impl ReplicaPicker {
+    /// A picker whose round-robin starts at `turn` (drawn from the machine's seed, so the
+    /// clients of a fleet do not all start on the same replica).
+    pub(crate) fn starting_at(turn: u64) -> ReplicaPicker {
+        ReplicaPicker {
+            turns: turn,
+            ..ReplicaPicker::default()
+        }
+    }
+
     /// A node was verified after `rtt`.
     pub(crate) fn measured(&mut self, addr: Addr, rtt: Duration) {
         self.latency.insert(addr, rtt);
@@ -146,5 +155,12 @@ mod tests {
         let random = p.pick(&all, ReplicaStrategy::Random, &mut rng).unwrap();
         assert!(all.contains(&random));
         assert_eq!(p.pick(&[], ReplicaStrategy::Random, &mut rng), None);
+        // Round-robin starts where the seed says, so clients do not all begin on one replica.
+        let starts: std::collections::BTreeSet<_> = (0..3u64)
+            .map(|seed| {
+                ReplicaPicker::starting_at(seed).pick(&all, ReplicaStrategy::RoundRobin, &mut rng)
+            })
+            .collect();
+        assert_eq!(starts.len(), 3);
     }
 }
