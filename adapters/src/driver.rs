@@ -74,6 +74,8 @@ pub enum Msg {
         sink: Option<(Interest, Sender<Message>)>,
         ack: Ack,
     },
+    /// A subscription was dropped: forget its sink and unsubscribe what nobody else wants.
+    Release(u64),
     /// Open a dedicated connection; its id goes to the sender.
     OpenDedicated(Sender<DedicatedId>),
     /// Send a unit of work on a dedicated connection.
@@ -176,6 +178,8 @@ pub(crate) struct Driver<N: Net> {
     pending: HashMap<RequestId, Responder>,
     events: Vec<Sender<Event>>,
     messages: Vec<(Interest, Sender<Message>)>,
+    /// Subscription changes waiting for the server's confirmation.
+    acks: HashMap<RequestId, Ack>,
 }
 
 impl<N: Net> Driver<N> {
@@ -191,6 +195,7 @@ impl<N: Net> Driver<N> {
             pending: HashMap::new(),
             events: Vec::new(),
             messages: Vec::new(),
+            acks: HashMap::new(),
         }
     }
 
@@ -271,13 +276,27 @@ impl<N: Net> Driver<N> {
                 if let Some(sink) = sink {
                     self.messages.push(sink);
                 }
-                match op {
+                // Answered once the server confirmed the subscription (see `flush`).
+                let id = match op {
                     PubSubOp::Subscribe => m.subscribe(names, now),
                     PubSubOp::PSubscribe => m.psubscribe(names, now),
                     PubSubOp::Unsubscribe => m.unsubscribe(names, now),
                     PubSubOp::PUnsubscribe => m.punsubscribe(names, now),
+                };
+                self.acks.insert(id, ack);
+            }
+            Msg::Release(sub) => {
+                if let (Driven::Client(m), Some((patterns, names))) =
+                    (&mut self.driven, pubsub::release(&mut self.messages, sub))
+                {
+                    if !names.is_empty() {
+                        if patterns {
+                            m.punsubscribe(names, now);
+                        } else {
+                            m.unsubscribe(names, now);
+                        }
+                    }
                 }
-                let _ = ack.send(Ok(()));
             }
             Msg::OpenDedicated(reply) => {
                 if let Driven::Client(m) = &mut self.driven {
@@ -359,6 +378,9 @@ impl<N: Net> Driver<N> {
                 for (_, reply) in self.pending.drain() {
                     let _ = reply.send(Err(Error::Closed));
                 }
+                for (_, ack) in self.acks.drain() {
+                    let _ = ack.send(Err(Error::Closed));
+                }
                 self.links.clear();
                 return false;
             }
@@ -387,6 +409,8 @@ impl<N: Net> Driver<N> {
                 Output::Reply { request, result } => {
                     if let Some(reply) = self.pending.remove(&request) {
                         let _ = reply.send(result.map_err(Error::from));
+                    } else if let Some(ack) = self.acks.remove(&request) {
+                        let _ = ack.send(result.map(|_| ()).map_err(Error::from));
                     }
                 }
                 Output::Message(msg) => pubsub::deliver(&mut self.messages, &msg),

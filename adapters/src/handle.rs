@@ -136,11 +136,17 @@ impl Handle {
         &self,
         op: PubSubOp,
         names: &[S],
-    ) -> (Receiver<Message>, Receiver<Result<(), Error>>) {
+    ) -> (Receiver<Message>, Receiver<Result<(), Error>>, u64) {
         let (sink, messages) = flume::unbounded();
         let interest = Interest::new(names, op == PubSubOp::PSubscribe);
+        let id = interest.id();
         let ack = self.change(op, names, Some((interest, sink)));
-        (messages, ack)
+        (messages, ack, id)
+    }
+
+    /// Subscription `id` was dropped: the driver unsubscribes what no other one wants.
+    pub(crate) fn release(&self, id: u64) {
+        let _ = self.tx.send(Msg::Release(id));
     }
 
     /// Unsubscribes every subscription of this client from `names`.

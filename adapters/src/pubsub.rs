@@ -8,19 +8,28 @@ use resp_sentinel_core::sentinel::Message;
 /// What one subscription asked for: its channels, or its patterns.
 #[derive(Clone, Debug)]
 pub struct Interest {
+    /// Tells this subscription apart from the client's others (to release it when dropped).
+    id: u64,
     names: Vec<Bytes>,
     patterns: bool,
 }
 
 impl Interest {
     pub(crate) fn new<S: AsRef<[u8]>>(names: &[S], patterns: bool) -> Interest {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Interest {
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             names: names
                 .iter()
                 .map(|n| Bytes::copy_from_slice(n.as_ref()))
                 .collect(),
             patterns,
         }
+    }
+
+    /// Which subscription this is.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     /// Whether `m` is a message this subscription asked for.
@@ -32,6 +41,28 @@ impl Interest {
         };
         self.names.iter().any(|n| n == key)
     }
+
+    /// Whether it asked for `name` (a pattern when `patterns`).
+    fn covers(&self, patterns: bool, name: &[u8]) -> bool {
+        self.patterns == patterns && self.names.iter().any(|n| n == name)
+    }
+}
+
+/// Forgets subscription `id`; returns the names (and whether they are patterns) that no other
+/// subscription of the client still wants, to unsubscribe on the server.
+pub(crate) fn release(
+    sinks: &mut Vec<(Interest, Sender<Message>)>,
+    id: u64,
+) -> Option<(bool, Vec<Bytes>)> {
+    let at = sinks.iter().position(|(i, _)| i.id == id)?;
+    let (gone, _) = sinks.remove(at);
+    let orphans: Vec<Bytes> = gone
+        .names
+        .iter()
+        .filter(|n| !sinks.iter().any(|(i, _)| i.covers(gone.patterns, n)))
+        .cloned()
+        .collect();
+    Some((gone.patterns, orphans))
 }
 
 /// Hands `m` to every subscription that asked for it, so a queue only holds its own messages;

@@ -118,12 +118,14 @@ macro_rules! client_surface {
                 &self,
                 channels: &[S],
             ) -> Result<Subscription, Error> {
-                let (rx, ack) = self.handle.subscribe(PubSubOp::Subscribe, channels);
-                $crate::handle::acked(ack.$recv()$($aw)*)?;
-                Ok(Subscription {
+                let (rx, ack, id) = self.handle.subscribe(PubSubOp::Subscribe, channels);
+                let sub = Subscription {
                     rx,
-                    _handle: self.handle.clone(),
-                })
+                    id,
+                    handle: self.handle.clone(),
+                };
+                $crate::handle::acked(ack.$recv()$($aw)*)?;
+                Ok(sub)
             }
 
             /// Subscribes to channel patterns (`news.*`); like [`Client::subscribe`].
@@ -131,12 +133,14 @@ macro_rules! client_surface {
                 &self,
                 patterns: &[S],
             ) -> Result<Subscription, Error> {
-                let (rx, ack) = self.handle.subscribe(PubSubOp::PSubscribe, patterns);
-                $crate::handle::acked(ack.$recv()$($aw)*)?;
-                Ok(Subscription {
+                let (rx, ack, id) = self.handle.subscribe(PubSubOp::PSubscribe, patterns);
+                let sub = Subscription {
                     rx,
-                    _handle: self.handle.clone(),
-                })
+                    id,
+                    handle: self.handle.clone(),
+                };
+                $crate::handle::acked(ack.$recv()$($aw)*)?;
+                Ok(sub)
             }
 
             /// Stops delivering messages of these channels to every subscription of this client.
@@ -276,7 +280,15 @@ macro_rules! client_surface {
         /// running while it lives.
         pub struct Subscription {
             rx: flume::Receiver<Message>,
-            _handle: $crate::handle::Shared,
+            id: u64,
+            handle: $crate::handle::Shared,
+        }
+
+        impl Drop for Subscription {
+            /// The server is unsubscribed from what no other subscription of the client wants.
+            fn drop(&mut self) {
+                self.handle.release(self.id);
+            }
         }
 
         impl Subscription {

@@ -433,6 +433,38 @@ fn replica_clients_spread_over_replicas(rt: Rt) {
     );
 }
 
+/// `subscribe` returns once the server confirmed: a message published right after it returns
+/// arrives; dropping the last subscription to a channel unsubscribes the server.
+fn subscribe_is_confirmed_and_dropping_unsubscribes(rt: Rt) {
+    let topo = topology(opts());
+    let client = TestClient::new(rt, config_for(&topo), Role::Master);
+    for round in 0..5 {
+        let channel = format!("sub:ch{round}");
+        let mut sub = client.subscribe(&channel);
+        let receivers: i64 = client
+            .query(cmd("PUBLISH").arg(channel.as_str()).arg("hi"))
+            .unwrap();
+        assert_eq!(
+            receivers, 1,
+            "round {round}: subscribed on the server when it returned"
+        );
+        let m = sub
+            .next(Duration::from_secs(5))
+            .expect("the message published right after");
+        assert_eq!(&m.payload[..], b"hi");
+        drop(sub);
+        support::eventually(Duration::from_secs(5), || {
+            let v: Vec<Value> = client
+                .query(cmd("PUBSUB").arg("NUMSUB").arg(channel.as_str()))
+                .map_err(|e| e.to_string())?;
+            match &v[..] {
+                [_, Value::Integer(0)] => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        });
+    }
+}
+
 macro_rules! on_every_runtime {
     ($($scenario:ident),* $(,)?) => {
         mod blocking { $( #[test] fn $scenario() { super::$scenario(super::Rt::Blocking) } )* }
@@ -453,4 +485,5 @@ on_every_runtime!(
     a_dripping_node_is_cut_off_at_the_deadline,
     events_start_with_the_current_state,
     replica_clients_spread_over_replicas,
+    subscribe_is_confirmed_and_dropping_unsubscribes,
 );

@@ -380,12 +380,15 @@ fn run(data: &[u8], base: Instant) -> Vec<String> {
             10 => {
                 let k = b.byte();
                 let ch = [format!("ch{}", k % 3)];
-                match (k >> 2) % 4 {
+                let id = match (k >> 2) % 4 {
                     0 => d.m.subscribe(&ch, d.now),
                     1 => d.m.unsubscribe(&ch, d.now),
                     2 => d.m.psubscribe(&ch, d.now),
                     _ => d.m.punsubscribe(&ch, d.now),
-                }
+                };
+                // Subscription changes are answered like commands: exactly once.
+                let fresh = d.requests.insert(id, false).is_none();
+                assert!(fresh, "request id {id:?} handed out twice");
                 d.drain();
             }
             _ => {

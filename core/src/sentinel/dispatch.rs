@@ -67,7 +67,12 @@ impl Machine {
         let is_push = matches!(v, Value::Push(_));
         match usage {
             Use::Notices if idle || is_push => return self.on_notice_frame(id, &v, now),
-            Use::PubSub if idle || is_push => return self.out_of_band(v),
+            Use::PubSub if idle || is_push => {
+                if !self.pubsub_confirmation(&v) {
+                    self.out_of_band(v);
+                }
+                return;
+            }
             Use::Node | Use::Retired | Use::Blocking | Use::Dedicated if is_push => {
                 return self.out_of_band(v)
             }

@@ -307,40 +307,44 @@ impl Machine {
         self.dedicated_close(on);
     }
 
-    /// Subscribes the caller to `channels`; messages come out as [`Output::Message`].
-    pub fn subscribe<I, S>(&mut self, channels: I, now: Instant)
+    /// Subscribes the caller to `channels`; messages come out as [`Output::Message`]. The
+    /// returned request is answered (`Ok(Value::Null)`) once the server has confirmed every
+    /// channel, so a message published after that reaches the caller; with `Timeout` if that
+    /// takes `command_timeout` (the subscription stays, and is made as soon as a node can
+    /// carry it). Subscriptions survive failovers: they are renewed on every new node.
+    pub fn subscribe<I, S>(&mut self, channels: I, now: Instant) -> RequestId
     where
         I: IntoIterator<Item = S>,
         S: AsRef<[u8]>,
     {
-        self.change_subs(false, true, channels, now);
+        self.change_subs(false, true, channels, now)
     }
 
     /// Subscribes the caller to channel patterns (`PSUBSCRIBE`).
-    pub fn psubscribe<I, S>(&mut self, patterns: I, now: Instant)
+    pub fn psubscribe<I, S>(&mut self, patterns: I, now: Instant) -> RequestId
     where
         I: IntoIterator<Item = S>,
         S: AsRef<[u8]>,
     {
-        self.change_subs(true, true, patterns, now);
+        self.change_subs(true, true, patterns, now)
     }
 
     /// Drops channels from the caller's subscriptions.
-    pub fn unsubscribe<I, S>(&mut self, channels: I, now: Instant)
+    pub fn unsubscribe<I, S>(&mut self, channels: I, now: Instant) -> RequestId
     where
         I: IntoIterator<Item = S>,
         S: AsRef<[u8]>,
     {
-        self.change_subs(false, false, channels, now);
+        self.change_subs(false, false, channels, now)
     }
 
     /// Drops patterns from the caller's subscriptions.
-    pub fn punsubscribe<I, S>(&mut self, patterns: I, now: Instant)
+    pub fn punsubscribe<I, S>(&mut self, patterns: I, now: Instant) -> RequestId
     where
         I: IntoIterator<Item = S>,
         S: AsRef<[u8]>,
     {
-        self.change_subs(true, false, patterns, now);
+        self.change_subs(true, false, patterns, now)
     }
 
     /// Shuts down: closes every connection and fails every outstanding command with
@@ -354,7 +358,9 @@ impl Machine {
         self.fail_queued(|| CommandError::Closed);
         self.walker.stop();
         self.watch.stop();
-        self.pubsub.stop();
+        for id in self.pubsub.stop() {
+            self.io.reply(id, Err(CommandError::Closed));
+        }
         self.sentinels.stop_refreshing();
     }
 

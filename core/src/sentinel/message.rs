@@ -71,6 +71,17 @@ fn is_confirmation(v: &Value) -> bool {
     named && word(items, 0).is_some_and(|k| KINDS.iter().any(|w| k.eq_ignore_ascii_case(w)))
 }
 
+/// A subscription confirmation's kind (`subscribe`, `psubscribe`...) and name, lowercase.
+pub(crate) fn confirmation(v: &Value) -> Option<(String, Vec<u8>)> {
+    if !is_confirmation(v) {
+        return None;
+    }
+    let items = items(v)?;
+    let kind = String::from_utf8_lossy(&word(items, 0)?).to_ascii_lowercase();
+    let name = word(items, 1).map(|n| n.to_vec()).unwrap_or_default();
+    Some((kind, name))
+}
+
 /// The elements of an array or push, looking through attributes.
 fn items(v: &Value) -> Option<&[Value]> {
     match v {

@@ -3,11 +3,21 @@
 //! live in `watch.rs`.
 
 use super::connections::Use;
-use super::interface::{ConnId, PeerKind};
+use super::error::CommandError;
+use super::interface::{ConnId, PeerKind, RequestId};
 use super::machine::{Goal, Machine};
-use crate::{cmd, Cmd};
+use crate::{cmd, Cmd, Value};
 use std::collections::BTreeSet;
 use std::time::Instant;
+
+/// A subscription change waiting for the server to confirm every name it added.
+#[derive(Debug)]
+struct Pending {
+    id: RequestId,
+    /// (pattern, name) still unconfirmed.
+    waiting: BTreeSet<(bool, Vec<u8>)>,
+    deadline: Instant,
+}
 
 /// The caller's subscriptions and the connection that carries them.
 #[derive(Debug, Default)]
@@ -17,6 +27,8 @@ pub(crate) struct PubSub {
     conn: Option<ConnId>,
     /// When to (re)open the connection, once a ready node exists.
     reopen_at: Option<Instant>,
+    /// Subscriptions the caller waits to see confirmed.
+    pending: Vec<Pending>,
 }
 
 impl PubSub {
@@ -48,14 +60,48 @@ impl PubSub {
         true
     }
 
-    /// Forgets the connection for good (the machine closed).
-    pub(crate) fn stop(&mut self) {
+    /// Forgets the connection for good (the machine closed); returns the unconfirmed
+    /// requests.
+    pub(crate) fn stop(&mut self) -> Vec<RequestId> {
         self.conn = None;
         self.reopen_at = None;
+        self.pending.drain(..).map(|p| p.id).collect()
     }
 
-    /// Adds (`add`) or drops names; returns the command carrying the changes, if any.
-    fn change<I, S>(&mut self, pattern: bool, add: bool, names: I) -> Option<Cmd>
+    /// The server confirmed `kind` (`subscribe`, `psubscribe`) of `name`: the requests whose
+    /// every name is now confirmed.
+    fn confirmed(&mut self, kind: &str, name: &[u8]) -> Vec<RequestId> {
+        let pattern = match kind {
+            "subscribe" => false,
+            "psubscribe" => true,
+            _ => return Vec::new(),
+        };
+        let key = (pattern, name.to_vec());
+        for p in &mut self.pending {
+            p.waiting.remove(&key);
+        }
+        let (done, rest): (Vec<_>, Vec<_>) =
+            self.pending.drain(..).partition(|p| p.waiting.is_empty());
+        self.pending = rest;
+        done.into_iter().map(|p| p.id).collect()
+    }
+
+    /// When the first unconfirmed request times out.
+    pub(crate) fn confirm_due(&self) -> Option<Instant> {
+        self.pending.iter().map(|p| p.deadline).min()
+    }
+
+    /// The unconfirmed requests whose deadline passed at `now`.
+    pub(crate) fn expire(&mut self, now: Instant) -> Vec<RequestId> {
+        let (late, rest): (Vec<_>, Vec<_>) =
+            self.pending.drain(..).partition(|p| p.deadline <= now);
+        self.pending = rest;
+        late.into_iter().map(|p| p.id).collect()
+    }
+
+    /// Adds (`add`) or drops names; returns the command carrying the changes, if any, and
+    /// the names it adds.
+    fn change<I, S>(&mut self, pattern: bool, add: bool, names: I) -> Option<(Cmd, Vec<Vec<u8>>)>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<[u8]>,
@@ -67,6 +113,7 @@ impl PubSub {
             (true, false) => "PUNSUBSCRIBE",
         };
         let mut c = cmd(verb);
+        let mut added = Vec::new();
         let set = if pattern {
             &mut self.patterns
         } else {
@@ -80,10 +127,13 @@ impl PubSub {
                 set.remove(&n)
             };
             if changed {
+                if add {
+                    added.push(n.clone());
+                }
                 c.push(n);
             }
         }
-        (c.len() > 1).then_some(c)
+        (c.len() > 1).then_some((c, added))
     }
 
     /// The commands that subscribe a fresh connection to everything.
@@ -107,18 +157,40 @@ impl PubSub {
 }
 
 impl Machine {
-    /// Adds or drops channels (or patterns) of the caller's subscriptions.
-    pub(crate) fn change_subs<I, S>(&mut self, pattern: bool, add: bool, names: I, now: Instant)
+    /// Adds or drops channels (or patterns) of the caller's subscriptions. The request is
+    /// answered once the server confirmed every name it adds (at once when it adds none),
+    /// with `Timeout` if that takes `command_timeout`, `Closed` once closed.
+    pub(crate) fn change_subs<I, S>(
+        &mut self,
+        pattern: bool,
+        add: bool,
+        names: I,
+        now: Instant,
+    ) -> RequestId
     where
         I: IntoIterator<Item = S>,
         S: AsRef<[u8]>,
     {
+        let id = self.queue.next_id();
         if self.phase.is_over() || self.goal != Goal::Client {
-            return;
+            self.io.reply(id, Err(CommandError::Closed));
+            return id;
         }
-        let Some(c) = self.pubsub.change(pattern, add, names) else {
-            return;
+        let Some((c, added)) = self.pubsub.change(pattern, add, names) else {
+            self.io.reply(id, Ok(Value::Null));
+            return id;
         };
+        if added.is_empty() {
+            self.io.reply(id, Ok(Value::Null));
+        } else {
+            let deadline = now + self.cfg.command_timeout;
+            let waiting = added.into_iter().map(|n| (pattern, n)).collect();
+            self.pubsub.pending.push(Pending {
+                id,
+                waiting,
+                deadline,
+            });
+        }
         match self
             .pubsub
             .conn
@@ -128,6 +200,27 @@ impl Machine {
             None => self.pubsub.reopen_at = Some(now),
         }
         self.sync_pubsub(now);
+        id
+    }
+
+    /// A frame on the pub/sub connection that is a subscription confirmation: answers the
+    /// requests it completes. False when the frame is not one.
+    pub(crate) fn pubsub_confirmation(&mut self, v: &Value) -> bool {
+        let Some((kind, name)) = super::message::confirmation(v) else {
+            return false;
+        };
+        for id in self.pubsub.confirmed(&kind, &name) {
+            self.io.reply(id, Ok(Value::Null));
+        }
+        true
+    }
+
+    /// Fails the subscription requests not confirmed in time (the subscriptions stay and are
+    /// made as soon as a node can carry them).
+    pub(crate) fn expire_pubsub(&mut self, now: Instant) {
+        for id in self.pubsub.expire(now) {
+            self.io.reply(id, Err(CommandError::Timeout));
+        }
     }
 
     /// Keeps the caller's pub/sub connection on the ready data node (opens, moves or closes it).

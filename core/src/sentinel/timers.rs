@@ -62,6 +62,7 @@ impl Machine {
         at(self.walker.due());
         at(self.watch.due());
         at(self.pubsub.due(self.ready_conn().is_some()));
+        at(self.pubsub.confirm_due());
         at(self.phase.fence().map(|f| f.hold_until()));
         at(self.phase.fence().and_then(|f| f.probe_at()));
         next
@@ -104,6 +105,9 @@ impl Machine {
         self.ensure_notices(now);
         if self.pubsub.is_due(now) {
             self.sync_pubsub(now);
+        }
+        if self.pubsub.confirm_due().is_some_and(|t| t <= now) {
+            self.expire_pubsub(now);
         }
         if self.walker.due().is_some_and(|t| t <= now) {
             self.start_walk_now(now);

@@ -185,7 +185,8 @@ mod props {
                         t.out()
                     }
                     Op::Subscribe => {
-                        t.m.subscribe(["ch"], t.now);
+                        // Answered like a command: once confirmed, timed out, or closed.
+                        submitted.insert(t.m.subscribe(["ch"], t.now));
                         t.out()
                     }
                 };

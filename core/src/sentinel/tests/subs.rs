@@ -83,9 +83,10 @@ fn sentinel_notice_adds_a_sentinel() {
 #[test]
 fn user_pubsub_has_its_own_connection_and_follows_the_master() {
     let (mut t, d) = T::ready(T::cfg(1), "10.0.0.1:6379");
-    t.m.subscribe(["news"], t.now);
-    t.m.psubscribe(["h*"], t.now);
+    let news = t.m.subscribe(["news"], t.now);
+    let h = t.m.psubscribe(["h*"], t.now);
     let o = t.out();
+    assert!(replies(&o).is_empty(), "answered once the server confirms");
     let (p, a) = connect_of(&o, PeerKind::DataSubscriber(Role::Master)).unwrap();
     assert_eq!(a, addr("10.0.0.1:6379"));
     assert_ne!(p, d);
@@ -96,10 +97,17 @@ fn user_pubsub_has_its_own_connection_and_follows_the_master() {
         sent(&o, p),
         arr(&["SUBSCRIBE", "news"]) + &arr(&["PSUBSCRIBE", "h*"])
     );
-    // Confirmations are the machine's business; publications come out typed.
+    // Confirmations answer the subscription requests (a message published after that
+    // reaches the caller); publications come out typed.
     let confirm = "*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n\
                    *3\r\n$10\r\npsubscribe\r\n$2\r\nh*\r\n:2\r\n";
-    assert_eq!(t.feed(p, confirm), vec![]);
+    assert_eq!(
+        replies(&t.feed(p, confirm)),
+        vec![(news, Ok(Value::Null)), (h, Ok(Value::Null))]
+    );
+    // Already subscribed: answered at once.
+    let again = t.m.subscribe(["news"], t.now);
+    assert_eq!(replies(&t.out()), vec![(again, Ok(Value::Null))]);
     let msg = arr(&["message", "news", "hello"]) + &arr(&["pmessage", "h*", "hi", "there"]);
     let o = t.feed(p, &msg);
     assert_eq!(
