@@ -4,6 +4,7 @@
 mod admin;
 mod args;
 mod drill;
+mod escape;
 mod report;
 mod runtimes;
 mod target;
@@ -49,13 +50,14 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // Messages carry server and user text: escaped, like everything the CLI prints.
         Err(Failure::Usage(e)) => {
-            eprintln!("resp-sentinel: {e}\n");
+            eprintln!("resp-sentinel: {}\n", escape::escape(&e.0));
             eprint!("{USAGE}");
             ExitCode::from(2)
         }
         Err(Failure::Run(e)) => {
-            eprintln!("resp-sentinel: {e}");
+            eprintln!("resp-sentinel: {}", escape::escape(&e));
             ExitCode::from(1)
         }
     }
