@@ -35,6 +35,7 @@ impl SentinelConn {
             .map_err(|e| format!("cannot resolve sentinel {addr}: {e}"))?
             .next()
             .ok_or_else(|| format!("cannot resolve sentinel {addr}: no address"))?;
+        tracing::debug!(sentinel = %addr, "connecting");
         let stream = TcpStream::connect_timeout(&sa, timeout)
             .map_err(|e| io_text(&e, timeout, "connecting to", addr))?;
         stream

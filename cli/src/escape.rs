@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::io::{self, Write};
 
 /// `text` with every control character (C0, DEL, C1) written as a visible escape: `\r`, `\n`,
 /// `\t`, `\x1b` (other C0 and DEL), `\u{9b}` (C1). Everything else is kept, backslashes too.
@@ -32,6 +33,29 @@ pub fn escape(text: &str) -> Cow<'_, str> {
 /// [`escape`] of bytes read as UTF-8 (invalid sequences become U+FFFD).
 pub fn escape_bytes(bytes: &[u8]) -> String {
     escape(&String::from_utf8_lossy(bytes)).into_owned()
+}
+
+/// Standard error for the log subscriber: each write is one formatted event; its control
+/// characters are escaped except the newline that ends it.
+pub struct EscapingStderr;
+
+impl Write for EscapingStderr {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let (body, newline) = match buf.strip_suffix(b"\n") {
+            Some(body) => (body, true),
+            None => (buf, false),
+        };
+        let mut line = escape_bytes(body);
+        if newline {
+            line.push('\n');
+        }
+        io::stderr().lock().write_all(line.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
+    }
 }
 
 #[cfg(test)]

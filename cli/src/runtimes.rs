@@ -64,7 +64,10 @@ pub fn replicas(argv: &[String]) -> Result<ExitCode, Failure> {
                 print_replicas(&list);
                 return Ok(ExitCode::SUCCESS);
             }
-            Err(e) => why.push(e),
+            Err(e) => {
+                tracing::info!("{e}");
+                why.push(e);
+            }
         }
     }
     Err(Failure::Run(format!(

@@ -55,9 +55,20 @@ pub fn config_from(args: &Args) -> Result<Config, UsageError> {
         target = target.with_sentinel_username(u);
     }
     for key in &target.ignored_keys {
-        eprintln!("note: URL key `{}` has no effect here", escape(key));
+        tracing::warn!("URL key `{}` has no effect here", escape(key));
     }
-    target
+    let config = target
         .to_config()
-        .map_err(|e| UsageError(format!("target: {e}")))
+        .map_err(|e| UsageError(format!("target: {e}")))?;
+    // What the target says, passwords only as present or not.
+    tracing::debug!(
+        sentinels = %escape(&format!("{:?}", config.sentinels)),
+        service = %escape(&config.service),
+        db = config.db,
+        role = ?config.role,
+        data_password = config.auth.is_some(),
+        sentinel_password = config.sentinel_auth.is_some(),
+        "target"
+    );
+    Ok(config)
 }

@@ -1,7 +1,7 @@
 //! The `resp-sentinel` binary against scripted servers (`resp_sentinel_tests::fake`) that play
 //! what a real sentinel will not: control characters in every string, silence, garbage; and
 //! against a port where nothing listens. Every subcommand must fail with exit code 1 and a
-//! message naming the sentinel, print no raw control character,.
+//! message naming the sentinel, print no raw control character, and log as asked.
 
 use resp_sentinel_tests::fake::{bulk_array, handshake, Answer, FakeSentinel, FakeServer};
 use std::io::Read;
@@ -159,12 +159,17 @@ fn replicas_escapes_what_the_sentinel_sends() {
 
 #[test]
 fn error_replies_and_addresses_from_servers_are_escaped() {
-    // The master's address carries an escape sequence.
+    // The master's address carries an escape sequence: the client's error and logs quote it.
     let s = hostile_sentinel();
     let url = format!("redis+sentinel://{}/mymaster?timeout=500ms", s.addr());
-    let r = run(&["resolve", &url]);
+    let r = run_for(&["resolve", &url, "-vv"], &[], Duration::from_secs(30));
     assert_eq!(r.code, Some(1), "{}", r.stderr());
     assert_clean("resolve", &r);
+    let err = r.stderr();
+    assert!(
+        err.contains("\\x1b]0;owned"),
+        "the hostile host, escaped: {err}"
+    );
 
     // Every INCR gets an error with CR/LF: the drill reports it escaped.
     let data = FakeServer::start(|w| {
@@ -313,4 +318,70 @@ fn replicas_says_how_long_it_waited_and_for_whom() {
         "{}",
         r.stderr()
     );
+}
+
+#[test]
+fn logs_follow_rust_log_and_flags_on_stderr_without_passwords() {
+    let dead = format!(
+        "redis+sentinel://127.0.0.1:{}/mymaster?timeout=300ms",
+        dead_port()
+    );
+    let lines = |r: &Run, level: &str| {
+        r.stderr()
+            .lines()
+            .filter(|l| l.contains(&format!(" {level} ")))
+            .count()
+    };
+    let limit = Duration::from_secs(20);
+    let quiet = run_for(&["resolve", &dead, "-q"], &[], limit);
+    let default = run_for(&["resolve", &dead], &[], limit);
+    let verbose = run_for(&["resolve", &dead, "-vv"], &[], limit);
+    let env = run_for(&["resolve", &dead], &[("RUST_LOG", "debug")], limit);
+    let env_target = run_for(
+        &["resolve", &dead],
+        &[("RUST_LOG", "nothing_here=trace")],
+        limit,
+    );
+    for r in [&quiet, &default, &verbose, &env, &env_target] {
+        assert_eq!(r.code, Some(1), "{}", r.stderr());
+        assert!(r.stdout.is_empty(), "logs go to stderr: {}", r.stdout());
+    }
+    assert_eq!(lines(&quiet, "WARN"), 0, "{}", quiet.stderr());
+    assert!(lines(&default, "WARN") > 0, "{}", default.stderr());
+    assert_eq!(
+        lines(&default, "DEBUG") + lines(&default, "INFO"),
+        0,
+        "{}",
+        default.stderr()
+    );
+    assert!(lines(&verbose, "DEBUG") > 0, "{}", verbose.stderr());
+    assert!(lines(&env, "DEBUG") > 0, "{}", env.stderr());
+    assert_eq!(lines(&env_target, "WARN"), 0, "{}", env_target.stderr());
+    assert!(
+        run_for(&["resolve", &dead, "-q", "-v"], &[], limit).code == Some(2),
+        "-q and -v exclude each other"
+    );
+
+    // Trace level through a whole successful resolve, with passwords on both sides.
+    let data = FakeServer::start(|w| handshake(w).unwrap_or(Answer::Bytes(b"+OK\r\n".to_vec())));
+    let sentinel = FakeSentinel::naming(data.addr());
+    let url = format!(
+        "redis+sentinel://app:Dat4Pa55w0rd@{}/mymaster?sentinel_password=S3ntPa55w0rd",
+        sentinel.addr()
+    );
+    for args in [
+        vec!["resolve", &url, "-vvv"],
+        vec!["replicas", &url, "-vvv"],
+    ] {
+        let r = run_for(&args, &[("RUST_LOG", "trace")], limit);
+        let err = r.stderr();
+        assert_eq!(r.code, Some(0), "{err}");
+        assert!(lines(&r, "DEBUG") + lines(&r, "TRACE") > 0, "{err}");
+        for secret in ["Dat4Pa55w0rd", "S3ntPa55w0rd"] {
+            assert!(
+                !err.contains(secret) && !r.stdout().contains(secret),
+                "{err}"
+            );
+        }
+    }
 }
