@@ -1,22 +1,30 @@
 //! Direct requests to sentinels for what the client library does not do on a user's behalf:
 //! `SENTINEL FAILOVER`, listing replicas, and watching every event.
+//!
+//! Every error names the sentinel (`timed out after 500 ms talking to sentinel 10.0.0.1:26379`)
+//! and says what went wrong in words, not as a bare OS error.
 
+use crate::escape::escape_bytes;
 use bytes::BytesMut;
 use resp_sentinel_core::sentinel::{Addr, Credentials};
 use resp_sentinel_core::{cmd, Cmd, Decoder, ErrorReply, Value};
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 /// One blocking connection to a sentinel.
 pub struct SentinelConn {
+    addr: Addr,
     stream: TcpStream,
+    /// The read timeout in force, for messages.
+    timeout: Duration,
     buf: BytesMut,
     decoder: Decoder,
 }
 
 impl SentinelConn {
-    /// Connects to `addr` and authenticates with `auth` if given.
+    /// Connects to `addr` and authenticates with `auth` if given; `timeout` bounds the connect
+    /// and every reply.
     pub fn open(
         addr: &Addr,
         auth: Option<&Credentials>,
@@ -24,16 +32,20 @@ impl SentinelConn {
     ) -> Result<Self, String> {
         let sa = (addr.host.as_str(), addr.port)
             .to_socket_addrs()
-            .map_err(|e| format!("{addr}: {e}"))?
+            .map_err(|e| format!("cannot resolve sentinel {addr}: {e}"))?
             .next()
-            .ok_or_else(|| format!("{addr}: no address"))?;
-        let stream =
-            TcpStream::connect_timeout(&sa, timeout).map_err(|e| format!("{addr}: {e}"))?;
+            .ok_or_else(|| format!("cannot resolve sentinel {addr}: no address"))?;
+        tracing::debug!(sentinel = %addr, "connecting");
+        let stream = TcpStream::connect_timeout(&sa, timeout)
+            .map_err(|e| io_text(&e, timeout, "connecting to", addr))?;
         stream
             .set_read_timeout(Some(timeout))
-            .map_err(|e| e.to_string())?;
+            .and_then(|()| stream.set_write_timeout(Some(timeout)))
+            .map_err(|e| format!("sentinel {addr}: {e}"))?;
         let mut conn = SentinelConn {
+            addr: addr.clone(),
             stream,
+            timeout,
             buf: BytesMut::new(),
             decoder: Decoder::new(),
         };
@@ -43,7 +55,7 @@ impl SentinelConn {
                 None => cmd("AUTH").arg(c.password.as_str()),
             };
             conn.call(&auth)
-                .map_err(|e| format!("{addr}: sentinel authentication failed: {e}"))?;
+                .map_err(|e| format!("authentication failed: {e}"))?;
         }
         Ok(conn)
     }
@@ -53,34 +65,83 @@ impl SentinelConn {
     pub fn call(&mut self, c: &Cmd) -> Result<Value, String> {
         self.stream
             .write_all(&c.to_bytes())
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| io_text(&e, self.timeout, "sending to", &self.addr))?;
         let v = self.next_value(None)?;
         match ErrorReply::from_value(&v) {
-            Some(e) => Err(e.to_string()),
+            Some(e) => Err(format!("sentinel {} replied with an error: {e}", self.addr)),
             None => Ok(v),
         }
     }
 
     /// The next value the sentinel sends (for subscriptions), waiting up to `timeout` if given.
     pub fn next_value(&mut self, timeout: Option<Duration>) -> Result<Value, String> {
-        if timeout.is_some() {
-            let _ = self.stream.set_read_timeout(timeout);
+        if let Some(t) = timeout {
+            if self.stream.set_read_timeout(Some(t)).is_ok() {
+                self.timeout = t;
+            }
         }
         loop {
-            if let Some(v) = self
-                .decoder
-                .decode(&mut self.buf)
-                .map_err(|e| e.to_string())?
-            {
-                return Ok(v);
+            match self.decoder.decode(&mut self.buf) {
+                Ok(Some(v)) => return Ok(v),
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(format!(
+                        "sentinel {} sent something that is not RESP ({e})",
+                        self.addr
+                    ))
+                }
             }
             let mut chunk = [0u8; 8192];
-            let n = self.stream.read(&mut chunk).map_err(|e| e.to_string())?;
+            let n = self
+                .stream
+                .read(&mut chunk)
+                .map_err(|e| io_text(&e, self.timeout, "talking to", &self.addr))?;
             if n == 0 {
-                return Err("connection closed by sentinel".into());
+                return Err(format!("sentinel {} closed the connection", self.addr));
             }
             self.buf.extend_from_slice(&chunk[..n]);
         }
+    }
+}
+
+/// An I/O error in words, naming the sentinel: `timed out after 500 ms talking to sentinel
+/// h:p`, `error connecting to sentinel h:p: connection refused`... `doing` is `connecting to`,
+/// `sending to` or `talking to`.
+fn io_text(e: &io::Error, timeout: Duration, doing: &str, addr: &Addr) -> String {
+    use io::ErrorKind::*;
+    let what = match e.kind() {
+        WouldBlock | TimedOut => {
+            return format!(
+                "timed out after {} ms {doing} sentinel {addr}",
+                timeout.as_millis()
+            )
+        }
+        ConnectionRefused => "connection refused (is a sentinel listening there?)".into(),
+        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
+            "the connection was lost".into()
+        }
+        HostUnreachable => "host unreachable".into(),
+        NetworkUnreachable => "network unreachable".into(),
+        AddrNotAvailable => "address not available".into(),
+        PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    };
+    format!("error {doing} sentinel {addr}: {what}")
+}
+
+/// A short, escaped description of a reply, for messages about unexpected ones.
+pub fn describe(v: &Value) -> String {
+    fn cut(b: &[u8]) -> String {
+        escape_bytes(&b[..b.len().min(60)])
+    }
+    match v {
+        Value::SimpleString(b) | Value::Bulk(b) => format!("the string `{}`", cut(b)),
+        Value::Error(b) | Value::BlobError(b) => format!("the error `{}`", cut(b)),
+        Value::Integer(i) => format!("the integer {i}"),
+        Value::Null => "null".into(),
+        Value::Array(a) => format!("an array of {}", a.len()),
+        Value::Map(m) => format!("a map of {}", m.len()),
+        _ => "an unexpected reply type".into(),
     }
 }
 
@@ -97,7 +158,7 @@ pub fn trigger_failover(
             .and_then(|mut c| c.call(&cmd("SENTINEL").arg("FAILOVER").arg(service)))
         {
             Ok(_) => return Ok(s.clone()),
-            Err(e) => why.push(format!("{s}: {e}")),
+            Err(e) => why.push(e),
         }
     }
     Err(format!(

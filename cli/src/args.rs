@@ -11,6 +11,10 @@ pub struct Args {
     switches: Vec<String>,
     /// Arguments that are not flags, in order.
     pub positional: Vec<String>,
+    /// How many `-v` (`-vv` counts two).
+    pub verbose: u8,
+    /// Whether `-q` was given.
+    pub quiet: bool,
 }
 
 /// A usage mistake, said in one line.
@@ -33,6 +37,22 @@ impl Args {
         let mut args = Args::default();
         let mut it = argv.iter();
         while let Some(a) = it.next() {
+            match a.as_str() {
+                "-q" | "--quiet" => {
+                    args.quiet = true;
+                    continue;
+                }
+                "--verbose" => {
+                    args.verbose = args.verbose.saturating_add(1);
+                    continue;
+                }
+                v if v.len() > 1 && v.starts_with('-') && v[1..].bytes().all(|b| b == b'v') => {
+                    let n = u8::try_from(v.len() - 1).unwrap_or(u8::MAX);
+                    args.verbose = args.verbose.saturating_add(n);
+                    continue;
+                }
+                _ => {}
+            }
             let Some(flag) = a.strip_prefix("--") else {
                 args.positional.push(a.clone());
                 continue;
@@ -133,6 +153,16 @@ mod tests {
             a.duration("duration").unwrap(),
             Some(Duration::from_secs(5))
         );
+    }
+
+    #[test]
+    fn verbosity_flags_anywhere_but_as_a_value() {
+        let a = Args::parse(&argv("-v url -vv --password -v"), &["password"], &[]).unwrap();
+        assert_eq!((a.verbose, a.quiet), (3, false));
+        assert_eq!(a.value("password"), Some("-v"));
+        assert_eq!(a.positional, ["url"]);
+        let a = Args::parse(&argv("-q --verbose"), &[], &[]).unwrap();
+        assert_eq!((a.verbose, a.quiet), (1, true));
     }
 
     #[test]

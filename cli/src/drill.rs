@@ -120,7 +120,10 @@ pub async fn run<C: DrillClient>(
         let every = if tty { 250 } else { 1000 };
         if plan.progress && now.duration_since(last_print) >= Duration::from_millis(every) {
             last_print = now;
-            let master = client.master().await.map(|a| a.to_string());
+            let master = client
+                .master()
+                .await
+                .map(|a| crate::escape::escape(&a.to_string()).into_owned());
             let line = format!(
                 "  {:>6.1}s  ok {:>8}  errors {:>5}  master {:<21}",
                 start.elapsed().as_secs_f64(),

@@ -4,6 +4,8 @@
 mod admin;
 mod args;
 mod drill;
+mod escape;
+mod logging;
 mod report;
 mod runtimes;
 mod target;
@@ -28,6 +30,9 @@ valkey+sentinel://, rediss+sentinel://, sentinel://..;sentinel://.., redis://ser
 redis-sentinel://h:p#service, redis://h:p?master_name=service...) and/or these flags:
   --sentinel h:p (repeatable)  --master NAME  --db N  --password P  --username U
   --sentinel-password P  --sentinel-username U
+
+logging (standard error): warnings by default; -q errors only, -v info, -vv debug, -vvv trace;
+without -v/-q, RUST_LOG (e.g. RUST_LOG=resp_sentinel=debug) chooses
 ";
 
 fn main() -> ExitCode {
@@ -49,13 +54,14 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // Messages carry server and user text: escaped, like everything the CLI prints.
         Err(Failure::Usage(e)) => {
-            eprintln!("resp-sentinel: {e}\n");
+            eprintln!("resp-sentinel: {}\n", escape::escape(&e.0));
             eprint!("{USAGE}");
             ExitCode::from(2)
         }
         Err(Failure::Run(e)) => {
-            eprintln!("resp-sentinel: {e}");
+            eprintln!("resp-sentinel: {}", escape::escape(&e));
             ExitCode::from(1)
         }
     }
@@ -81,9 +87,12 @@ impl From<String> for Failure {
     }
 }
 
-/// Parses a subcommand's arguments: target flags plus `extra` valued flags and `switches`.
+/// Parses a subcommand's arguments (target flags plus `extra` valued flags and `switches`,
+/// and `-v`/`-q`) and installs the log subscriber they ask for.
 pub fn parse_args(argv: &[String], extra: &[&str], switches: &[&str]) -> Result<Args, UsageError> {
     let mut with_value = target::TARGET_FLAGS.to_vec();
     with_value.extend_from_slice(extra);
-    Args::parse(argv, &with_value, switches)
+    let args = Args::parse(argv, &with_value, switches)?;
+    logging::init(args.verbose, args.quiet)?;
+    Ok(args)
 }

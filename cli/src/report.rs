@@ -1,5 +1,6 @@
 //! The drill's figures, as a human summary or one JSON line.
 
+use crate::escape::escape;
 use resp_sentinel::core::sentinel::Addr;
 use std::fmt::Write;
 use std::time::Duration;
@@ -92,7 +93,10 @@ impl Report {
 
     /// A few lines for people.
     pub fn to_text(&self) -> String {
-        let addr = |a: &Option<Addr>| a.as_ref().map_or("(unknown)".into(), |a| a.to_string());
+        let addr = |a: &Option<Addr>| {
+            a.as_ref()
+                .map_or("(unknown)".into(), |a| escape(&a.to_string()).into_owned())
+        };
         let mut s = String::new();
         let _ = writeln!(s, "failover drill ({} runtime)", self.runtime);
         let _ = writeln!(
@@ -136,16 +140,16 @@ impl Report {
             self.acked_lost, self.final_value
         );
         if let Some(e) = &self.trigger_error {
-            let _ = writeln!(s, "  trigger failed     {e}");
+            let _ = writeln!(s, "  trigger failed     {}", escape(e));
         }
         if let Some(e) = &self.last_error {
-            let _ = writeln!(s, "  last error         {e}");
+            let _ = writeln!(s, "  last error         {}", escape(e));
         }
         s
     }
 }
 
-/// A JSON string literal.
+/// A JSON string literal; every control character (C0, DEL, C1) is a `\u` escape.
 fn json_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
@@ -153,7 +157,7 @@ fn json_str(s: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
+            c if c.is_control() => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),
@@ -193,5 +197,24 @@ mod tests {
         assert!(j.contains("\"new_master\":null"));
         assert!(j.contains("bad \\\"quote\\\""));
         assert!(!j.contains('\n'));
+    }
+
+    #[test]
+    fn server_text_is_escaped_in_both_forms() {
+        let mut r = Report::new("tokio");
+        r.old_master = Some(Addr::new("h\u{1b}]0;x\u{7}", 1));
+        r.last_error = Some("ERR \u{1b}[2J\r\nforged\u{7f}\u{9b}".into());
+        r.trigger_error = Some("no \u{1b}[2J\r\nforged\u{7f}\u{9b}".into());
+        for out in [r.to_json(), r.to_text()] {
+            let body = out.trim_end_matches('\n');
+            assert!(
+                !body.chars().any(|c| c.is_control() && c != '\n'),
+                "{out:?}"
+            );
+            assert!(!body.contains("\nforged"), "{out:?}");
+        }
+        assert!(r
+            .to_json()
+            .contains("\\u001b[2J\\u000d\\u000aforged\\u007f\\u009b"));
     }
 }

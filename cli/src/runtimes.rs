@@ -2,6 +2,7 @@
 
 use crate::admin::{trigger_failover, SentinelConn};
 use crate::drill::{self, DrillClient, DrillPlan};
+use crate::escape::escape;
 use crate::{parse_args, target, Failure};
 use resp_sentinel::core::sentinel::{Addr, Config, Event, Instance};
 use resp_sentinel::{blocking, cmd, Error};
@@ -13,13 +14,39 @@ use std::time::Duration;
 pub fn resolve(argv: &[String]) -> Result<ExitCode, Failure> {
     let config = target::config_from(&parse_args(argv, &[], &[])?)?;
     let service = config.service.clone();
+    let (sentinels, timeout) = (config.sentinels.clone(), config.command_timeout);
     let client = blocking::Sentinel::new(config).master_for(&service);
-    client.ping().map_err(|e| format!("{service}: {e}"))?;
+    let failed = |why: String| {
+        format!(
+            "cannot resolve the master of `{service}`: {}",
+            name_sentinels(why, &sentinels)
+        )
+    };
+    client
+        .ping()
+        .map_err(|e| failed(client_error(&e, timeout)))?;
     let addr = client
         .master_addr()
-        .ok_or_else(|| format!("{service}: no verified master"))?;
-    println!("{addr}");
+        .ok_or_else(|| failed("no verified master".into()))?;
+    println!("{}", escape(&addr.to_string()));
     Ok(ExitCode::SUCCESS)
+}
+
+/// A client error in words: a timeout says how long it waited.
+fn client_error(e: &Error, timeout: Duration) -> String {
+    match e {
+        Error::Timeout => format!("timed out after {} ms", timeout.as_millis()),
+        e => e.to_string(),
+    }
+}
+
+/// `text`, followed by the sentinels asked unless it names one of them already.
+fn name_sentinels(text: String, sentinels: &[Addr]) -> String {
+    if sentinels.iter().any(|s| text.contains(&s.to_string())) {
+        return text;
+    }
+    let list: Vec<String> = sentinels.iter().map(Addr::to_string).collect();
+    format!("{text} (sentinels asked: {})", list.join(", "))
 }
 
 /// `replicas`: what the first answering sentinel knows of the service's replicas.
@@ -28,40 +55,60 @@ pub fn replicas(argv: &[String]) -> Result<ExitCode, Failure> {
     let mut why = Vec::new();
     for s in &config.sentinels {
         let reply = SentinelConn::open(s, config.sentinel_auth.as_ref(), config.sentinel_timeout)
-            .and_then(|mut c| {
-                c.call(&cmd("SENTINEL").arg("REPLICAS").arg(config.service.as_str()))
+            .and_then(|mut c| c.call(&cmd("SENTINEL").arg("REPLICAS").arg(config.service.as_str())))
+            .and_then(|v| {
+                replica_list(&v).map_err(|e| format!("sentinel {s} sent a bad replica list: {e}"))
             });
         match reply {
-            Ok(v) => match print_replicas(&v) {
-                Ok(()) => return Ok(ExitCode::SUCCESS),
-                Err(e) => why.push(format!("{s}: {e}")),
-            },
-            Err(e) => why.push(format!("{s}: {e}")),
+            Ok(list) => {
+                print_replicas(&list);
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(e) => {
+                tracing::info!("{e}");
+                why.push(e);
+            }
         }
     }
     Err(Failure::Run(format!(
-        "no sentinel answered: {}",
+        "no sentinel listed the replicas of `{}`: {}",
+        config.service,
         why.join("; ")
     )))
 }
 
-/// Prints every replica a sentinel listed and whether clients may read from it, by core's
-/// rule ([`Instance::usable`]). A reply that is not a list of replicas is an error.
-fn print_replicas(v: &Value) -> Result<(), String> {
+/// The replicas of a `SENTINEL REPLICAS` reply. A reply that is not a list, or has an entry
+/// that is not a replica (no ip and port), is an error.
+fn replica_list(v: &Value) -> Result<Vec<Instance>, String> {
     let list = Instance::parse_list(v)?;
+    let entries = match v {
+        Value::Array(a) | Value::Set(a) | Value::Push(a) => a.len(),
+        _ => list.len(),
+    };
+    if list.len() != entries {
+        return Err(format!(
+            "{} of its {entries} entries are not replicas",
+            entries - list.len()
+        ));
+    }
+    Ok(list)
+}
+
+/// Prints every replica and whether clients may read from it, by core's rule
+/// ([`Instance::usable`]); server text is escaped.
+fn print_replicas(list: &[Instance]) {
     if list.is_empty() {
         println!("(no replicas)");
     }
     for r in list {
         println!(
             "{}  flags={}  master-link-status={}  {}",
-            r.addr,
-            r.flags,
+            escape(&r.addr.to_string()),
+            escape(&r.flags),
             if r.link_ok { "ok" } else { "not ok" },
             if r.usable() { "usable" } else { "not usable" }
         );
     }
-    Ok(())
 }
 
 /// `drill`: the failover drill on the chosen runtime.
@@ -114,12 +161,29 @@ pub fn drill(argv: &[String]) -> Result<ExitCode, Failure> {
         config.sentinel_auth.clone(),
         config.service.clone(),
     );
+    let asked = sentinels.clone();
     let trigger = move || trigger_failover(&sentinels, auth.as_ref(), &service).map(drop);
-    let report = run_on(runtime, config, &plan, trigger)?;
+    let report = run_on(runtime, config, &plan, trigger)
+        .map_err(|e| format!("drill: {}", name_sentinels(e, &asked)))?;
     if json {
         println!("{}", report.to_json());
     } else {
         print!("{}", report.to_text());
+    }
+    if report.ok == 0 {
+        let why = report
+            .last_error
+            .as_deref()
+            .unwrap_or("no write was attempted");
+        eprintln!(
+            "resp-sentinel: drill: no write was acknowledged; last error: {}",
+            escape(why)
+        );
+    } else if report.acked_lost > 0 {
+        eprintln!(
+            "resp-sentinel: drill: {} acknowledged writes lost",
+            report.acked_lost
+        );
     }
     Ok(if report.acked_lost == 0 && report.ok > 0 {
         ExitCode::SUCCESS

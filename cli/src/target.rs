@@ -1,6 +1,7 @@
 //! `<target>`: a URL of any accepted form, completed or overridden by flags.
 
 use crate::args::{Args, UsageError};
+use crate::escape::escape;
 use resp_sentinel_core::sentinel::{Addr, Config};
 use resp_sentinel_core::url::{self, SentinelTarget};
 
@@ -22,14 +23,15 @@ pub fn config_from(args: &Args) -> Result<Config, UsageError> {
         Some(u) => url::parse(u).map_err(|e| UsageError(format!("target URL: {e}")))?,
         None => SentinelTarget::new(),
     };
+    // The URL parser's host rules (no control characters, at most 253 bytes, default port).
     let sentinels = args
         .values("sentinel")
         .iter()
         .map(|s| {
-            s.parse::<Addr>()
-                .map_err(|e| UsageError(format!("--sentinel {s}: {e}")))
+            url::parse_host_port(s, url::DEFAULT_SENTINEL_PORT)
+                .map_err(|e| UsageError(format!("--sentinel: {e}")))
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<Addr>, _>>()?;
     target = target.with_sentinels(sentinels);
     if let Some(m) = args.value("master") {
         target = target.with_service(m);
@@ -53,9 +55,20 @@ pub fn config_from(args: &Args) -> Result<Config, UsageError> {
         target = target.with_sentinel_username(u);
     }
     for key in &target.ignored_keys {
-        eprintln!("note: URL key `{key}` has no effect here");
+        tracing::warn!("URL key `{}` has no effect here", escape(key));
     }
-    target
+    let config = target
         .to_config()
-        .map_err(|e| UsageError(format!("target: {e}")))
+        .map_err(|e| UsageError(format!("target: {e}")))?;
+    // What the target says, passwords only as present or not.
+    tracing::debug!(
+        sentinels = %escape(&format!("{:?}", config.sentinels)),
+        service = %escape(&config.service),
+        db = config.db,
+        role = ?config.role,
+        data_password = config.auth.is_some(),
+        sentinel_password = config.sentinel_auth.is_some(),
+        "target"
+    );
+    Ok(config)
 }

@@ -2,18 +2,22 @@
 //!
 //! Each sentinel is watched on its own thread: in a failover only the leading sentinel publishes
 //! the progress events, so listening to one sentinel can miss them. A dropped connection is
-//! retried every half second.
+//! retried every half second. When no sentinel can be subscribed to at the start, `watch` has
+//! nothing to do: it says why and exits 1.
 
-use crate::admin::SentinelConn;
+use crate::admin::{describe, SentinelConn};
+use crate::escape::{escape, escape_bytes};
 use crate::{parse_args, target, Failure};
 use resp_sentinel_core::sentinel::{Addr, Credentials, Message};
 use resp_sentinel_core::{cmd, Value};
 use std::process::ExitCode;
+use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Runs until interrupted.
+/// Runs until interrupted, or fails when no sentinel can be watched.
 pub fn watch(argv: &[String]) -> Result<ExitCode, Failure> {
     let config = target::config_from(&parse_args(argv, &[], &[])?)?;
+    let (first_tx, first_rx) = mpsc::channel();
     let threads: Vec<_> = config
         .sentinels
         .iter()
@@ -21,33 +25,86 @@ pub fn watch(argv: &[String]) -> Result<ExitCode, Failure> {
         .map(|s| {
             let auth = config.sentinel_auth.clone();
             let timeout = config.sentinel_timeout;
-            std::thread::spawn(move || watch_one(&s, auth.as_ref(), timeout))
+            let first = first_tx.clone();
+            std::thread::spawn(move || watch_one(&s, auth.as_ref(), timeout, first))
         })
         .collect();
+    drop(first_tx);
+    // The first attempt of every sentinel decides whether there is anything to watch.
+    let first: Vec<Result<(), String>> = first_rx.iter().take(threads.len()).collect();
+    if first.iter().all(Result::is_err) {
+        let why: Vec<String> = first.into_iter().filter_map(Result::err).collect();
+        return Err(Failure::Run(format!(
+            "could not watch any sentinel: {}",
+            why.join("; ")
+        )));
+    }
+    for e in first.into_iter().filter_map(Result::err) {
+        eprintln!("{} {} (retrying)", stamp(), escape(&e));
+    }
     for t in threads {
         let _ = t.join();
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn watch_one(s: &Addr, auth: Option<&Credentials>, timeout: Duration) {
+/// Subscribes to every channel of `s`.
+fn subscribe(
+    s: &Addr,
+    auth: Option<&Credentials>,
+    timeout: Duration,
+) -> Result<SentinelConn, String> {
+    let mut conn = SentinelConn::open(s, auth, timeout)?;
+    let reply = conn.call(&cmd("PSUBSCRIBE").arg("*"))?;
+    if !is_psubscribe_confirmation(&reply) {
+        return Err(format!(
+            "sentinel {s} answered PSUBSCRIBE with {}",
+            describe(&reply)
+        ));
+    }
+    Ok(conn)
+}
+
+/// `["psubscribe", pattern, count]`, as an array (RESP2) or a push (RESP3).
+fn is_psubscribe_confirmation(v: &Value) -> bool {
+    let (Value::Array(items) | Value::Push(items)) = v else {
+        return false;
+    };
+    matches!(items.first(), Some(Value::Bulk(k) | Value::SimpleString(k))
+        if k.eq_ignore_ascii_case(b"psubscribe"))
+}
+
+/// Watches `s` forever; the outcome of the first attempt goes to `first`.
+fn watch_one(
+    s: &Addr,
+    auth: Option<&Credentials>,
+    timeout: Duration,
+    first: mpsc::Sender<Result<(), String>>,
+) {
+    let mut first = Some(first);
     loop {
-        let conn = SentinelConn::open(s, auth, timeout)
-            .and_then(|mut c| c.call(&cmd("PSUBSCRIBE").arg("*")).map(|_| c));
-        match conn {
+        match subscribe(s, auth, timeout) {
             Ok(mut conn) => {
-                eprintln!("{} {s} watching", stamp());
+                if let Some(tx) = first.take() {
+                    let _ = tx.send(Ok(()));
+                }
+                eprintln!("{} {} watching", stamp(), escape(&s.to_string()));
                 loop {
                     match conn.next_value(Some(Duration::from_secs(3600))) {
                         Ok(v) => print_event(s, &v),
                         Err(e) => {
-                            eprintln!("{} {s} {e}", stamp());
+                            eprintln!("{} {}", stamp(), escape(&e));
                             break;
                         }
                     }
                 }
             }
-            Err(e) => eprintln!("{} {s} {e}", stamp()),
+            Err(e) => match first.take() {
+                Some(tx) => {
+                    let _ = tx.send(Err(e));
+                }
+                None => eprintln!("{} {}", stamp(), escape(&e)),
+            },
         }
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -57,10 +114,11 @@ fn watch_one(s: &Addr, auth: Option<&Credentials>, timeout: Duration) {
 fn print_event(s: &Addr, v: &Value) {
     if let Some(m) = Message::from_value(v) {
         println!(
-            "{} {s} {} {}",
+            "{} {} {} {}",
             stamp(),
-            String::from_utf8_lossy(&m.channel),
-            String::from_utf8_lossy(&m.payload)
+            escape(&s.to_string()),
+            escape_bytes(&m.channel),
+            escape_bytes(&m.payload)
         );
     }
 }

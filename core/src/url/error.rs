@@ -1,8 +1,9 @@
 //! Why a target URL (or a target assembled from flags) was rejected.
 //!
 //! Every variant names the part of the URL that is wrong and why. Messages quote the offending
-//! piece, except in userinfo and `*password*` query values: those are never echoed, so an error
-//! can be logged without leaking a secret.
+//! piece (at most its first 32 characters, control characters escaped), except in userinfo and
+//! `*password*` query values: those are never echoed, neither in `Display` nor in `Debug`, so an
+//! error can be logged without leaking a secret.
 
 use super::UrlForm;
 use std::fmt;
@@ -17,9 +18,17 @@ pub enum UrlError {
     MissingScheme,
     /// The scheme contains characters a scheme cannot have (it is not echoed).
     BadScheme,
-    /// An `@` after the host part, where no `=` or `&` precedes it: most likely a password
-    /// with an unencoded `/`, `?`, `#` (or `;` in a Celery list). Nothing of it is echoed.
+    /// Userinfo that cannot be told apart from the rest of the URL: two `@` in the authority,
+    /// or an `@` after it (in the path, the fragment, or a query value that cannot hold one),
+    /// most likely a password with an unencoded `/`, `?`, `#`, `@` (or `;` in a Celery list).
+    /// Nothing of the URL is echoed.
     UnencodedUserinfo,
+    /// A control character (C0, DEL or C1), raw or percent-encoded, in a part of the URL that
+    /// may hold none (every part but passwords; raw ones nowhere). The text is not echoed.
+    ControlCharacter {
+        /// Which part of the URL (`URL` for a raw one anywhere).
+        part: String,
+    },
     /// The scheme is none of the accepted ones.
     UnknownScheme {
         /// The scheme as written.
@@ -175,73 +184,90 @@ impl fmt::Display for UrlError {
                 "the part before `://` is not a scheme; accepted schemes: {ACCEPTED_SCHEMES}"
             ),
             UnencodedUserinfo => f.write_str(
-                "`@` after the host part: if a password contains `/`, `?`, `#` or `;`, \
-                 percent-encode it (%2F, %3F, %23, %3B); the text is not shown",
+                "ambiguous userinfo: an `@` where the URL cannot have one; a password with an \
+                 unencoded `/`, `?`, `#`, `@` or `;` splits the URL in the wrong place. \
+                 Percent-encode the password (`/` %2F, `?` %3F, `#` %23, `@` %40, `;` %3B) \
+                 and any other `@` (%40). The text is not shown",
+            ),
+            ControlCharacter { part } if part == "URL" => f.write_str(
+                "the URL contains a control character (a pasted escape sequence or line \
+                 break?); remove it, or percent-encode it if a password holds it",
+            ),
+            ControlCharacter { part } => write!(
+                f,
+                "{part} contains a control character (not shown); only passwords may hold them"
             ),
             UnknownScheme { scheme } => {
-                write!(f, "unknown scheme `{scheme}`; accepted schemes: {ACCEPTED_SCHEMES}")
+                write!(f, "unknown scheme {}; accepted schemes: {ACCEPTED_SCHEMES}", Q(scheme))
             }
             EmptyHost { index } => write!(f, "empty host in host list (entry {index})"),
-            BadHost { host, reason } => write!(f, "bad host `{host}`: {reason}"),
+            BadHost { host, reason } => write!(f, "bad host {}: {reason}", Q(host)),
             BadPort { port } if port.is_empty() => {
                 f.write_str("empty port after `:`: port must be 1-65535")
             }
-            BadPort { port } => write!(f, "bad port `{port}`: port must be 1-65535"),
+            BadPort { port } => write!(f, "bad port {}: port must be 1-65535", Q(port)),
             BadDb { value } => write!(
                 f,
-                "bad database number `{value}`: must be an integer 0-4294967295"
+                "bad database number {}: must be an integer 0-4294967295",
+                Q(value)
             ),
             UnknownRole { value } => {
-                write!(f, "unknown role `{value}`: accepted values are `master` and `replica`")
+                write!(f, "unknown role {}: accepted values are `master` and `replica`", Q(value))
             }
             BadIsMaster { value } => write!(
                 f,
-                "bad is_master value `{value}`: must be `1` (master) or `0` (replica)"
+                "bad is_master value {}: must be `1` (master) or `0` (replica)",
+                Q(value)
             ),
             BadProtocol { value } => {
-                write!(f, "bad protocol `{value}`: must be `2` (RESP2) or `3` (RESP3)")
+                write!(f, "bad protocol {}: must be `2` (RESP2) or `3` (RESP3)", Q(value))
             }
             BadTimeout { key, value, reason } => write!(
                 f,
-                "bad {key} `{value}`: {reason} (examples: `500ms`, `5s`, `1m30s`, `2` = 2 seconds)"
+                "bad {key} {}: {reason} (examples: `500ms`, `5s`, `1m30s`, `2` = 2 seconds)",
+                Q(value)
             ),
             BadBool { key, value } => write!(
                 f,
-                "bad {key} value `{value}`: must be `true`, `false`, `1` or `0`"
+                "bad {key} value {}: must be `true`, `false`, `1` or `0`",
+                Q(value)
             ),
             UnknownQueryKey {
                 key,
                 form,
                 accepted: [],
             } => {
-                write!(f, "unknown query key `{key}`: a {form} URL takes no query keys")
+                write!(f, "unknown query key {}: a {form} URL takes no query keys", Q(key))
             }
             UnknownQueryKey { key, form, accepted } => write!(
                 f,
-                "unknown query key `{key}` for a {form} URL; accepted keys: {}",
+                "unknown query key {} for a {form} URL; accepted keys: {}",
+                Q(key),
                 accepted.join(", ")
             ),
-            DuplicateQueryKey { key } => write!(f, "query key `{key}` appears more than once"),
+            DuplicateQueryKey { key } => write!(f, "query key {} appears more than once", Q(key)),
             EmptyQueryKey => f.write_str("query has a pair with an empty key (`=value`)"),
             BadPercentEscape { part, escape: Some(e) } => write!(
                 f,
-                "bad percent-escape `{e}` in {part}: `%` must be followed by two hex digits"
+                "bad percent-escape {} in {part}: `%` must be followed by two hex digits",
+                Q(e)
             ),
             BadPercentEscape { part, escape: None } => write!(
                 f,
                 "bad percent-escape in {part} (value not shown): `%` must be followed by two hex digits"
             ),
             InvalidUtf8 { part } => write!(f, "{part} is not UTF-8 after percent-decoding"),
-            BadPath { path, expected } => write!(f, "bad path `{path}`: expected {expected}"),
+            BadPath { path, expected } => write!(f, "bad path {}: expected {expected}", Q(path)),
             EmptyServiceName => f.write_str("empty service (master) name"),
             Conflict { what, first, second } => {
-                write!(f, "conflicting {what}: `{first}` and `{second}`")
+                write!(f, "conflicting {what}: {} and {}", Q(first), Q(second))
             }
             ServiceHasPort { authority } => write!(
                 f,
-                "`{authority}`: in a django-style redis://service/db URL the host part is the \
+                "{}: in a django-style redis://service/db URL the host part is the \
                  service name and takes no port; for go-redis add `master_name=`, for rueidis \
-                 `master_set=`"
+                 `master_set=`",
+                Q(authority)
             ),
             UnexpectedFragment { form } => write!(
                 f,
@@ -261,8 +287,9 @@ impl fmt::Display for UrlError {
             }
             TlsUnsupported { scheme } => write!(
                 f,
-                "`{scheme}://` asks for TLS, which resp-sentinel does not support yet; \
-                 use the plain scheme on a trusted network"
+                "{}:// asks for TLS, which resp-sentinel does not support yet; \
+                 use the plain scheme on a trusted network",
+                Q(scheme)
             ),
             UsernameWithoutPassword { sentinel: true } => {
                 f.write_str("sentinel username given without a sentinel password")
@@ -288,3 +315,53 @@ pub(crate) const ACCEPTED_SCHEMES: &str = "redis+sentinel, rediss+sentinel, valk
      valkeys+sentinel, redis-sentinel, rediss-sentinel, valkey-sentinel, valkeys-sentinel, \
      sentinel (Celery/Kombu), redis, rediss, valkey, valkeys (django-redis, go-redis \
      `master_name=`, rueidis `master_set=`)";
+
+/// Most characters of a URL part an error quotes.
+const QUOTE_MAX: usize = 32;
+
+/// A URL part as an error quotes it: in backticks, at most [`QUOTE_MAX`] characters (then
+/// `...`), control characters and backticks escaped (`\x1b`, `\u{9b}`), so that a message never
+/// carries a terminal escape sequence, a line break or a screenful of text.
+struct Q<'a>(&'a str);
+
+impl fmt::Display for Q<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("`")?;
+        for (i, c) in self.0.chars().enumerate() {
+            if i == QUOTE_MAX {
+                return f.write_str("`...");
+            }
+            match c {
+                '`' => f.write_str("\\x60")?,
+                c if (c as u32) < 0x80 && c.is_control() => write!(f, "\\x{:02x}", c as u32)?,
+                c if c.is_control() => write!(f, "\\u{{{:x}}}", c as u32)?,
+                c => write!(f, "{c}")?,
+            }
+        }
+        f.write_str("`")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_are_short_and_escaped() {
+        let e = UrlError::BadHost {
+            host: format!("a\u{1b}]0;t\u{7}\r\n\u{9b}`{}", "x".repeat(300)),
+            reason: "r",
+        };
+        let msg = e.to_string();
+        assert!(!msg.chars().any(char::is_control), "{msg}");
+        assert!(
+            msg.starts_with("bad host `a\\x1b]0;t\\x07\\x0d\\x0a\\u{9b}\\x60xx"),
+            "{msg}"
+        );
+        assert!(msg.contains("`...: r") && msg.len() < 80, "{msg}");
+        assert_eq!(
+            UrlError::BadPort { port: "x".into() }.to_string(),
+            "bad port `x`: port must be 1-65535"
+        );
+    }
+}

@@ -7,9 +7,13 @@ use std::net::Ipv6Addr;
 /// The port Redis Sentinel listens on by default; used when a sentinel host has no port.
 pub const DEFAULT_SENTINEL_PORT: u16 = 26379;
 
+/// The longest host name DNS allows (253 bytes, without the root's trailing dot).
+const MAX_HOST_LEN: usize = 253;
+
 /// Parses one `host[:port]` or `[v6][:port]`, using `default_port` when there is no port.
 ///
-/// Host names may use letters, digits, `-`, `.` and `_`; IPv6 literals must be in brackets.
+/// Host names may use letters, digits, `-`, `.` and `_`, at most 253 bytes; IPv6 literals must
+/// be in brackets.
 /// This is what the CLI should use for `--sentinel h[:p]`.
 pub fn parse_host_port(text: &str, default_port: u16) -> Result<Addr, UrlError> {
     if text.is_empty() {
@@ -57,6 +61,12 @@ pub fn parse_host_port(text: &str, default_port: u16) -> Result<Addr, UrlError> 
     if host.is_empty() {
         return Err(UrlError::EmptyHost { index: 1 });
     }
+    if host.len() > MAX_HOST_LEN {
+        return Err(UrlError::BadHost {
+            host: host.to_owned(),
+            reason: "longer than 253 bytes, the most a DNS name can have",
+        });
+    }
     if let Some(bad) = host
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_')))
@@ -66,6 +76,7 @@ pub fn parse_host_port(text: &str, default_port: u16) -> Result<Addr, UrlError> 
             reason: match bad {
                 '@' => "`@` in a host: percent-encode `@` in passwords as %40",
                 '/' | '?' | '#' => "unexpected `/`, `?` or `#` in a host",
+                c if c.is_control() => "control character in a host",
                 _ => "only letters, digits, `-`, `.` and `_` are allowed in a host name",
             },
         });
@@ -133,6 +144,16 @@ mod tests {
         assert_eq!(e("[::1]:0"), UrlError::BadPort { port: "0".into() });
         assert!(matches!(e("ho st"), UrlError::BadHost { .. }));
         assert!(e("a@b").to_string().contains("%40"));
+        let long = "a".repeat(254);
+        let err = e(&long);
+        assert!(matches!(err, UrlError::BadHost { .. }), "{err:?}");
+        let msg = err.to_string();
+        assert!(msg.contains("253") && msg.len() < 200, "{msg}");
+        assert!(parse_host_port(&"a".repeat(253), 1).is_ok());
+        let err = e("h\u{1b}]0;x\u{7}:1");
+        assert!(err.to_string().contains("control character"), "{err}");
+        assert!(!err.to_string().contains(['\u{1b}', '\u{7}']), "{err}");
+        assert!(!e("h:1\u{1b}[2J").to_string().contains('\u{1b}'));
     }
 
     #[test]

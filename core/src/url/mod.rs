@@ -16,7 +16,12 @@
 //! Userinfo `user:pass` sets both, `:pass` only the password, and userinfo without a colon is a
 //! password (as Lettuce and redis-cli read it). Userinfo, path segments, the fragment and query
 //! keys and values are percent-decoded; in query keys and values `+` is a space (as Go, Python and
-//! Java decode queries), so write a literal `+` as `%2B`. A sentinel without a port gets 26379
+//! Java decode queries), so write a literal `+` as `%2B`. Write `/`, `?`, `#`, `@` (and `;` in a
+//! Celery list) in userinfo percent-encoded: a URL whose userinfo cannot be told apart from the
+//! rest (two `@` in the authority; an `@` in the path, the fragment, or a query value other than
+//! a credential or a name) is refused with [`UrlError::UnencodedUserinfo`], which quotes nothing
+//! of it. Control characters are refused ([`UrlError::ControlCharacter`]): raw anywhere, and
+//! percent-encoded everywhere but in passwords; so are host names longer than 253 bytes. A sentinel without a port gets 26379
 //! ([`DEFAULT_SENTINEL_PORT`]) in every form, including those whose client would default to 6379.
 //! Schemes are matched without regard to case. A query key may appear once, except the
 //! address-list keys `node` and `addr`; unknown keys are errors, and keys the source client knows

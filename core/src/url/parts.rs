@@ -1,13 +1,14 @@
 //! Splits a URL into scheme, userinfo, host part, path, query and fragment, and decodes userinfo.
 
 use super::{percent, Secret, UrlError};
+use std::fmt;
 
-/// The raw pieces of one URL; only the scheme is normalised (ASCII lowercase).
-#[derive(Debug)]
+/// The raw pieces of one URL; only the scheme is normalised (ASCII lowercase). `Debug` does
+/// not show the userinfo.
 pub(crate) struct Parts<'a> {
     /// Lowercased scheme.
     pub scheme: String,
-    /// Text before the last `@` of the authority, if any.
+    /// Text before the `@` of the authority, if any.
     pub userinfo: Option<&'a str>,
     /// Authority without userinfo: one host or a comma-separated list.
     pub hosts: &'a str,
@@ -19,10 +20,23 @@ pub(crate) struct Parts<'a> {
     pub fragment: Option<&'a str>,
 }
 
-/// Splits `url` the way RFC 3986 does, except that a list of hosts may stand where one host
-/// would. The authority ends at the first `/`, `?` or `#`; userinfo ends at its last `@`.
-pub(crate) fn split(url: &str) -> Result<Parts<'_>, UrlError> {
-    let (scheme, rest) = url.split_once("://").ok_or(UrlError::MissingScheme)?;
+impl fmt::Debug for Parts<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Parts")
+            .field("scheme", &self.scheme)
+            .field("userinfo", &self.userinfo.map(|_| "***"))
+            .field("hosts", &self.hosts)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field("fragment", &self.fragment)
+            .finish()
+    }
+}
+
+/// The scheme of `url`, lowercased: the text before `://`, which must start with a letter and
+/// hold only letters, digits, `+`, `-` and `.`.
+pub(crate) fn scheme(url: &str) -> Result<String, UrlError> {
+    let (scheme, _) = url.split_once("://").ok_or(UrlError::MissingScheme)?;
     let valid_scheme = scheme
         .bytes()
         .next()
@@ -37,17 +51,39 @@ pub(crate) fn split(url: &str) -> Result<Parts<'_>, UrlError> {
             UrlError::BadScheme
         });
     }
-    // A password with an unencoded `/`, `?` or `#` cuts the authority short and leaves its
-    // tail (and the `@`) behind; refuse before any part of it can be echoed in an error.
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    if !rest[..authority_end].contains('@') {
-        if let Some(at) = rest[authority_end..].find('@') {
-            let before = &rest[authority_end..authority_end + at];
-            if !before.contains(['=', '&']) {
-                return Err(UrlError::UnencodedUserinfo);
-            }
-        }
-    }
+    Ok(scheme.to_ascii_lowercase())
+}
+
+/// Query keys whose values may hold an unencoded `@` (credentials, names). Anywhere else an
+/// `@` after the authority is read as the end of a password with an unencoded `/`, `?` or `#`.
+const AT_KEYS: &[&str] = &[
+    "sentinel_password",
+    "sentinel_username",
+    "sentinelpassword",
+    "sentinelusername",
+    "password",
+    "username",
+    "master_name",
+    "master_set",
+    "sentinelmasterid",
+    "sentinelservicename",
+    "client_name",
+    "clientname",
+];
+
+/// Splits `url` the way RFC 3986 does, except that a list of hosts may stand where one host
+/// would. The authority ends at the first `/`, `?` or `#`; userinfo ends at its `@`.
+///
+/// Refuses ([`UrlError::UnencodedUserinfo`], which shows nothing of the URL) every URL whose
+/// userinfo cannot be told apart from the rest: two `@` in the authority, or an `@` after it
+/// that is not in the value of a query key that may hold one (a password with an unencoded
+/// `/`, `?` or `#` cuts the authority short and leaves its tail and the `@` behind). This runs
+/// before anything else reads the URL, so no part of such a password reaches an error message
+/// or becomes a host.
+pub(crate) fn split(url: &str) -> Result<Parts<'_>, UrlError> {
+    let scheme = scheme(url)?;
+    let rest = &url[url.find("://").map_or(0, |i| i + 3)..];
+    check_userinfo_is_unambiguous(rest)?;
     let (rest, fragment) = match rest.split_once('#') {
         Some((r, f)) => (r, Some(f)),
         None => (rest, None),
@@ -60,17 +96,75 @@ pub(crate) fn split(url: &str) -> Result<Parts<'_>, UrlError> {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
     };
-    let (userinfo, hosts) = match authority.rfind('@') {
-        Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
+    let (userinfo, hosts) = match authority.split_once('@') {
+        Some((u, h)) => (Some(u), h),
         None => (None, authority),
     };
     Ok(Parts {
-        scheme: scheme.to_ascii_lowercase(),
+        scheme,
         userinfo,
         hosts,
         path,
         query,
         fragment,
+    })
+}
+
+/// See [`split`]: `rest` is the URL after `scheme://`.
+fn check_userinfo_is_unambiguous(rest: &str) -> Result<(), UrlError> {
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    if authority.matches('@').count() > 1 {
+        return Err(UrlError::UnencodedUserinfo);
+    }
+    if !tail.contains('@') {
+        return Ok(());
+    }
+    let (before_fragment, fragment) = tail.split_once('#').unwrap_or((tail, ""));
+    let (path, query) = before_fragment
+        .split_once('?')
+        .unwrap_or((before_fragment, ""));
+    if path.contains('@') || fragment.contains('@') {
+        return Err(UrlError::UnencodedUserinfo);
+    }
+    let mut at_in_query = false;
+    for pair in query.split('&').filter(|p| p.contains('@')) {
+        at_in_query = true;
+        let Some((key, _)) = pair.split_once('=') else {
+            return Err(UrlError::UnencodedUserinfo);
+        };
+        let key = percent::decode(key, "query key", false, true).unwrap_or_default();
+        if !AT_KEYS.iter().any(|k| k.eq_ignore_ascii_case(&key)) {
+            return Err(UrlError::UnencodedUserinfo);
+        }
+    }
+    // `u:pa?sentinel_password=x@h`: the `@` sits in a value that may hold one, but with no
+    // userinfo before it the authority reads `user:pass` (or `:pass`), not hosts.
+    if at_in_query && !authority.contains('@') && looks_like_userinfo(authority) {
+        return Err(UrlError::UnencodedUserinfo);
+    }
+    Ok(())
+}
+
+/// Whether the authority of `url` (after `scheme://`, up to `/`, `?` or `#`) has no `@` and
+/// reads like userinfo (see [`looks_like_userinfo`]).
+pub(crate) fn authority_looks_like_userinfo(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    !authority.contains('@') && looks_like_userinfo(authority)
+}
+
+/// An authority with an entry `:text` or `host:text` whose text is not a port number.
+fn looks_like_userinfo(authority: &str) -> bool {
+    authority.split(',').any(|entry| {
+        if entry.starts_with('[') {
+            return false;
+        }
+        match entry.split_once(':') {
+            Some(("", _)) => true,
+            Some((_, port)) => !port.is_empty() && !port.bytes().all(|b| b.is_ascii_digit()),
+            None => false,
+        }
     })
 }
 
@@ -89,7 +183,11 @@ pub(crate) fn userinfo(
         Some((u, p)) => (u, p),
         None => ("", raw),
     };
-    let user = percent::decode(user, &format!("{who} username"), true, false)?;
+    let user_part = format!("{who} username");
+    let user = percent::decode(user, &user_part, true, false)?;
+    if user.chars().any(char::is_control) {
+        return Err(UrlError::ControlCharacter { part: user_part });
+    }
     let pass = percent::decode(pass, &format!("{who} password"), true, false)?;
     Ok((
         (!user.is_empty()).then_some(user),
@@ -111,9 +209,9 @@ mod tests {
 
     #[test]
     fn splits_all_parts() {
-        let p = split("Redis+Sentinel://u:p@w@h1:1,h2/svc/0?a=b#frag").unwrap();
+        let p = split("Redis+Sentinel://u:p%40w@h1:1,h2/svc/0?a=b#frag").unwrap();
         assert_eq!(p.scheme, "redis+sentinel");
-        assert_eq!(p.userinfo, Some("u:p@w"));
+        assert_eq!(p.userinfo, Some("u:p%40w"));
         assert_eq!(p.hosts, "h1:1,h2");
         assert_eq!(p.path, "/svc/0");
         assert_eq!(p.query, Some("a=b"));
@@ -141,6 +239,16 @@ mod tests {
             "redis+sentinel://u:pa?ss@h/s",
             "redis+sentinel://u:pa#ss@h/s",
             "redis+sentinel://h/s@x",
+            // `=` or `&` before the `@` (base64 passwords end in `=`) changes nothing.
+            "redis+sentinel://:Zm9v/QmFy=@h/s",
+            "redis+sentinel://u:ab?c=d@h/s",
+            "redis+sentinel://u:ab#x&y=z@h/s",
+            "redis+sentinel://pass/x=@h/0",
+            "redis+sentinel://u:p@ss@h/s",
+            "redis+sentinel://h/s?a=1&b=p@ss",
+            "redis+sentinel://h/s?a@b",
+            "redis+sentinel://u:ab?sentinel_password=x@h/s",
+            "redis+sentinel://:ab?sentinel_password=x@h/s",
         ] {
             assert_eq!(
                 split(leaky).unwrap_err(),
@@ -151,7 +259,13 @@ mod tests {
         // An `@` in a query value or after a `=` is fine.
         assert!(split("redis+sentinel://h/s?sentinel_password=p@ss").is_ok());
         assert!(split("redis+sentinel://h/s?a=1&sentinel_password=p@ss").is_ok());
-        assert!(split("redis+sentinel://u:p@h/s?x=p@ss").is_ok());
+        assert!(split("redis+sentinel://u:p@h/s?sentinel_password=p@ss").is_ok());
+        assert!(split("redis+sentinel://h:1,[::1]:2/s?sentinel_password=p@ss").is_ok());
+        assert!(split("redis://h?master_name=m&Password=p@ss&username=me@corp").is_ok());
+        assert!(split("redis+sentinel://u:p%2F%3F%23%40@h/s").is_ok());
+        // The userinfo is not in `Debug`.
+        let p = split("redis+sentinel://u:s3cret@h/s").unwrap();
+        assert!(!format!("{p:?}").contains("s3cret"));
     }
 
     #[test]

@@ -5,8 +5,25 @@ use super::UrlError;
 /// Decodes `%XX` escapes in `input`; with `plus_as_space`, `+` becomes a space (query
 /// convention of form encoding, as Go, Python and Java read query strings).
 ///
-/// `part` names the URL part in errors; a `secret` part's bad escape is not echoed.
+/// `part` names the URL part in errors; a `secret` part's bad escape is not echoed. A part
+/// that is not `secret` may not hold control characters (C0, DEL, C1), encoded or not: such
+/// text could rewrite a terminal when printed.
 pub(crate) fn decode(
+    input: &str,
+    part: &str,
+    secret: bool,
+    plus_as_space: bool,
+) -> Result<String, UrlError> {
+    let out = decode_any(input, part, secret, plus_as_space)?;
+    if !secret && out.chars().any(char::is_control) {
+        return Err(UrlError::ControlCharacter {
+            part: part.to_owned(),
+        });
+    }
+    Ok(out)
+}
+
+fn decode_any(
     input: &str,
     part: &str,
     secret: bool,
@@ -122,6 +139,24 @@ mod tests {
     fn escape_cut_in_a_multibyte_char_does_not_panic() {
         assert!(decode("%é", "x", false, false).is_err());
         assert!(decode("%", "x", false, false).is_err());
+    }
+
+    #[test]
+    fn control_characters_are_refused_unless_secret() {
+        for raw in ["a%1Bb", "a%0D%0Ab", "a\u{1b}b", "%7F", "%C2%9B", "a%00"] {
+            assert_eq!(
+                decode(raw, "service name", false, false),
+                Err(UrlError::ControlCharacter {
+                    part: "service name".into()
+                }),
+                "{raw}"
+            );
+        }
+        assert_eq!(
+            decode("p%1Bw", "password", true, false).unwrap(),
+            "p\u{1b}w"
+        );
+        assert_eq!(decode("tab%09", "x", true, true).unwrap(), "tab\t");
     }
 
     #[test]

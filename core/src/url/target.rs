@@ -6,7 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 /// Everything a Sentinel client needs to find and reach a service, from any accepted URL form
-/// and/or flags. `Debug` never shows passwords.
+/// and/or flags. `Debug` never shows passwords or usernames (userinfo is never echoed).
 #[derive(Clone, PartialEq, Eq)]
 pub struct SentinelTarget {
     /// Which syntax the URL used ([`UrlForm::Flags`] when there was none).
@@ -48,9 +48,12 @@ impl fmt::Debug for SentinelTarget {
             .field("sentinels", &self.sentinels)
             .field("service", &self.service)
             .field("db", &self.db)
-            .field("username", &self.username)
+            .field("username", &self.username.as_ref().map(|_| Hidden))
             .field("password", &self.password)
-            .field("sentinel_username", &self.sentinel_username)
+            .field(
+                "sentinel_username",
+                &self.sentinel_username.as_ref().map(|_| Hidden),
+            )
             .field("sentinel_password", &self.sentinel_password)
             .field("role", &self.role)
             .field("protocol", &self.protocol)
@@ -58,6 +61,15 @@ impl fmt::Debug for SentinelTarget {
             .field("tls", &self.tls)
             .field("ignored_keys", &self.ignored_keys)
             .finish()
+    }
+}
+
+/// Stands for a username in `Debug`.
+struct Hidden;
+
+impl fmt::Debug for Hidden {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
     }
 }
 
@@ -207,6 +219,14 @@ mod tests {
             assert!(!text.contains("data-s3cret"), "{text}");
             assert!(!text.contains("sent-s3cret"), "{text}");
             assert!(text.contains("Secret(***)"), "{text}");
+            assert!(
+                !text.contains("app") && !text.contains("\"sent\""),
+                "{text}"
+            );
+            assert!(
+                text.contains("***,") || text.contains("username: Some(***)"),
+                "{text}"
+            );
             assert!(text.contains("svc"), "{text}");
         }
         assert_eq!(format!("{:?}", Secret::new("x")), "Secret(***)");

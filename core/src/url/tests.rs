@@ -55,6 +55,152 @@ fn errors_never_echo_secrets() {
     }
 }
 
+/// Every form that has userinfo, with `{ui}` where the userinfo goes.
+const USERINFO_FORMS: &[&str] = &[
+    "redis+sentinel://{ui}@127.0.0.1:26379,127.0.0.1:26380/mymaster/0?sentinel_password=sp",
+    "rediss+sentinel://{ui}@127.0.0.1:26379/mymaster",
+    "valkey+sentinel://{ui}@localhost/mymaster",
+    "redis-sentinel://{ui}@127.0.0.1:26379/0#mymaster",
+    "valkey-sentinel://{ui}@127.0.0.1:26379?sentinelServiceName=mymaster&node=127.0.0.1:26380",
+    "sentinel://{ui}@127.0.0.1:26379/0;sentinel://127.0.0.1:26380",
+    "sentinel://127.0.0.1:26380;sentinel://{ui}@127.0.0.1:26379/0",
+    "redis://{ui}@mymaster/0?is_master=1",
+    "redis://{ui}@127.0.0.1:26379/0?master_name=mymaster&addr=127.0.0.1:26380",
+    "redis://{ui}@127.0.0.1:26379?master_set=mymaster",
+];
+
+/// Passwords with unencoded delimiters: base64 with `/` and `=`, `?a=b`, `#x&y=z`, `@` twice...
+const HOSTILE_PASSWORDS: &[&str] = &[
+    "Zm9vQmFy/YmF6cXV4=",
+    "c2Vj/cmV0+cGFzcw==",
+    "Xq7?a=b",
+    "Kp3#x&y=z",
+    "Wd4@Jm5@Ln6",
+    "Rt8/Vb2?Hn5#Fg1",
+    "Ab1/Cd2",
+    "Ef3?Gh4",
+    "Ij5#Kl6",
+    "/Lead9x",
+    "?Qm2xyz",
+    "#Hash7x",
+    "Tr4@ilz",
+    "Uv5/Wx6=&Yz7=",
+    "Pq8?role=master&Zz9=",
+];
+
+/// Substrings of `secret` of three characters or more found in `text`.
+fn leaks(secret: &str, text: &str) -> Vec<String> {
+    let chars: Vec<char> = secret.chars().collect();
+    let mut found = Vec::new();
+    for i in 0..chars.len() {
+        for j in i + 3..=chars.len() {
+            let sub: String = chars[i..j].iter().collect();
+            if text.contains(&sub) {
+                found.push(sub);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn ambiguous_userinfo_is_refused_in_every_form_without_echo() {
+    // `Mn3;sentinel://Op4` without a colon before it is a valid list (host `Mn3`, then a
+    // segment with password `Op4`): only the `user:`/`:` shapes are testable.
+    let kombu_only = ["Mn3;Op4=", "Mn3;Op4/Qr5", ";Mn3x"];
+    for form in USERINFO_FORMS {
+        let passwords = HOSTILE_PASSWORDS.iter().chain(
+            kombu_only
+                .iter()
+                .filter(|_| form.starts_with("sentinel://")),
+        );
+        for pw in passwords {
+            for ui in [pw.to_string(), format!(":{pw}"), format!("app:{pw}")] {
+                let url = form.replace("{ui}", &ui);
+                let err = match parse(&url) {
+                    Ok(t) => panic!("{url}: accepted, sentinels {:?}", t.sentinels),
+                    Err(e) => e,
+                };
+                let text = format!("{err} {err:?}");
+                let leaked = leaks(pw, &text);
+                assert!(leaked.is_empty(), "{url}: {text} leaks {leaked:?}");
+                let inner = match &err {
+                    UrlError::InSegment { source, .. } => source.as_ref(),
+                    e => e,
+                };
+                assert_eq!(*inner, UrlError::UnencodedUserinfo, "{url}: {err}");
+                assert!(
+                    err.to_string().to_lowercase().contains("percent-encode"),
+                    "{err}"
+                );
+            }
+            // Percent-encoded, the same password is read as it is, with the URL's hosts.
+            let mut enc = String::new();
+            percent::encode_into(&mut enc, pw);
+            let url = form.replace("{ui}", &format!("app:{enc}"));
+            let t = parse(&url).unwrap_or_else(|e| panic!("{url}: {e}"));
+            let got = if t.form == UrlForm::GoRedis {
+                &t.sentinel_password
+            } else {
+                &t.password
+            };
+            assert_eq!(got.as_ref().map(Secret::expose), Some(*pw), "{url}");
+            for s in &t.sentinels {
+                assert!(
+                    ["127.0.0.1", "localhost"].contains(&s.host.as_str()),
+                    "{url}: {s}"
+                );
+            }
+        }
+        if form.starts_with("sentinel://") {
+            let url = form.replace("{ui}", "app:Mn3;sentinel://Op4");
+            assert!(
+                matches!(
+                    parse(&url),
+                    Err(UrlError::InSegment { source, .. }) if *source == UrlError::UnencodedUserinfo
+                ),
+                "{url}"
+            );
+        }
+    }
+}
+
+#[test]
+fn control_characters_and_long_hosts_are_refused_and_never_printed() {
+    let long = "a".repeat(300);
+    for url in [
+        "redis+sentinel://h/svc%1B]0;owned%07".to_owned(),
+        "redis+sentinel://h/s\u{1b}[2J".to_owned(),
+        "redis+sentinel://h\u{1b}[2J/s".to_owned(),
+        "redis+sentinel://h/s/0\n".to_owned(),
+        "redis+sentinel://h/s?sentinel_username=a%0D%0AFORGED".to_owned(),
+        "redis+sentinel://h/s?role=%1B[31m".to_owned(),
+        "redis+sentinel://h/s?timeout=%7F".to_owned(),
+        "redis+sentinel://u%1B:p@h/s".to_owned(),
+        "redis-sentinel://h#sv%0Ac".to_owned(),
+        "redis-sentinel://h?sentinelMasterId=%C2%9B2J".to_owned(),
+        "redis://h?master_name=a%0Db".to_owned(),
+        "redis://h?master_name=m&addr=h2%1B".to_owned(),
+        "redis://svc%1B/0".to_owned(),
+        "sentinel://h1/0;sentinel://h2\u{7}".to_owned(),
+        format!("redis+sentinel://{long}:26379/s"),
+        format!("redis://h?master_name=m&addr={long}"),
+        format!("redis+sentinel://h/s/0/{long}"),
+        format!("redis+sentinel://h/s?{long}=1"),
+    ] {
+        let err = parse(&url).expect_err(&url);
+        let msg = err.to_string();
+        assert!(!msg.chars().any(char::is_control), "{url}: {msg:?}");
+        assert!(msg.len() < 250, "{url}: {} bytes: {msg}", msg.len());
+        assert!(!msg.contains(&long[..40]), "{url}: {msg}");
+    }
+    // A password may hold control characters (it is never printed); 253 bytes is a host.
+    let t = parse("redis+sentinel://:p%1Bw@h/s?sentinel_password=%0D").unwrap();
+    assert_eq!(t.password.as_ref().map(Secret::expose), Some("p\u{1b}w"));
+    let host = format!("{}.b", "a".repeat(251));
+    assert!(parse(&format!("redis+sentinel://{host}/s")).is_ok());
+}
+
 #[test]
 fn from_str_matches_parse() {
     let t: SentinelTarget = "redis+sentinel://h/s".parse().unwrap();

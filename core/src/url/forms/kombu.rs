@@ -3,7 +3,7 @@
 //! Each `;` segment names one sentinel. The service comes from elsewhere (Kombu's
 //! `master_name` transport option; here a flag).
 
-use super::{db_only_path, set_db, set_once};
+use super::{db_only_path, set_db};
 use crate::url::hosts::{parse_host_port, push_unique, DEFAULT_SENTINEL_PORT};
 use crate::url::parts;
 use crate::url::query::Query;
@@ -24,6 +24,17 @@ pub(super) fn parse(url: &str) -> Result<SentinelTarget, UrlError> {
                 } else {
                     UrlError::MissingScheme
                 }),
+            });
+        }
+    }
+    // `sentinel://app:pa;sentinel://ss@h`: a segment whose host part reads `user:pass` or
+    // `:pass`, with an `@` in a later segment, is a password cut at its `;`.
+    for (i, seg) in segments.iter().enumerate() {
+        let later_at = segments[i + 1..].iter().any(|s| s.contains('@'));
+        if later_at && parts::authority_looks_like_userinfo(seg) {
+            return Err(UrlError::InSegment {
+                index: i + 1,
+                source: Box::new(UrlError::UnencodedUserinfo),
             });
         }
     }
@@ -69,7 +80,15 @@ fn segment(
     );
     let (user, pass) = parts::userinfo(p.userinfo, "data-node")?;
     if let Some(user) = user {
-        set_once(&mut t.username, user, "usernames in `;` segments")?;
+        // Userinfo is never echoed, usernames included.
+        if t.username.as_ref().is_some_and(|old| *old != user) {
+            return Err(UrlError::Conflict {
+                what: "usernames in `;` segments",
+                first: "***".into(),
+                second: "***".into(),
+            });
+        }
+        t.username = Some(user);
     }
     if let Some(pass) = pass {
         // Compare secrets without echoing them.
@@ -170,6 +189,9 @@ mod tests {
         assert!(matches!(conflict, UrlError::Conflict { .. }));
         let msg = conflict.to_string();
         assert!(!msg.contains("aaa") && !msg.contains("bbb"), "{msg}");
+        let (_, conflict) = inner("sentinel://alice:p@h1;sentinel://bob:p@h2");
+        let msg = format!("{conflict} {conflict:?}");
+        assert!(!msg.contains("alice") && !msg.contains("bob"), "{msg}");
         assert_eq!(e("sentinel://"), UrlError::EmptyHost { index: 1 });
         let leak = e("sentinel://:zq;x9@h1;sentinel://h2");
         assert_eq!(
@@ -180,6 +202,20 @@ mod tests {
             }
         );
         assert!(!leak.to_string().contains("zq"), "{leak}");
+        for url in [
+            "sentinel://app:zq;sentinel://x9@h1",
+            "sentinel://:zq;sentinel://x9@h1",
+        ] {
+            let leak = e(url);
+            assert_eq!(
+                leak,
+                UrlError::InSegment {
+                    index: 1,
+                    source: Box::new(UrlError::UnencodedUserinfo)
+                },
+                "{url}"
+            );
+        }
         // Spaces around `;` are tolerated.
         assert_eq!(
             parse("sentinel://h1 ; sentinel://h2")

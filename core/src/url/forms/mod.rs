@@ -12,13 +12,21 @@ pub(crate) fn parse(url: &str) -> Result<SentinelTarget, UrlError> {
     if url.trim().is_empty() {
         return Err(UrlError::Empty);
     }
+    // Raw control characters (a pasted escape sequence, a trailing newline) are refused
+    // everywhere, before any part of the URL can be quoted in an error.
+    if url.chars().any(char::is_control) {
+        return Err(UrlError::ControlCharacter { part: "URL".into() });
+    }
+    // A Celery list is split at `;` before its segments are read one by one.
+    if parts::scheme(url)? == "sentinel" {
+        return kombu::parse(url);
+    }
     let parts = parts::split(url)?;
     match parts.scheme.as_str() {
         "redis+sentinel" | "valkey+sentinel" => sentinel_scheme::plus(parts, false),
         "rediss+sentinel" | "valkeys+sentinel" => sentinel_scheme::plus(parts, true),
         "redis-sentinel" | "valkey-sentinel" => sentinel_scheme::dash(parts, false),
         "rediss-sentinel" | "valkeys-sentinel" => sentinel_scheme::dash(parts, true),
-        "sentinel" => kombu::parse(url),
         "redis" | "valkey" => plain::parse(parts, false),
         "rediss" | "valkeys" => plain::parse(parts, true),
         _ => Err(UrlError::UnknownScheme {
