@@ -78,10 +78,15 @@ impl Machine {
         let node = self.phase.node().filter(|n| n.conn == id);
         let is_node = node.is_some();
         let role = node.map_or(self.cfg.role, |n| n.expect);
-        let mut replies = std::mem::take(&mut q.got);
-        replies.push(v);
-        let refused = replies.iter().filter(|r| redirecting(r, role)).count();
-        let value = q.work.finish(replies);
+        let (refused, value) = if q.got.is_empty() && matches!(q.work, Work::One(_)) {
+            // The common case, without gathering: one command, one reply.
+            (usize::from(redirecting(&v, role)), v)
+        } else {
+            let mut replies = std::mem::take(&mut q.got);
+            replies.push(v);
+            let refused = replies.iter().filter(|r| redirecting(r, role)).count();
+            (refused, q.work.finish(replies))
+        };
         // Refused without running (every reply of a batch, or the transaction discarded by a
         // refusal): safe to send again once a proper node is found.
         let nothing_ran = match &q.work {
