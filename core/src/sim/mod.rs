@@ -50,7 +50,9 @@
 //! CI-sized); set `SIM_SEEDS=10000` for the long run and `SIM_SEED=<n>` to replay one seed (it
 //! then prints the schedule); add `SIM_TRACE=1` to print the client's events, its connections,
 //! and the data-node commands that touched the first lost key (an `EXEC` lists what it ran).
-//! Every failure message starts with the seed.
+//! Every failure message starts with the seed. `sim_found_refusals_inside_split_units`
+//! (ignored) replays what the sweep found once every data message is cut
+//! (`WorldSpec::segment = 1`): see `core/src/sentinel/tests/units_sim_found.rs`.
 //!
 //! Enabled by the `sim` cargo feature; it is test support, not part of the client.
 
