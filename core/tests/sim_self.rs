@@ -14,105 +14,9 @@ use resp_sentinel_core::{cmd, Cmd, Decoder, Value};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-// ---------------------------------------------------------------------------------------------
-// A scripted client: raw outputs in, decoded replies out. Verifies the world before trusting it.
-
-struct Scripted {
-    world: World,
-    now: Instant,
-    next: u64,
-    bufs: BTreeMap<ConnId, BytesMut>,
-    replies: BTreeMap<ConnId, Vec<Value>>,
-    closed: Vec<ConnId>,
-    failed: Vec<ConnId>,
-    reveals: Vec<Addr>,
-}
-
-impl Scripted {
-    fn new(spec: WorldSpec, seed: u64) -> Scripted {
-        let now = Instant::now();
-        Scripted {
-            world: World::new(spec, seed, now),
-            now,
-            next: 0,
-            bufs: BTreeMap::new(),
-            replies: BTreeMap::new(),
-            closed: Vec::new(),
-            failed: Vec::new(),
-            reveals: Vec::new(),
-        }
-    }
-
-    fn connect(&mut self, port: u16) -> ConnId {
-        self.next += 1;
-        let conn = ConnId(self.next);
-        let kind = if port >= 26379 {
-            PeerKind::Sentinel
-        } else {
-            PeerKind::Data(Role::Master)
-        };
-        self.world
-            .on_output(&Output::Connect {
-                conn,
-                addr: Addr::new("127.0.0.1", port),
-                kind,
-            })
-            .unwrap();
-        self.run(Duration::from_millis(20));
-        conn
-    }
-
-    fn send(&mut self, conn: ConnId, c: Cmd) {
-        self.world
-            .on_output(&Output::Transmit {
-                conn,
-                bytes: c.to_bytes(),
-            })
-            .unwrap();
-    }
-
-    fn run(&mut self, d: Duration) {
-        let end = self.now + d;
-        loop {
-            let next = self.world.next_event_at().filter(|t| *t <= end);
-            let t = next.unwrap_or(end);
-            self.now = t;
-            for del in self.world.advance(t) {
-                match del {
-                    Delivery::Connected(_) => {}
-                    Delivery::ConnectFailed(c) => self.failed.push(c),
-                    Delivery::Closed(c) => self.closed.push(c),
-                    Delivery::Received {
-                        conn,
-                        bytes,
-                        reveals_not_master,
-                    } => {
-                        self.reveals.extend(reveals_not_master);
-                        let buf = self.bufs.entry(conn).or_default();
-                        buf.extend_from_slice(&bytes);
-                        let mut dec = Decoder::new();
-                        while let Some(v) = dec.decode(buf).expect("world sends valid RESP") {
-                            self.replies.entry(conn).or_default().push(v);
-                        }
-                    }
-                }
-            }
-            if next.is_none() {
-                break;
-            }
-        }
-    }
-
-    /// Sends `c`, runs 20 ms, returns the last reply on `conn`.
-    fn call(&mut self, conn: ConnId, c: Cmd) -> Value {
-        self.send(conn, c);
-        self.run(Duration::from_millis(20));
-        self.replies
-            .get_mut(&conn)
-            .and_then(|r| r.pop())
-            .expect("a reply")
-    }
-}
+#[path = "sim_self/scripted.rs"]
+mod scripted;
+use scripted::Scripted;
 
 fn bulk(s: &str) -> Value {
     Value::Bulk(resp_sentinel_core::ByteStr::copy_from_slice(s.as_bytes()))
@@ -219,6 +123,131 @@ fn world_auth_hello_fallbacks_and_loading() {
     assert!(err_starts(&s.call(m, cmd("GET").arg("k")), "LOADING"));
     s.run(Duration::from_secs(1));
     assert_eq!(s.call(m, cmd("GET").arg("k")), Value::Null);
+}
+
+fn simple(s: &'static str) -> Value {
+    Value::SimpleString(resp_sentinel_core::ByteStr::from_static(s.as_bytes()))
+}
+
+#[test]
+fn world_runs_transactions_like_redis() {
+    let mut s = Scripted::new(WorldSpec::default(), 5);
+    let (m, other, rep) = (s.connect(6379), s.connect(6379), s.connect(6380));
+    let (ok, queued) = (simple("OK"), simple("QUEUED"));
+    assert!(err_starts(
+        &s.call(m, cmd("EXEC")),
+        "ERR EXEC without MULTI"
+    ));
+    assert!(err_starts(
+        &s.call(m, cmd("DISCARD")),
+        "ERR DISCARD without MULTI"
+    ));
+    assert_eq!(s.call(m, cmd("MULTI")), ok);
+    assert!(err_starts(
+        &s.call(m, cmd("MULTI")),
+        "ERR MULTI calls can not be nested"
+    ));
+    assert_eq!(s.call(m, cmd("INCR").arg("a")), queued);
+    assert_eq!(s.call(m, cmd("INCRBY").arg("b").arg(5)), queued);
+    // Nothing runs before EXEC; another connection is not in the transaction.
+    assert_eq!(s.call(other, cmd("GET").arg("a")), Value::Null);
+    assert_eq!(s.call(other, cmd("INCR").arg("c")), Value::Integer(1));
+    let master = Addr::new("127.0.0.1", 6379);
+    let offset = s.world.node(&master).unwrap().offset;
+    assert_eq!(
+        s.call(m, cmd("EXEC")),
+        Value::Array(vec![Value::Integer(1), Value::Integer(5)]),
+        "the nested MULTI did not discard it"
+    );
+    assert_eq!(
+        s.world.node(&master).unwrap().offset,
+        offset + 1,
+        "replicated as one entry"
+    );
+    s.run(Duration::from_millis(10));
+    assert_eq!(s.call(rep, cmd("GET").arg("b")), bulk("5"));
+    // DISCARD drops the queue.
+    assert_eq!(s.call(m, cmd("MULTI")), ok);
+    assert_eq!(s.call(m, cmd("INCR").arg("a")), queued);
+    assert_eq!(s.call(m, cmd("DISCARD")), ok);
+    assert_eq!(s.call(m, cmd("GET").arg("a")), bulk("1"));
+    // A refusal at queue time (unknown command, wrong arity) discards the whole transaction.
+    assert_eq!(s.call(m, cmd("MULTI")), ok);
+    assert_eq!(s.call(m, cmd("INCR").arg("a")), queued);
+    assert!(err_starts(&s.call(m, cmd("NOSUCH")), "ERR unknown command"));
+    assert!(err_starts(
+        &s.call(m, cmd("INCRBY").arg("a")),
+        "ERR wrong number of arguments"
+    ));
+    let abort = "EXECABORT Transaction discarded because of previous errors.";
+    assert!(err_starts(&s.call(m, cmd("EXEC")), abort));
+    assert_eq!(s.call(m, cmd("GET").arg("a")), bulk("1"), "nothing ran");
+    // On a replica a write is refused at queue time (the reply reveals it), and EXEC discards.
+    assert_eq!(s.call(rep, cmd("MULTI")), ok);
+    assert_eq!(s.call(rep, cmd("GET").arg("a")), queued);
+    assert!(s.reveals.is_empty());
+    assert!(err_starts(&s.call(rep, cmd("INCR").arg("a")), "READONLY"));
+    assert_eq!(s.reveals, vec![Addr::new("127.0.0.1", 6380)]);
+    assert!(err_starts(&s.call(rep, cmd("EXEC")), abort));
+    // A connection closed inside MULTI takes its transaction with it.
+    assert_eq!(s.call(other, cmd("MULTI")), ok);
+    assert_eq!(s.call(other, cmd("INCR").arg("z")), queued);
+    s.world.on_output(&Output::Close { conn: other }).unwrap();
+    let again = s.connect(6379);
+    assert_eq!(s.call(again, cmd("GET").arg("z")), Value::Null);
+    assert_eq!(
+        s.call(again, cmd("INCR").arg("z")),
+        Value::Integer(1),
+        "not queued"
+    );
+    // Writes queued on a master that turns replica before EXEC: EXEC refuses them by name.
+    assert_eq!(s.call(m, cmd("MULTI")), ok);
+    assert_eq!(s.call(m, cmd("INCR").arg("y")), queued);
+    let t = s.world.now();
+    s.world
+        .schedule(t, Fault::MasterTurnsReplica(Duration::from_secs(1)));
+    s.run(Duration::from_millis(1));
+    assert!(err_starts(
+        &s.call(m, cmd("EXEC")),
+        "EXECABORT Transaction discarded because of: READONLY"
+    ));
+    assert_eq!(s.reveals.last(), Some(&master), "the abort reveals it too");
+    assert_eq!(s.call(m, cmd("GET").arg("y")), Value::Null);
+}
+
+#[test]
+fn world_cuts_data_messages_in_two_and_keeps_them_in_order() {
+    let spec = WorldSpec {
+        segment: 1,
+        ..WorldSpec::default()
+    };
+    let mut s = Scripted::new(spec, 6);
+    let m = s.connect(6379);
+    let mut bytes = BytesMut::new();
+    for c in [
+        cmd("MULTI"),
+        cmd("INCR").arg("a"),
+        cmd("INCR").arg("b"),
+        cmd("EXEC"),
+        cmd("GET").arg("a"),
+    ] {
+        bytes.extend_from_slice(&c.to_bytes());
+    }
+    let before = s.received;
+    s.world
+        .on_output(&Output::Transmit {
+            conn: m,
+            bytes: bytes.freeze(),
+        })
+        .unwrap();
+    s.run(Duration::from_millis(30));
+    let (ok, queued) = (simple("OK"), simple("QUEUED"));
+    let exec = Value::Array(vec![Value::Integer(1), Value::Integer(1)]);
+    assert_eq!(
+        s.replies[&m],
+        vec![ok, queued.clone(), queued, exec, bulk("1")]
+    );
+    assert!(s.received - before >= 2, "cut on the way in and out");
 }
 
 fn event_channels(replies: &[Value]) -> Vec<(String, String)> {
@@ -461,7 +490,8 @@ fn world_is_deterministic() {
 #[test]
 fn invariant_checker_catches_a_client_that_ignores_failovers() {
     // A deliberately naive client (always the initial master, no sentinel, no fence) must be
-    // caught losing acknowledged writes: proves the invariant can fail.
+    // caught losing acknowledged writes and writing past the fence: proves the invariants can
+    // fail (the checker's rules for units of work are tested one by one in the crate).
     let cfg = SimConfig::new(500);
     let s = Schedule::none().at(Duration::from_secs(3), Fault::ForcedFailover { leader: 0 });
     let r = Sim::new(cfg, s, naive::Naive::default(), Instant::now()).run();
@@ -473,104 +503,16 @@ fn invariant_checker_catches_a_client_that_ignores_failovers() {
         r.violations
     );
     assert!(r.acked_lost > 0);
+    // Once the demoted master answers -READONLY, it keeps sending there: writes and EXECs.
+    assert!(
+        r.violations
+            .iter()
+            .any(|v| v.contains("\"EXEC\"]") && v.contains("after the client learned")),
+        "{:?}",
+        r.violations
+    );
+    assert!(r.acked_transactions > 0 && r.acked_batches > 0, "{r}");
 }
 
-mod naive {
-    //! A client that connects once to 127.0.0.1:6379 and pipelines everything there.
-    use super::*;
-    use resp_sentinel_core::sentinel::{CommandError, Input, RequestId};
-    use resp_sentinel_core::sim::Client;
-    use std::collections::VecDeque;
-
-    #[derive(Default)]
-    pub struct Naive {
-        out: VecDeque<Output>,
-        conn: Option<ConnId>,
-        open: bool,
-        next_conn: u64,
-        next_req: u64,
-        waiting: VecDeque<RequestId>,
-        unsent: VecDeque<(RequestId, Cmd)>,
-        buf: BytesMut,
-    }
-
-    impl Naive {
-        fn ensure_conn(&mut self) {
-            if self.conn.is_none() {
-                self.next_conn += 1;
-                let conn = ConnId(self.next_conn);
-                self.conn = Some(conn);
-                self.out.push_back(Output::Connect {
-                    conn,
-                    addr: Addr::new("127.0.0.1", 6379),
-                    kind: PeerKind::Data(Role::Master),
-                });
-            }
-        }
-        fn flush(&mut self) {
-            if let (true, Some(conn)) = (self.open, self.conn) {
-                while let Some((id, c)) = self.unsent.pop_front() {
-                    self.out.push_back(Output::Transmit {
-                        conn,
-                        bytes: c.to_bytes(),
-                    });
-                    self.waiting.push_back(id);
-                }
-            }
-        }
-        fn fail_all(&mut self) {
-            for id in self.waiting.drain(..) {
-                self.out.push_back(Output::Reply {
-                    request: id,
-                    result: Err(CommandError::ConnectionLost { sent: true }),
-                });
-            }
-            self.conn = None;
-            self.open = false;
-            self.buf.clear();
-        }
-    }
-
-    impl Client for Naive {
-        fn submit(&mut self, c: Cmd, _now: Instant) -> RequestId {
-            self.next_req += 1;
-            let id = RequestId(self.next_req);
-            self.unsent.push_back((id, c));
-            self.ensure_conn();
-            self.flush();
-            id
-        }
-        fn handle_input(&mut self, input: Input<'_>, _now: Instant) {
-            match input {
-                Input::Connected(c) if Some(c) == self.conn => {
-                    self.open = true;
-                    self.flush();
-                }
-                Input::ConnectFailed(c) | Input::Closed(c) if Some(c) == self.conn => {
-                    self.fail_all();
-                    self.ensure_conn();
-                }
-                Input::Received(c, b) if Some(c) == self.conn => {
-                    self.buf.extend_from_slice(b);
-                    let mut d = Decoder::new();
-                    while let Ok(Some(v)) = d.decode(&mut self.buf) {
-                        if let Some(id) = self.waiting.pop_front() {
-                            self.out.push_back(Output::Reply {
-                                request: id,
-                                result: Ok(v),
-                            });
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        fn handle_timeout(&mut self, _now: Instant) {}
-        fn poll_output(&mut self) -> Option<Output> {
-            self.out.pop_front()
-        }
-        fn poll_timeout(&self) -> Option<Instant> {
-            None
-        }
-    }
-}
+#[path = "sim_self/naive.rs"]
+mod naive;

@@ -3,19 +3,25 @@
 //! commands into the client, and telling the `Checker` every fact so it can check the
 //! invariants (see [`invariants`](super::invariants)) on every step.
 
-use super::invariants::{Checker, Expect, Report};
+use super::invariants::{Checker, Report};
 use super::network::Delivery;
 use super::rng::Rng;
 use super::schedule::Schedule;
+use super::workload::{self, Submission};
 use super::world::{World, WorldSpec};
-use crate::sentinel::{Addr, Config, Event, Input, Machine, Output, RequestId};
-use crate::{cmd, Cmd};
+use crate::sentinel::{Addr, Config, Event, Input, Machine, Output, RequestId, SubmitOptions};
+use crate::Cmd;
 use std::time::{Duration, Instant};
 
 /// The Sans-IO surface the simulator drives; implemented by [`Machine`].
 pub trait Client {
     /// Queues a command.
     fn submit(&mut self, cmd: Cmd, now: Instant) -> RequestId;
+    /// Queues a pipeline: answered once, with the array of its commands' replies.
+    fn submit_batch(&mut self, cmds: Vec<Cmd>, now: Instant) -> RequestId;
+    /// Queues a transaction (`MULTI`, `cmds`, `EXEC`): answered once, with `EXEC`'s reply (or
+    /// the first error of a transaction the server discarded).
+    fn submit_transaction(&mut self, cmds: Vec<Cmd>, now: Instant) -> RequestId;
     /// Feeds one fact.
     fn handle_input(&mut self, input: Input<'_>, now: Instant);
     /// The deadline passed.
@@ -29,6 +35,12 @@ pub trait Client {
 impl Client for Machine {
     fn submit(&mut self, cmd: Cmd, now: Instant) -> RequestId {
         Machine::submit(self, cmd, now)
+    }
+    fn submit_batch(&mut self, cmds: Vec<Cmd>, now: Instant) -> RequestId {
+        Machine::submit_batch(self, cmds, SubmitOptions::default(), now)
+    }
+    fn submit_transaction(&mut self, cmds: Vec<Cmd>, now: Instant) -> RequestId {
+        Machine::submit_transaction(self, cmds, SubmitOptions::default(), now)
     }
     fn handle_input(&mut self, input: Input<'_>, now: Instant) {
         Machine::handle_input(self, input, now)
@@ -127,7 +139,7 @@ pub struct Sim<C: Client> {
     schedule: Schedule,
     start: Instant,
     now: Instant,
-    /// Draws the workload: gaps between commands and which command.
+    /// Draws the workload: gaps between submissions and what each submits.
     rng: Rng,
     check: Checker,
     next_submit: Option<Instant>,
@@ -275,25 +287,17 @@ impl<C: Client> Sim<C> {
         }
     }
 
-    /// Submits the workload's next command: mostly `INCRBY` of a fresh key (a write whose
-    /// reply proves it ran once), some `GET`s of earlier keys and `ECHO`s.
+    /// Submits the workload's next unit (see [`workload`](super::workload)).
     fn submit_one(&mut self) {
         self.op_seq += 1;
-        let i = self.op_seq;
-        let roll = self.rng.below(100);
-        let (c, expect) = if roll < 60 {
-            (
-                cmd("INCRBY").arg(format!("w:{i}")).arg(i),
-                Expect::IncrBy(i),
-            )
-        } else if roll < 85 && i > 1 {
-            let j = 1 + self.rng.below(i - 1);
-            (cmd("GET").arg(format!("w:{j}")), Expect::Get(j))
-        } else {
-            (cmd("ECHO").arg(format!("e:{i}")), Expect::Echo(i))
+        let (submission, unit) = workload::next(&mut self.rng, self.op_seq);
+        let now = self.now;
+        let id = match submission {
+            Submission::One(c) => self.client.submit(c, now),
+            Submission::Batch(cmds) => self.client.submit_batch(cmds, now),
+            Submission::Transaction(cmds) => self.client.submit_transaction(cmds, now),
         };
-        let id = self.client.submit(c, self.now);
-        self.check.submitted(self.now, id, expect);
+        self.check.submitted(now, id, unit);
     }
 
     fn drain(&mut self) {

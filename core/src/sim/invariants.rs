@@ -1,16 +1,26 @@
 //! The invariants a run is checked against, and the [`Report`] of what it did and what broke.
 //!
-//! The `Checker` is told every fact the driver sees (requests submitted, outputs of the
-//! client, what the world saw in them, replies and events) and records a violation when:
-//! a write goes to a node after the client learned it is not master (from a `-READONLY` or
-//! `ROLE` reply, or from its own failover events) and before it learned the node is master
-//! again; a reply is not its request's own, comes for an unknown request or comes twice; a
-//! request is never answered; a write executes more than once; the client does not report the
-//! new master within a bound after `+switch-master`; or, under a strict schedule, an
-//! acknowledged write is missing from the final master.
+//! The `Checker` is told every fact the driver sees (units submitted, outputs of the client,
+//! what the world saw in them, replies and events) and records a violation when:
+//! - a write, or an `EXEC`, goes to a node after the client learned it is not master (from a
+//!   `-READONLY` or `ROLE` reply, or from its own failover events) and before it learned the
+//!   node is master again (the fence);
+//! - a reply is not its unit's own, comes for an unknown request or comes twice, or a unit is
+//!   never answered: every unit (one command, a pipeline, a transaction) is answered once;
+//! - the client does not report the new master within a bound after `+switch-master`.
+//!
+//! At the end, what the data nodes ran (each node counts the client writes it executed, per
+//! key, including those a later resync discarded) is held against the answers (see the
+//! private `ledger` module): no write runs twice; a write whose answer says it never ran (an
+//! error reply, or a client error the machine gives only to work it never wrote) ran nowhere;
+//! a pipeline ran a prefix of its writes; a transaction is all-or-nothing on every node, and
+//! the pair of counters only transactions touch is equal on every node; and, under a strict
+//! schedule, acknowledged writes (single, pipelined, or in an acknowledged `EXEC`) are on the
+//! final master.
 
 use super::driver::SimConfig;
 use super::network::Sent;
+use super::workload::{judge, Fate, Unit};
 use super::world::World;
 use crate::sentinel::{Addr, CommandError, ConnId, Event, PeerKind, RequestId, Role};
 use crate::Value;
@@ -18,21 +28,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::{Duration, Instant};
 
-/// What the reply to a workload command must be.
-#[derive(Clone, Debug)]
-pub(super) enum Expect {
-    /// `INCRBY w:<i> <i>` on a fresh key: the integer `i`.
-    IncrBy(u64),
-    /// `ECHO e:<i>`: the same text.
-    Echo(u64),
-    /// `GET w:<j>`: `j` once that write happened, else null.
-    Get(u64),
-}
+mod ledger;
+#[cfg(test)]
+mod tests;
 
 #[derive(Debug)]
 struct Req {
-    expect: Expect,
-    answered: bool,
+    unit: Unit,
+    /// When it was answered, and what the answer says of each of its writes.
+    answer: Option<(Instant, Vec<Fate>)>,
 }
 
 /// What a run did and what went wrong; [`Report::assert_ok`] fails with the seed.
@@ -48,10 +52,29 @@ pub struct Report {
     pub server_errors: u64,
     /// Replies that were a client error (`Err(CommandError)`).
     pub client_errors: u64,
-    /// Writes acknowledged with their expected value.
+    /// Writes acknowledged with their expected value (singles, pipelined, and the two of each
+    /// acknowledged transaction).
     pub acked_writes: u64,
     /// Acknowledged writes missing from the final master.
     pub acked_lost: u64,
+    /// Pipelines submitted.
+    pub batches: u64,
+    /// Pipelines whose every write was acknowledged.
+    pub acked_batches: u64,
+    /// Transactions submitted (poisoned ones included).
+    pub transactions: u64,
+    /// Transactions whose `EXEC` was acknowledged.
+    pub acked_transactions: u64,
+    /// Transactions answered with an error reply (discarded: nothing ran).
+    pub refused_transactions: u64,
+    /// Pipelines and transactions that failed after they may have been written (connection
+    /// lost, timed out): checked all-or-nothing (transactions) or prefix-only (pipelines).
+    pub units_in_doubt: u64,
+    /// Writes whose answer says they never ran, checked to have run nowhere.
+    pub proven_not_run: u64,
+    /// `EXEC`s a node discarded while it was a replica (refused writes at queue time): each
+    /// such transaction must be re-sent whole or answered with the refusal, never half-run.
+    pub discarded_by_replicas: u64,
     /// Failovers that reached `+switch-master`.
     pub failovers: usize,
     /// Virtual time from each `+switch-master` to the client reporting the new master.
@@ -88,7 +111,7 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "seed {}: {} submitted, {} ok, {} server errors, {} client errors, {} acked writes, {} acked lost, {} failovers, {:?} to new master, {} steps, {:?} virtual",
+            "seed {}: {} submitted, {} ok, {} server errors, {} client errors, {} acked writes, {} acked lost, {} batches ({} acked), {} transactions ({} acked, {} refused), {} units in doubt, {} writes proven not run, {} EXECs discarded by replicas, {} failovers, {:?} to new master, {} steps, {:?} virtual",
             self.seed,
             self.submitted,
             self.ok,
@@ -96,6 +119,14 @@ impl fmt::Display for Report {
             self.client_errors,
             self.acked_writes,
             self.acked_lost,
+            self.batches,
+            self.acked_batches,
+            self.transactions,
+            self.acked_transactions,
+            self.refused_transactions,
+            self.units_in_doubt,
+            self.proven_not_run,
+            self.discarded_by_replicas,
             self.failovers,
             self.time_to_new_master,
             self.steps,
@@ -114,8 +145,6 @@ pub(super) struct Checker {
     /// When the client reported each master.
     learned: Vec<(Instant, Addr)>,
     checked_failovers: BTreeSet<usize>,
-    /// Acknowledged writes and when.
-    acked: Vec<(u64, Instant)>,
     report: Report,
 }
 
@@ -130,7 +159,6 @@ impl Checker {
             fenced: BTreeMap::new(),
             learned: Vec::new(),
             checked_failovers: BTreeSet::new(),
-            acked: Vec::new(),
             report: Report {
                 seed,
                 strict,
@@ -152,7 +180,7 @@ impl Checker {
 
     /// True when every submitted request has been answered.
     pub(super) fn all_answered(&self) -> bool {
-        self.requests.values().all(|r| r.answered)
+        self.requests.values().all(|r| r.answer.is_some())
     }
 
     /// Counts a driver step; returns the steps so far.
@@ -161,13 +189,15 @@ impl Checker {
         self.report.steps
     }
 
-    /// The client accepted a command whose reply must be `expect` under id `id`.
-    pub(super) fn submitted(&mut self, now: Instant, id: RequestId, expect: Expect) {
+    /// The client accepted `unit` under id `id`.
+    pub(super) fn submitted(&mut self, now: Instant, id: RequestId, unit: Unit) {
         self.report.submitted += 1;
-        let req = Req {
-            expect,
-            answered: false,
-        };
+        match unit {
+            Unit::One(_) => {}
+            Unit::Batch(_) => self.report.batches += 1,
+            Unit::Transaction(_) | Unit::Poisoned(_) => self.report.transactions += 1,
+        }
+        let req = Req { unit, answer: None };
         if self.requests.insert(id, req).is_some() {
             self.violation(now, format!("submit returned request id {id:?} twice"));
         }
@@ -264,38 +294,53 @@ impl Checker {
         let Some(req) = self.requests.get_mut(&id) else {
             return self.violation(now, format!("reply for unknown request {id:?}"));
         };
-        if req.answered {
+        if req.answer.is_some() {
             return self.violation(now, format!("request {id:?} answered twice"));
         }
-        req.answered = true;
-        let expect = req.expect.clone();
-        let v = match result {
+        let verdict = judge(&req.unit, &result);
+        let acked = verdict.fates.iter().filter(|f| **f == Fate::Acked).count();
+        let all_acked = acked == verdict.fates.len() && acked > 0;
+        req.answer = Some((now, verdict.fates));
+        let unit = req.unit.clone();
+        let r = &mut self.report;
+        r.acked_writes += acked as u64;
+        match &result {
             Err(_) => {
-                self.report.client_errors += 1;
-                return;
+                r.client_errors += 1;
+                let in_doubt = matches!(
+                    result,
+                    Err(CommandError::ConnectionLost { sent: true } | CommandError::Timeout)
+                );
+                if unit.is_unit_of_work() && in_doubt {
+                    r.units_in_doubt += 1;
+                }
             }
             Ok(Value::Error(_)) => {
-                self.report.server_errors += 1;
-                return;
+                r.server_errors += 1;
+                if matches!(unit, Unit::Transaction(_) | Unit::Poisoned(_)) {
+                    r.refused_transactions += 1;
+                }
             }
-            Ok(v) => v,
-        };
-        self.report.ok += 1;
-        let fits = match (&expect, &v) {
-            (Expect::IncrBy(i), Value::Integer(n)) if *n as u64 == *i => {
-                self.report.acked_writes += 1;
-                self.acked.push((*i, now));
-                true
+            Ok(_) => {
+                r.ok += 1;
+                match unit {
+                    Unit::Batch(_) if all_acked => r.acked_batches += 1,
+                    Unit::Transaction(_) if all_acked => r.acked_transactions += 1,
+                    _ => {}
+                }
             }
-            (Expect::Echo(i), Value::Bulk(b)) => b[..] == *format!("e:{i}").as_bytes(),
-            (Expect::Get(_), Value::Null) => true,
-            (Expect::Get(j), Value::Bulk(b)) => b[..] == *j.to_string().as_bytes(),
-            _ => false,
-        };
-        if !fits {
+        }
+        if let Some(why) = verdict.wrong {
+            let why = if why.is_empty() {
+                String::new()
+            } else {
+                format!(" ({why})")
+            };
             self.violation(
                 now,
-                format!("request {id:?} ({expect:?}) got a reply that is not its own: {v:?}"),
+                format!(
+                    "request {id:?} ({unit:?}) got a reply that is not its own{why}: {result:?}"
+                ),
             );
         }
     }
@@ -365,7 +410,7 @@ impl Checker {
         let unanswered: Vec<RequestId> = self
             .requests
             .iter()
-            .filter(|(_, r)| !r.answered)
+            .filter(|(_, r)| r.answer.is_none())
             .map(|(id, _)| *id)
             .collect();
         if !unanswered.is_empty() && !aborted {
@@ -378,103 +423,16 @@ impl Checker {
                 ),
             );
         }
-        let master = world.master().clone();
-        let db = cfg.db;
-        let mut lost = Vec::new();
-        let mut doubled = Vec::new();
-        if let Some(node) = world.node(&master) {
-            for r in self.requests.values() {
-                if let Expect::IncrBy(i) = r.expect {
-                    let v = node
-                        .get(db, format!("w:{i}").as_bytes())
-                        .and_then(|b| std::str::from_utf8(b).ok()?.parse::<u64>().ok());
-                    if v.is_some_and(|v| v != i) {
-                        doubled.push(i);
-                    }
-                }
-            }
-        }
-        // Acknowledged writes: those whose reply was their own value.
-        let acked = std::mem::take(&mut self.acked);
-        if let Some(node) = world.node(&master) {
-            for (i, t) in acked {
-                let v = node.get(db, format!("w:{i}").as_bytes());
-                if v.map(|b| &b[..]) != Some(i.to_string().as_bytes()) {
-                    lost.push((i, t));
-                }
-            }
-        }
-        self.report.acked_lost = lost.len() as u64;
-        if !doubled.is_empty() {
-            self.violation(
-                now,
-                format!(
-                    "{} write(s) executed more than once, e.g. INCRBY w:{}",
-                    doubled.len(),
-                    doubled[0]
-                ),
-            );
-        }
-        if cfg.check_acked && self.report.strict && !lost.is_empty() {
-            self.lost_writes(now, world, db, &master, &lost);
-        }
+        self.check_data(now, world, cfg);
         self.report.failovers = world
             .failovers()
             .iter()
             .filter(|f| f.switched_at.is_some())
             .count();
+        self.report.discarded_by_replicas =
+            world.nodes().iter().map(|n| n.discarded_as_replica).sum();
         self.report.world_events = world.events_processed;
         self.report.virtual_time = now.saturating_duration_since(self.start);
         self.report
-    }
-
-    /// Records the loss of the acknowledged writes `lost` with what explains it: where the
-    /// first one is now and the timeline of every failover (and, tracing, its commands).
-    fn lost_writes(
-        &mut self,
-        now: Instant,
-        world: &World,
-        db: u32,
-        master: &Addr,
-        lost: &[(u64, Instant)],
-    ) {
-        let (i, t) = lost[0];
-        let (j, u) = lost[lost.len() - 1];
-        let key = format!("w:{i}");
-        let holders: Vec<String> = world
-            .nodes()
-            .iter()
-            .filter(|n| n.get(db, key.as_bytes()).is_some())
-            .map(|n| n.addr.to_string())
-            .collect();
-        let start = self.start;
-        let since = move |t: Instant| t.saturating_duration_since(start);
-        let msg = format!(
-            "{} acknowledged write(s) missing from final master {master}: w:{i} acked at {:?} (now on {holders:?}) .. w:{j} acked at {:?}; failovers: {:?}",
-            lost.len(),
-            since(t),
-            since(u),
-            world
-                .failovers()
-                .iter()
-                .map(|f| format!(
-                    "{} -> {:?} started {:?} selected {:?} switched {:?} demoted {:?}",
-                    f.old,
-                    f.new.as_ref().map(|a| a.port),
-                    since(f.started),
-                    f.selected_at.map(since),
-                    f.switched_at.map(since),
-                    f.demoted_at.map(since)
-                ))
-                .collect::<Vec<_>>()
-        );
-        self.violation(now, msg);
-        if world.trace {
-            for (t, a, c, line) in &world.trace_log {
-                if line.contains(&format!(" {key} ")) {
-                    eprintln!("trace {:?} {a} {c:?}: {line}", since(*t));
-                }
-            }
-        }
     }
 }

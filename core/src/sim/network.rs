@@ -42,7 +42,7 @@ pub struct Sent {
     pub addr: Option<Addr>,
     /// The connection's declared purpose.
     pub kind: Option<PeerKind>,
-    /// Names of write commands (SET, INCR, ...) in the transmitted bytes.
+    /// Names of write commands (SET, INCR, ...) and of `EXEC`s in the transmitted bytes.
     pub writes: Vec<String>,
 }
 
@@ -210,7 +210,7 @@ impl Network {
                 Ok(Some(args)) => {
                     if let Some(name) = args.first() {
                         let name = upper(name);
-                        if is_write(&name) {
+                        if is_write(&name) || name == "EXEC" {
                             sent.writes.push(name);
                         }
                     }
@@ -352,6 +352,11 @@ impl Network {
             }
             _ => false,
         }
+    }
+
+    /// The server `conn` reaches (or reached).
+    pub(super) fn target(&self, conn: ConnId) -> Option<Target> {
+        self.conns.get(&conn).map(|c| c.target)
     }
 
     /// The server `conn` reaches, while it is open.

@@ -49,6 +49,8 @@ pub enum WriteOp {
         /// Key.
         key: Bytes,
     },
+    /// The writes of one `EXEC`, replicated as one entry so a replica never holds half of it.
+    Multi(Vec<WriteOp>),
 }
 
 /// Per-node knobs.
@@ -97,6 +99,13 @@ pub struct DataNode {
     pub paused_until: Option<Instant>,
     /// Count of writes executed (acknowledged) per (db, key) while master, for reports.
     pub writes_executed: u64,
+    /// How many times a client's command wrote each (db, key) on this node (replication not
+    /// counted, and kept when a resync discards the data): what ran where, for the checker.
+    pub executed: BTreeMap<(u32, Bytes), u32>,
+    /// While `EXEC` runs: its writes, replicated as one [`WriteOp::Multi`] when it ends.
+    pub(super) exec_ops: Option<Vec<WriteOp>>,
+    /// Transactions `EXEC` discarded while the node was a replica, for reports.
+    pub discarded_as_replica: u64,
 }
 
 impl DataNode {
@@ -113,6 +122,9 @@ impl DataNode {
             loading_until: None,
             paused_until: None,
             writes_executed: 0,
+            executed: BTreeMap::new(),
+            exec_ops: None,
+            discarded_as_replica: 0,
         }
     }
 
@@ -133,6 +145,11 @@ impl DataNode {
 
     /// Applies a write to the keyspace and bumps the offset (no backlog entry).
     pub fn apply(&mut self, op: &WriteOp) {
+        self.apply_data(op);
+        self.offset += 1;
+    }
+
+    fn apply_data(&mut self, op: &WriteOp) {
         match op {
             WriteOp::Set { db, key, value } => {
                 self.data.insert((*db, key.clone()), value.clone());
@@ -140,14 +157,39 @@ impl DataNode {
             WriteOp::Del { db, key } => {
                 self.data.remove(&(*db, key.clone()));
             }
+            WriteOp::Multi(ops) => ops.iter().for_each(|op| self.apply_data(op)),
         }
-        self.offset += 1;
     }
 
+    /// A client's command writes: applied now, and replicated on its own or, inside `EXEC`,
+    /// with the rest of the transaction.
     fn write(&mut self, op: WriteOp, now: Instant) {
-        self.apply(&op);
-        self.backlog.push((now, op));
+        if let WriteOp::Set { db, key, .. } | WriteOp::Del { db, key } = &op {
+            *self.executed.entry((*db, key.clone())).or_default() += 1;
+        }
         self.writes_executed += 1;
+        self.apply_data(&op);
+        match &mut self.exec_ops {
+            Some(ops) => ops.push(op),
+            None => {
+                self.offset += 1;
+                self.backlog.push((now, op));
+            }
+        }
+    }
+
+    /// Ends an `EXEC`: its writes become one replication entry.
+    pub(super) fn end_exec(&mut self, now: Instant) {
+        let ops = self.exec_ops.take().unwrap_or_default();
+        if !ops.is_empty() {
+            self.offset += 1;
+            self.backlog.push((now, WriteOp::Multi(ops)));
+        }
+    }
+
+    /// True while it answers `-LOADING`.
+    pub fn is_loading(&self, now: Instant) -> bool {
+        self.loading_until.is_some_and(|t| now < t)
     }
 
     /// The backlog entry that follows offset `after`, if this node still has it.
@@ -219,7 +261,8 @@ impl DataNode {
         }
     }
 
-    /// Executes one command for a client session at `now`.
+    /// Executes one command for a client session at `now`: runs it, or, between `MULTI` and
+    /// `EXEC`, queues it (see [`multi`](super::multi)).
     ///
     /// `replicas` lists this node's replicas for `ROLE`. Returns the replies (usually one) and
     /// the effects the world must apply.
@@ -241,7 +284,24 @@ impl DataNode {
                 name.to_ascii_lowercase()
             )));
         }
-        let loading = self.loading_until.is_some_and(|t| now < t);
+        if let Some(replies) = self.transaction(s, &name, args, replicas, now) {
+            return (replies, None);
+        }
+        self.run(s, args, replicas, now)
+    }
+
+    /// Runs one command that passed the connection's checks (authentication, subscribed mode)
+    /// and is not queued in a transaction; `EXEC` runs its queued commands through it.
+    pub(super) fn run(
+        &mut self,
+        s: &mut Session,
+        args: &[Bytes],
+        replicas: &[(Addr, u64)],
+        now: Instant,
+    ) -> (Vec<Value>, Option<NodeEffect>) {
+        let name = upper(&args[0]);
+        let one = |v| (vec![v], None);
+        let loading = self.is_loading(now);
         let fields = self.hello_fields();
         match common(
             s,

@@ -166,11 +166,17 @@ impl Schedule {
                     | Fault::DropOneConnection { .. }
                     | Fault::MasterTurnsReplica(..)
             );
+            // A subscription cut by a sentinel outage comes back only at the client's next
+            // reconnect attempt, up to its backoff cap (2 s by default) after the outage.
+            let slack = match f {
+                Fault::SentinelDown(..) | Fault::AllSentinelsDown(..) => Duration::from_secs(3),
+                _ => Duration::from_secs(1),
+            };
             let end = *at + fault_duration(f);
             risky
-                && failovers.iter().any(|fo| {
-                    *at <= *fo + Duration::from_secs(5) && end + Duration::from_secs(1) >= *fo
-                })
+                && failovers
+                    .iter()
+                    .any(|fo| *at <= *fo + Duration::from_secs(5) && end + slack >= *fo)
         })
     }
 }

@@ -36,6 +36,17 @@ pub struct Session {
     pub patterns: BTreeSet<Bytes>,
     /// Set by `QUIT`: the server closes after replying.
     pub quit: bool,
+    /// Inside `MULTI`: the commands queued so far (see [`multi`](super::multi)).
+    pub multi: Option<Multi>,
+}
+
+/// A transaction being queued on one connection, between `MULTI` and `EXEC` / `DISCARD`.
+#[derive(Debug, Default)]
+pub struct Multi {
+    /// Commands accepted with `+QUEUED`, in order.
+    pub queued: Vec<Vec<Bytes>>,
+    /// A command was refused at queue time: `EXEC` discards the transaction (`-EXECABORT`).
+    pub dirty: bool,
 }
 
 impl Session {

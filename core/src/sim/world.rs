@@ -46,6 +46,9 @@ pub struct WorldSpec {
     pub sentinel_auth: Option<Credentials>,
     /// How data nodes answer `HELLO`.
     pub hello: HelloSupport,
+    /// One message in `segment` on a data connection (either way) is cut in two, as TCP may
+    /// deliver it (see [`segment`](super::segment)); 0: never.
+    pub segment: u32,
 }
 
 impl Default for WorldSpec {
@@ -61,6 +64,7 @@ impl Default for WorldSpec {
             data_auth: None,
             sentinel_auth: None,
             hello: HelloSupport::Full,
+            segment: 8,
         }
     }
 }
@@ -243,10 +247,7 @@ impl World {
             Output::Transmit { conn, bytes } => {
                 let (sent, travels) = self.net.transmit(*conn, bytes)?;
                 if travels {
-                    if let Some(at) = self.net.up_at(*conn, &mut self.rng, self.now) {
-                        let ev = NetEv::ToServer(*conn, bytes.clone());
-                        self.agenda.push(at, Ev::Net(ev));
-                    }
+                    self.send_up(*conn, bytes.clone());
                 }
                 Ok(sent)
             }
@@ -291,7 +292,12 @@ impl World {
 
     /// Sends `ev` from a server to the client over its connection.
     fn send_to_client(&mut self, ev: NetEv) {
-        if let Some(at) = self.net.down_at(ev.conn(), &mut self.rng, self.now) {
+        self.send_after(ev, Duration::ZERO);
+    }
+
+    /// Sends `ev` from a server to the client `delay` from now.
+    pub(super) fn send_after(&mut self, ev: NetEv, delay: Duration) {
+        if let Some(at) = self.net.down_at(ev.conn(), &mut self.rng, self.now + delay) {
             self.agenda.push(at, Ev::Net(ev));
         }
     }
@@ -336,7 +342,8 @@ impl World {
     }
 
     /// Bytes reach the server of `conn`: it runs every complete command (a paused node holds
-    /// them until it resumes) and sends the replies back in one message.
+    /// them until it resumes) and sends the replies back in one message (a data node's now and
+    /// then in two, see [`segment`](super::segment)).
     fn server_receives(&mut self, seq: u64, conn: ConnId, bytes: Bytes) {
         let Some(target) = self.net.serving(conn) else {
             return;
@@ -351,6 +358,8 @@ impl World {
         self.net.feed(conn, &bytes);
         let mut out = BytesMut::new();
         let mut reveal = None;
+        // Where each data-node command's replies end, and whether they revealed so far.
+        let mut marks = Vec::new();
         let mut close = false;
         loop {
             let Some(next) = self.net.next_command(conn) else {
@@ -375,6 +384,7 @@ impl World {
                     if self.node_executes(i, conn, &mut session, &args, &mut out) {
                         reveal = Some(self.repl[i].addr.clone());
                     }
+                    marks.push((out.len(), reveal.is_some()));
                 }
                 Target::Sentinel(i) => {
                     let replicas = self.sentinel_replicas(i);
@@ -398,7 +408,7 @@ impl World {
             }
         }
         if !out.is_empty() {
-            self.send_to_client(NetEv::ToClient(conn, out.freeze(), reveal));
+            self.send_replies(conn, out.freeze(), &marks, reveal);
         }
         if close {
             self.server_close(conn);
@@ -417,13 +427,22 @@ impl World {
     ) -> bool {
         let replicas = self.repl.replicas_of(i);
         let now = self.now;
+        // What an `EXEC` runs, for the trace.
+        let queued = session.multi.as_ref().map(|m| m.queued.clone());
         let (mut replies, effect) = self.repl[i].execute(session, args, &replicas, now);
         if self.trace {
-            let words: Vec<String> = args
-                .iter()
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect();
-            let line = format!("{} -> {:?}", words.join(" "), replies);
+            let words = |args: &[Bytes]| {
+                args.iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            let mut line = words(args);
+            if let (Some(q), true) = (queued, args[0].eq_ignore_ascii_case(b"EXEC")) {
+                let cmds: Vec<String> = q.iter().map(|c| words(c)).collect();
+                line = format!("{line} [{} ]", cmds.join(" ; "));
+            }
+            let line = format!("{line} -> {replies:?}");
             let addr = self.repl[i].addr.clone();
             self.trace_log.push((now, addr, conn, line));
         }
@@ -534,11 +553,16 @@ impl World {
     }
 }
 
-/// True when a reply tells the client the node is not a master.
+/// True when a reply tells the client the node is not a master: `-READONLY` (also as the
+/// reason `EXEC` gives for discarding a transaction) or a `ROLE` reply saying replica.
 fn reveals(v: &Value) -> bool {
+    let readonly = READONLY.split(' ').next().unwrap_or("READONLY").as_bytes();
     match v {
         Value::Error(e) => {
-            e.starts_with(READONLY.split(' ').next().unwrap_or("READONLY").as_bytes())
+            let reason = e
+                .strip_prefix(b"EXECABORT Transaction discarded because of: ".as_slice())
+                .unwrap_or(e);
+            reason.starts_with(readonly)
         }
         Value::Array(items) => matches!(items.first(), Some(Value::Bulk(b)) if &b[..] == b"slave"),
         _ => false,

@@ -15,6 +15,7 @@ mod replicas;
 mod robustness;
 mod subs;
 mod units;
+mod units_sim_found;
 
 use super::*;
 use crate::Value;
