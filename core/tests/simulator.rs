@@ -380,7 +380,8 @@ fn caller_subscriptions_follow_the_master_through_a_failover() {
     let mut sim = Sim::with_machine(SimConfig::new(700), s, start, |_| {});
     sim.run_to(start + Duration::from_millis(200));
     let now = sim.now();
-    sim.client.subscribe(["news"], now);
+    let id = sim.client.subscribe(["news"], now);
+    sim.expect_answer(id);
     let r = sim.run();
     eprintln!("{r}; messages {:?}", r.messages);
     r.assert_ok();
@@ -404,7 +405,8 @@ fn caller_subscriptions_follow_the_master_through_a_failover() {
 fn subscribing_before_the_first_connection_does_not_spin() {
     let start = Instant::now();
     let mut sim = Sim::with_machine(SimConfig::new(701), Schedule::none(), start, |_| {});
-    sim.client.subscribe(["news"], start);
+    let id = sim.client.subscribe(["news"], start);
+    sim.expect_answer(id);
     let r = sim.run();
     r.assert_ok();
     assert!(r.ok > 500, "{r}");
@@ -518,7 +520,6 @@ fn units_of_work_stay_whole_through_refusals_drops_and_a_failover() {
 }
 
 #[test]
-#[ignore = "found by the simulator: see core/src/sentinel/tests/units_sim_found.rs"]
 fn sim_found_refusals_inside_split_units() {
     // Every data message cut in two (the default cuts one in eight), random schedules. Seed 36:
     // a pipeline's first reply, -READONLY, arrives alone and the machine writes a new command

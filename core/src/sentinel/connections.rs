@@ -185,11 +185,12 @@ impl Conn {
     }
 
     /// A reply arrived: what it answers, once the unit it belongs to is complete.
-    fn answer(&mut self, v: Value) -> Option<Answer> {
+    fn answer(&mut self, v: Value, refusal: impl Fn(&Value) -> bool) -> Option<Answer> {
         if let Some((Pending::User(q), _)) = self.pending.front_mut() {
             if q.got.len() + 1 < q.work.replies() {
+                let refused = refusal(&v);
                 q.got.push(v);
-                return Some(Answer::Partial);
+                return Some(Answer::Partial { refused });
             }
         }
         let (p, sent) = self.pending.pop_front()?;
@@ -242,8 +243,9 @@ impl Conn {
 pub(crate) enum Answer {
     /// The reply to `Pending`, asked for at the instant.
     Complete(Pending, Instant, Value),
-    /// One more reply of a batch or transaction still waiting for the rest.
-    Partial,
+    /// One more reply of a batch or transaction still waiting for the rest; `refused` when
+    /// that reply says the node cannot serve us (so the machine acts on it at once).
+    Partial { refused: bool },
 }
 
 /// What came of bytes received on a connection.
@@ -349,9 +351,15 @@ impl Io {
         }
     }
 
-    /// A reply arrived on `id`: what it answers (`None`: nothing was expected).
-    pub(crate) fn answer(&mut self, id: ConnId, v: Value) -> Option<Answer> {
-        self.conns.get_mut(&id)?.answer(v)
+    /// A reply arrived on `id`: what it answers (`None`: nothing was expected); `refusal`
+    /// tells a reply by which the node refuses to serve us.
+    pub(crate) fn answer(
+        &mut self,
+        id: ConnId,
+        v: Value,
+        refusal: impl Fn(&Value) -> bool,
+    ) -> Option<Answer> {
+        self.conns.get_mut(&id)?.answer(v, refusal)
     }
 
     /// Writes a command expecting one reply of kind `p`.

@@ -79,9 +79,18 @@ impl Machine {
             Use::Query if is_push => return,
             _ => {}
         }
-        let (p, sent, v) = match self.io.answer(id, v) {
+        let role = self.phase.node().filter(|n| n.conn == id).map(|n| n.expect);
+        let refusal = |v: &Value| role.is_some_and(|r| super::node::redirecting(v, r));
+        let (p, sent, v) = match self.io.answer(id, v, refusal) {
             Some(Answer::Complete(p, sent, v)) => (p, sent, v),
-            Some(Answer::Partial) => return,
+            Some(Answer::Partial { refused }) => {
+                // A unit's reply mid-way says the node cannot serve us: stop writing there now,
+                // not when the unit's last reply arrives (it is settled then, on its own).
+                if refused {
+                    self.node_refused("a refusal inside a pipeline or transaction".into(), now);
+                }
+                return;
+            }
             None => {
                 let why = format!("unexpected reply from {}", c_addr(self, id));
                 return self.drop_conn(id, Cause::Unexpected(why), now);

@@ -11,7 +11,6 @@ use super::queue::{Queued, Work};
 use crate::{cmd, Value};
 use std::time::Instant;
 
-/// Errors that say "this node cannot serve us now": re-send the command elsewhere.
 /// The first error reply in `v` (itself or an element), for messages.
 fn first_error(v: &Value) -> String {
     if let Some(e) = error_text(v) {
@@ -27,10 +26,29 @@ fn first_error(v: &Value) -> String {
     }
 }
 
-fn redirecting(v: &Value, role: Role) -> bool {
-    (role == Role::Master && error_is(v, "READONLY"))
-        || error_is(v, "LOADING")
-        || error_is(v, "MASTERDOWN")
+/// Errors that say "this node cannot serve us now": re-send the command elsewhere. That
+/// includes `-EXECABORT Transaction discarded because of: READONLY ...`, Redis' answer to an
+/// `EXEC` when the node turned replica after the commands were queued (nothing ran).
+pub(crate) fn redirecting(v: &Value, role: Role) -> bool {
+    let refusal = |e: &[u8]| {
+        let is = |code: &str| {
+            e.len() >= code.len()
+                && e[..code.len()].eq_ignore_ascii_case(code.as_bytes())
+                && e.get(code.len()).is_none_or(|b| *b == b' ')
+        };
+        (role == Role::Master && is("READONLY")) || is("LOADING") || is("MASTERDOWN")
+    };
+    let Some(e) = error_text(v) else {
+        return false;
+    };
+    if refusal(e) {
+        return true;
+    }
+    let marker = b"because of: ";
+    error_is(v, "EXECABORT")
+        && e.windows(marker.len())
+            .position(|w| w.eq_ignore_ascii_case(marker))
+            .is_some_and(|at| refusal(&e[at + marker.len()..]))
 }
 
 impl Machine {
@@ -115,7 +133,7 @@ impl Machine {
     }
 
     /// The node answered as one that cannot serve us (`-READONLY` and the like): leave it.
-    fn node_refused(&mut self, why: String, now: Instant) {
+    pub(crate) fn node_refused(&mut self, why: String, now: Instant) {
         let at = self
             .phase
             .node()

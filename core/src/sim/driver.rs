@@ -183,6 +183,14 @@ impl<C: Client> Sim<C> {
             .finish(self.now, &self.world, &self.cfg, self.aborted)
     }
 
+    /// Registers a request the test made on the client directly (a subscription change): it
+    /// must be answered exactly once, like every other.
+    pub fn expect_answer(&mut self, id: RequestId) {
+        let now = self.now;
+        self.check
+            .submitted(now, id, super::workload::Unit::Subscription);
+    }
+
     /// Current virtual time.
     pub fn now(&self) -> Instant {
         self.now

@@ -196,6 +196,7 @@ impl Checker {
             Unit::One(_) => {}
             Unit::Batch(_) => self.report.batches += 1,
             Unit::Transaction(_) | Unit::Poisoned(_) => self.report.transactions += 1,
+            Unit::Subscription => self.report.submitted -= 1,
         }
         let req = Req { unit, answer: None };
         if self.requests.insert(id, req).is_some() {

@@ -46,6 +46,8 @@ pub(super) enum Unit {
     Transaction(u64),
     /// `MULTI`, `INCRBY x:<i>:a <i>`, `INCRBY x:<i>:b` (one argument short), `EXEC`: discarded.
     Poisoned(u64),
+    /// A subscription change a test made on the client itself: any answer, exactly once.
+    Subscription,
 }
 
 /// What the driver hands the client.
@@ -95,12 +97,13 @@ impl Unit {
                 vec![(a, *i), (b, *i)]
             }
             Unit::Poisoned(i) => vec![(tx_keys(*i)[0].clone(), *i)],
+            Unit::Subscription => Vec::new(),
         }
     }
 
     /// True for a pipeline or a transaction.
     pub(super) fn is_unit_of_work(&self) -> bool {
-        !matches!(self, Unit::One(_))
+        !matches!(self, Unit::One(_) | Unit::Subscription)
     }
 }
 
@@ -169,6 +172,8 @@ pub(super) fn never_ran(e: &CommandError) -> bool {
             | CommandError::ReplicaNotFound(_)
             | CommandError::Auth(_)
             | CommandError::Rejected(_)
+            | CommandError::Unavailable(_)
+            | CommandError::DedicatedEnded(_)
     )
 }
 
@@ -189,6 +194,7 @@ pub(super) fn judge(unit: &Unit, result: &Result<Value, CommandError>) -> Verdic
     let mut verdict = Verdict::default();
     let refused = |e: &Value| Fate::NotRun(format!("answered {e:?}"));
     match (unit, v) {
+        (Unit::Subscription, _) => {}
         (Unit::One(e), v) => {
             if !one(e, v, &mut verdict.fates) {
                 verdict.wrong = Some(String::new());

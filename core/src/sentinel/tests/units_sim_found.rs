@@ -1,6 +1,6 @@
-//! Cases the simulator found in the handling of units of work, reduced to byte-level tests.
-//! They fail against the machine as it is and are ignored so the suite stays green; each
-//! names what it expects. Both need a unit's bytes to be cut in two by TCP, which the
+//! Cases the simulator found in the handling of units of work, reduced to byte-level tests
+//! (both fixed: `dispatch.rs` acts on a refusal inside a unit at once, and `node.rs` takes an
+//! `EXECABORT` caused by `READONLY` as a refusal); each names what it expects. Both need a unit's bytes to be cut in two by TCP, which the
 //! simulator does on data connections (`WorldSpec::segment`); with every data message cut
 //! (`segment = 1`) its random schedules hit them, e.g. seeds 36 (the first) and 2887 (the
 //! second); see `sim_found_refusals_inside_split_units` in `core/tests/simulator.rs`.
@@ -21,7 +21,6 @@ const OLD: &str = "10.0.0.1:6379";
 const READONLY: &str = "-READONLY You can't write against a read only replica.\r\n";
 
 #[test]
-#[ignore = "found by the simulator: a refusal inside a unit's replies is acted on only when the unit completes"]
 fn a_refusal_among_a_units_replies_stops_new_writes_at_once() {
     let (mut t, d) = T::ready(T::cfg(1), OLD);
     let cmds = vec![cmd("INCR").arg("a"), cmd("INCR").arg("b")];
@@ -41,7 +40,6 @@ fn a_refusal_among_a_units_replies_stops_new_writes_at_once() {
 }
 
 #[test]
-#[ignore = "found by the simulator: EXECABORT because of READONLY is not taken as a refusal"]
 fn exec_refused_because_the_node_turned_replica_is_sent_again_whole() {
     let (mut t, d) = T::ready(T::cfg(1), OLD);
     let cmds = vec![cmd("INCR").arg("n"), cmd("INCR").arg("m")];
