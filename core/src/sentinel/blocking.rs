@@ -102,7 +102,7 @@ impl BlockingPool {
 impl Machine {
     /// Queues a blocking command for the pool and runs what can run.
     pub(crate) fn submit_blocking(&mut self, q: Queued, now: Instant) {
-        self.pool.waiting.push_fresh(q);
+        self.follow.pool.waiting.push_fresh(q);
         self.sync_pool(now);
     }
 
@@ -115,6 +115,7 @@ impl Machine {
             .ready()
             .and_then(|n| self.io.get(n.conn).map(|c| (c.addr().clone(), n.expect)));
         let stale: Vec<ConnId> = self
+            .follow
             .pool
             .conns
             .keys()
@@ -132,6 +133,7 @@ impl Machine {
             return;
         };
         let idle: Vec<ConnId> = self
+            .follow
             .pool
             .conns
             .iter()
@@ -139,23 +141,24 @@ impl Machine {
             .map(|(id, _)| *id)
             .collect();
         for id in idle {
-            let Some(q) = self.pool.waiting.pop() else {
+            let Some(q) = self.follow.pool.waiting.pop() else {
                 break;
             };
-            self.pool.conns.insert(id, Some(q.id));
+            self.follow.pool.conns.insert(id, Some(q.id));
             self.io.send_user(id, q, now);
         }
         let unready = self
+            .follow
             .pool
             .conns
             .keys()
             .filter(|id| self.io.get(**id).is_some_and(|c| !c.is_ready()))
             .count();
-        let want = self.pool.waiting.len().saturating_sub(unready);
+        let want = self.follow.pool.waiting.len().saturating_sub(unready);
         let room = self
             .cfg
             .max_blocking_connections
-            .saturating_sub(self.pool.conns.len());
+            .saturating_sub(self.follow.pool.conns.len());
         for _ in 0..want.min(room) {
             let id = self.io.open(
                 addr.clone(),
@@ -163,7 +166,7 @@ impl Machine {
                 PeerKind::DataBlocking(role),
                 now,
             );
-            self.pool.conns.insert(id, None);
+            self.follow.pool.conns.insert(id, None);
         }
     }
 
@@ -183,7 +186,7 @@ impl Machine {
         v: crate::Value,
         now: Instant,
     ) {
-        self.pool.conns.insert(id, None);
+        self.follow.pool.conns.insert(id, None);
         self.io.reply(q.id, Ok(q.work.finish(vec![v])));
         self.sync_pool(now);
     }
@@ -196,12 +199,12 @@ impl Machine {
         cause: Cause,
         now: Instant,
     ) {
-        if !self.pool.forget(id) {
+        if !self.follow.pool.forget(id) {
             return;
         }
         let (addr, was_ready) = (c.addr().clone(), c.is_ready());
         for q in self.settle_lost(c, &cause, now) {
-            self.pool.waiting.push_resend(q);
+            self.follow.pool.waiting.push_resend(q);
         }
         if self.phase.is_closed() {
             return;
@@ -230,7 +233,7 @@ impl Machine {
         let n = self.phase.ready()?;
         let node_addr = self.io.get(n.conn)?.addr();
         let here = self.io.get(id)?.addr();
-        (self.pool.conns.contains_key(&id) && here == node_addr).then_some(n.expect)
+        (self.follow.pool.conns.contains_key(&id) && here == node_addr).then_some(n.expect)
     }
 }
 

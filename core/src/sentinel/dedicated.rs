@@ -91,8 +91,8 @@ impl DedicatedConns {
 impl Machine {
     /// Opens a dedicated connection (see the module docs of `dedicated.rs`).
     pub(crate) fn dedicated_open(&mut self, now: Instant) -> DedicatedId {
-        let id = DedicatedId(self.dedicated.next);
-        self.dedicated.next += 1;
+        let id = DedicatedId(self.follow.dedicated.next);
+        self.follow.dedicated.next += 1;
         let state = if self.phase.is_over() {
             State::Ended("client closed".into())
         } else {
@@ -102,14 +102,14 @@ impl Machine {
             state,
             queue: CommandQueue::new(),
         };
-        self.dedicated.all.insert(id, d);
+        self.follow.dedicated.all.insert(id, d);
         self.sync_dedicated(now);
         id
     }
 
     /// Sends (or queues) `q` on dedicated connection `id`.
     pub(crate) fn dedicated_submit(&mut self, id: DedicatedId, q: Queued, now: Instant) {
-        let Some(d) = self.dedicated.all.get_mut(&id) else {
+        let Some(d) = self.follow.dedicated.all.get_mut(&id) else {
             return self
                 .io
                 .reply(q.id, Err(CommandError::DedicatedEnded("closed".into())));
@@ -132,7 +132,7 @@ impl Machine {
 
     /// Closes dedicated connection `id`; what it still carries fails with `Closed`.
     pub(crate) fn dedicated_close(&mut self, id: DedicatedId) {
-        let Some(mut d) = self.dedicated.all.remove(&id) else {
+        let Some(mut d) = self.follow.dedicated.all.remove(&id) else {
             return;
         };
         for q in d.queue.drain() {
@@ -154,16 +154,16 @@ impl Machine {
             .phase
             .ready()
             .and_then(|n| self.io.get(n.conn).map(|c| (c.addr().clone(), n.expect)));
-        let ids: Vec<DedicatedId> = self.dedicated.all.keys().copied().collect();
+        let ids: Vec<DedicatedId> = self.follow.dedicated.all.keys().copied().collect();
         for id in ids {
-            let Some(d) = self.dedicated.all.get(&id) else {
+            let Some(d) = self.follow.dedicated.all.get(&id) else {
                 continue;
             };
             match (&d.state, &node) {
                 (State::Waiting, Some((addr, role))) => {
                     let kind = PeerKind::DataDedicated(*role);
                     let conn = self.io.open(addr.clone(), Use::Dedicated, kind, now);
-                    if let Some(d) = self.dedicated.all.get_mut(&id) {
+                    if let Some(d) = self.follow.dedicated.all.get_mut(&id) {
                         d.state = State::Opening {
                             conn,
                             addr: addr.clone(),
@@ -187,7 +187,7 @@ impl Machine {
     /// Ends dedicated connection `id`: closes it; written commands fail with `ConnectionLost`,
     /// the others (and later ones) with `DedicatedEnded(why)`.
     fn end_dedicated(&mut self, id: DedicatedId, why: String, _now: Instant) {
-        let Some(d) = self.dedicated.all.get_mut(&id) else {
+        let Some(d) = self.follow.dedicated.all.get_mut(&id) else {
             return;
         };
         let state = std::mem::replace(&mut d.state, State::Ended(why.clone()));
@@ -212,10 +212,10 @@ impl Machine {
 
     /// The role a dedicated connection must verify, if it is still bound to the ready node.
     pub(crate) fn dedicated_role(&self, conn: ConnId) -> Option<super::interface::Role> {
-        let id = self.dedicated.by_conn(conn)?;
+        let id = self.follow.dedicated.by_conn(conn)?;
         let n = self.phase.ready()?;
         let node_addr = self.io.get(n.conn)?.addr();
-        match &self.dedicated.all.get(&id)?.state {
+        match &self.follow.dedicated.all.get(&id)?.state {
             State::Opening { addr, .. } if addr == node_addr => Some(n.expect),
             _ => None,
         }
@@ -223,13 +223,13 @@ impl Machine {
 
     /// A dedicated connection passed its handshake and `ROLE` check: what waited goes out.
     pub(crate) fn dedicated_ready(&mut self, conn: ConnId, now: Instant) {
-        let Some(id) = self.dedicated.by_conn(conn) else {
+        let Some(id) = self.follow.dedicated.by_conn(conn) else {
             return;
         };
         if let Some(c) = self.io.get_mut(conn) {
             c.set_ready();
         }
-        let Some(d) = self.dedicated.all.get_mut(&id) else {
+        let Some(d) = self.follow.dedicated.all.get_mut(&id) else {
             return;
         };
         if let State::Opening { conn, addr } = &d.state {
@@ -259,7 +259,7 @@ impl Machine {
         cause: Cause,
         now: Instant,
     ) {
-        let Some(id) = self.dedicated.by_conn(conn) else {
+        let Some(id) = self.follow.dedicated.by_conn(conn) else {
             return;
         };
         let why = format!("{}: {}", c.addr(), cause.describe());

@@ -123,8 +123,8 @@ impl Machine {
     /// Fails every queued command with `err()`.
     pub(crate) fn fail_queued(&mut self, err: impl Fn() -> CommandError) {
         let waiting: Vec<_> = self.queue.drain();
-        let blocking: Vec<_> = self.pool.waiting_mut().drain();
-        let dedicated = self.dedicated.drain_waiting();
+        let blocking: Vec<_> = self.follow.pool.waiting_mut().drain();
+        let dedicated = self.follow.dedicated.drain_waiting();
         for q in waiting.into_iter().chain(blocking).chain(dedicated) {
             self.io.reply(q.id, Err(err()));
         }
@@ -143,7 +143,7 @@ impl Machine {
             Use::Query => self.walk_conn_lost(id, &cause, now),
             Use::Notices => self.notices_lost(id, &cause, now),
             Use::PubSub => {
-                self.pubsub.lost(id, now + self.cfg.backoff.base);
+                self.follow.pubsub.lost(id, now + self.cfg.backoff.base);
             }
             Use::Node | Use::Retired => self.node_lost(id, c, cause, now),
             Use::Blocking => self.pool_lost(id, c, cause, now),

@@ -264,8 +264,6 @@ impl Machine {
         }
         self.io.event(Event::Ready { addr, role: expect });
         self.flush_queue(now);
-        self.sync_pubsub(now);
-        self.sync_pool(now);
-        self.sync_dedicated(now);
+        self.sync_followers(now);
     }
 }

@@ -5,17 +5,17 @@
 //! between the parts, and only this file's block is public.
 
 use super::backoff::Pacing;
-use super::blocking::{blocking_timeout, BlockingPool};
+use super::blocking::blocking_timeout;
 use super::config::Config;
 use super::connections::Io;
-use super::dedicated::{DedicatedConns, DedicatedId};
+use super::dedicated::DedicatedId;
 use super::discovery::Target;
 use super::epoch::MasterHistory;
 use super::error::CommandError;
+use super::followers::Followers;
 use super::handshake::Handshake;
 use super::interface::{Addr, Input, Output, RequestId, Role};
 use super::phase::Phase;
-use super::pubsub::PubSub;
 use super::queue::{CommandQueue, Queued, Work};
 use super::replicas::ReplicaPicker;
 use super::sentinel_list::SentinelList;
@@ -135,12 +135,8 @@ pub struct Machine {
     pub(super) picker: ReplicaPicker,
     /// Randomness and backoff between failed attempts.
     pub(super) pacing: Pacing,
-    /// The caller's subscriptions and their connection.
-    pub(super) pubsub: PubSub,
-    /// Connections for blocking commands, and those waiting for one.
-    pub(super) pool: BlockingPool,
-    /// Callers' exclusive connections.
-    pub(super) dedicated: DedicatedConns,
+    /// The connections that follow the node: pub/sub, blocking-command pool, dedicated.
+    pub(super) follow: Followers,
 }
 
 impl Machine {
@@ -166,9 +162,7 @@ impl Machine {
             queue: CommandQueue::new(),
             handshake: Handshake::new(),
             picker: ReplicaPicker::starting_at(first_turn),
-            pubsub: PubSub::default(),
-            pool: BlockingPool::new(),
-            dedicated: DedicatedConns::default(),
+            follow: Followers::new(),
         };
         m.start_walk(now);
         m
@@ -203,7 +197,7 @@ impl Machine {
 
     /// Number of commands waiting to be sent.
     pub fn queued(&self) -> usize {
-        self.queue.len() + self.pool.queued() + self.dedicated.queued()
+        self.queue.len() + self.follow.pool.queued() + self.follow.dedicated.queued()
     }
 
     // ---- inputs ----
@@ -358,7 +352,7 @@ impl Machine {
         self.fail_queued(|| CommandError::Closed);
         self.walker.stop();
         self.watch.stop();
-        for id in self.pubsub.stop() {
+        for id in self.follow.pubsub.stop() {
             self.io.reply(id, Err(CommandError::Closed));
         }
         self.sentinels.stop_refreshing();
@@ -405,7 +399,7 @@ impl Machine {
             got: Vec::new(),
         };
         if blocking.is_some() {
-            if self.pool.queued() >= self.cfg.max_queued {
+            if self.follow.pool.queued() >= self.cfg.max_queued {
                 self.io.reply(id, Err(CommandError::QueueFull));
                 return id;
             }

@@ -79,6 +79,7 @@ mod epoch;
 mod error;
 mod failover;
 mod fence;
+mod followers;
 mod handshake;
 mod interface;
 mod machine;

@@ -199,9 +199,8 @@ impl Machine {
         }
         self.close_if_drained(n.conn);
         // Nothing more runs on the node: its blocking commands' and dedicated connections
-        // close too.
-        self.sync_pool(now);
-        self.sync_dedicated(now);
+        // close too (pub/sub moves once a new node is ready).
+        self.sync_followers(now);
     }
 
     /// Settles the caller's commands a lost connection carried: those never written, and
@@ -244,8 +243,7 @@ impl Machine {
         if self.phase.is_closed() {
             return;
         }
-        self.sync_pool(now);
-        self.sync_dedicated(now);
+        self.sync_followers(now);
         // (An `Unexpected` cause was recorded where it was found, in more detail.)
         if !was_ready && !matches!(cause, Cause::Unexpected(_)) {
             self.handshake

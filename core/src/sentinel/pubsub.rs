@@ -176,7 +176,7 @@ impl Machine {
             self.io.reply(id, Err(CommandError::Closed));
             return id;
         }
-        let Some((c, added)) = self.pubsub.change(pattern, add, names) else {
+        let Some((c, added)) = self.follow.pubsub.change(pattern, add, names) else {
             self.io.reply(id, Ok(Value::Null));
             return id;
         };
@@ -185,19 +185,20 @@ impl Machine {
         } else {
             let deadline = now + self.cfg.command_timeout;
             let waiting = added.into_iter().map(|n| (pattern, n)).collect();
-            self.pubsub.pending.push(Pending {
+            self.follow.pubsub.pending.push(Pending {
                 id,
                 waiting,
                 deadline,
             });
         }
         match self
+            .follow
             .pubsub
             .conn
             .filter(|p| self.io.get(*p).is_some_and(|c| c.is_ready()))
         {
             Some(p) => self.io.send_raw(p, &c),
-            None => self.pubsub.reopen_at = Some(now),
+            None => self.follow.pubsub.reopen_at = Some(now),
         }
         self.sync_pubsub(now);
         id
@@ -209,7 +210,7 @@ impl Machine {
         let Some((kind, name)) = super::message::confirmation(v) else {
             return false;
         };
-        for id in self.pubsub.confirmed(&kind, &name) {
+        for id in self.follow.pubsub.confirmed(&kind, &name) {
             self.io.reply(id, Ok(Value::Null));
         }
         true
@@ -218,32 +219,32 @@ impl Machine {
     /// Fails the subscription requests not confirmed in time (the subscriptions stay and are
     /// made as soon as a node can carry them).
     pub(crate) fn expire_pubsub(&mut self, now: Instant) {
-        for id in self.pubsub.expire(now) {
+        for id in self.follow.pubsub.expire(now) {
             self.io.reply(id, Err(CommandError::Timeout));
         }
     }
 
     /// Keeps the caller's pub/sub connection on the ready data node (opens, moves or closes it).
     pub(crate) fn sync_pubsub(&mut self, now: Instant) {
-        let want = self.pubsub.wanted();
+        let want = self.follow.pubsub.wanted();
         let node = self
             .ready_conn()
             .and_then(|id| self.io.get(id))
             .map(|c| c.addr().clone());
-        if let Some(p) = self.pubsub.conn {
+        if let Some(p) = self.follow.pubsub.conn {
             let addr = self.io.get(p).map(|c| c.addr().clone());
             let misplaced = node.is_some() && addr != node;
             if !want || misplaced {
-                self.pubsub.conn = None;
+                self.follow.pubsub.conn = None;
                 self.io.close(p);
-                self.pubsub.reopen_at = Some(now);
+                self.follow.pubsub.reopen_at = Some(now);
             }
         }
-        let due = self.pubsub.reopen_at.is_none_or(|t| t <= now);
-        if let (true, None, Some(addr), true) = (want, self.pubsub.conn, node, due) {
+        let due = self.follow.pubsub.reopen_at.is_none_or(|t| t <= now);
+        if let (true, None, Some(addr), true) = (want, self.follow.pubsub.conn, node, due) {
             let kind = PeerKind::DataSubscriber(self.cfg.role);
-            self.pubsub.conn = Some(self.io.open(addr, Use::PubSub, kind, now));
-            self.pubsub.reopen_at = None;
+            self.follow.pubsub.conn = Some(self.io.open(addr, Use::PubSub, kind, now));
+            self.follow.pubsub.reopen_at = None;
         }
     }
 
@@ -252,7 +253,7 @@ impl Machine {
         if let Some(c) = self.io.get_mut(id) {
             c.set_ready();
         }
-        for c in self.pubsub.resubscribe() {
+        for c in self.follow.pubsub.resubscribe() {
             self.io.send_raw(id, &c);
         }
     }

@@ -37,8 +37,8 @@ impl Machine {
     fn queue_due(&self) -> Option<Instant> {
         let (limit, _) = self.queue_limit()?;
         let main = self.queue.next_expiry(limit);
-        let pool = self.pool.waiting().next_expiry(limit);
-        let dedicated = self.dedicated.next_expiry(limit);
+        let pool = self.follow.pool.waiting().next_expiry(limit);
+        let dedicated = self.follow.dedicated.next_expiry(limit);
         [main, pool, dedicated].into_iter().flatten().min()
     }
 
@@ -61,8 +61,8 @@ impl Machine {
         at(self.queue_due());
         at(self.walker.due());
         at(self.watch.due());
-        at(self.pubsub.due(self.ready_conn().is_some()));
-        at(self.pubsub.confirm_due());
+        at(self.follow.pubsub.due(self.ready_conn().is_some()));
+        at(self.follow.pubsub.confirm_due());
         at(self.phase.fence().map(|f| f.hold_until()));
         at(self.phase.fence().and_then(|f| f.probe_at()));
         next
@@ -103,10 +103,10 @@ impl Machine {
             self.health_check(now);
         }
         self.ensure_notices(now);
-        if self.pubsub.is_due(now) {
+        if self.follow.pubsub.is_due(now) {
             self.sync_pubsub(now);
         }
-        if self.pubsub.confirm_due().is_some_and(|t| t <= now) {
+        if self.follow.pubsub.confirm_due().is_some_and(|t| t <= now) {
             self.expire_pubsub(now);
         }
         if self.walker.due().is_some_and(|t| t <= now) {
@@ -125,8 +125,8 @@ impl Machine {
             err = CommandError::Unavailable(why.clone());
         }
         let mut expired = self.queue.expire(limit, now);
-        expired.extend(self.pool.waiting_mut().expire(limit, now));
-        expired.extend(self.dedicated.expire(limit, now));
+        expired.extend(self.follow.pool.waiting_mut().expire(limit, now));
+        expired.extend(self.follow.dedicated.expire(limit, now));
         for id in expired {
             self.io.reply(id, Err(err.clone()));
         }
