@@ -122,14 +122,20 @@ pub(crate) fn spawn_driver(driven: Driven, connect_timeout: Duration) -> Sender<
         if driver.finished() {
             return;
         }
-        let select = flume::Selector::new()
-            .recv(&io_rx, |m| m.map_err(|_| RecvTimeoutError::Disconnected))
-            .recv(&rx, |m| m.map_err(|_| RecvTimeoutError::Disconnected));
-        let msg = match driver.deadline() {
-            Some(deadline) => select
-                .wait_deadline(deadline)
-                .unwrap_or(Err(RecvTimeoutError::Timeout)),
-            None => select.wait(),
+        // A message already waiting needs no selector (the common case under load).
+        let msg = match io_rx.try_recv().or_else(|_| rx.try_recv()) {
+            Ok(m) => Ok(m),
+            Err(_) => {
+                let select = flume::Selector::new()
+                    .recv(&io_rx, |m| m.map_err(|_| RecvTimeoutError::Disconnected))
+                    .recv(&rx, |m| m.map_err(|_| RecvTimeoutError::Disconnected));
+                match driver.deadline() {
+                    Some(deadline) => select
+                        .wait_deadline(deadline)
+                        .unwrap_or(Err(RecvTimeoutError::Timeout)),
+                    None => select.wait(),
+                }
+            }
         };
         match msg {
             Ok(msg) => {
