@@ -3,6 +3,7 @@
 //! commands refused on the shared connection, per-command timeouts, transactions through a
 //! forced failover, and a reply flood that ends in a typed error.
 
+#[macro_use]
 mod support;
 
 use resp_sentinel::core::sentinel::{Config, Role};
@@ -463,15 +464,6 @@ fn subscribe_is_confirmed_and_dropping_unsubscribes(rt: Rt) {
             }
         });
     }
-}
-
-macro_rules! on_every_runtime {
-    ($($scenario:ident),* $(,)?) => {
-        mod blocking { $( #[test] fn $scenario() { super::$scenario(super::Rt::Blocking) } )* }
-        mod tokio { $( #[test] fn $scenario() { super::$scenario(super::Rt::Tokio) } )* }
-        mod async_std { $( #[test] fn $scenario() { super::$scenario(super::Rt::AsyncStd) } )* }
-        mod smol { $( #[test] fn $scenario() { super::$scenario(super::Rt::Smol) } )* }
-    };
 }
 
 on_every_runtime!(

@@ -1,6 +1,7 @@
 //! Hostile and broken servers, played by scripted fakes, on every runtime: each misbehaviour
 //! ends in a clear, typed error, and none makes the client hammer the server.
 
+#[macro_use]
 mod support;
 
 use resp_sentinel::core::sentinel::{Config, Role};
@@ -97,15 +98,6 @@ fn a_refused_sentinel_is_named(rt: Rt) {
         text.contains(&format!("127.0.0.1:{port}")) && text.contains("connection refused"),
         "{text}"
     );
-}
-
-macro_rules! on_every_runtime {
-    ($($scenario:ident),* $(,)?) => {
-        mod blocking { $( #[test] fn $scenario() { super::$scenario(super::Rt::Blocking) } )* }
-        mod tokio { $( #[test] fn $scenario() { super::$scenario(super::Rt::Tokio) } )* }
-        mod async_std { $( #[test] fn $scenario() { super::$scenario(super::Rt::AsyncStd) } )* }
-        mod smol { $( #[test] fn $scenario() { super::$scenario(super::Rt::Smol) } )* }
-    };
 }
 
 on_every_runtime!(

@@ -2,6 +2,7 @@
 //! each of the four runtimes: discovery, role checks, replicas, failovers of every kind, sentinel
 //! outages, wrong passwords, pub/sub across a failover, RESP2 and RESP3.
 
+#[macro_use]
 mod support;
 
 use resp_sentinel::core::sentinel::{Credentials, Protocol, ReplicaStrategy, Role};
@@ -408,15 +409,6 @@ fn resp2_and_resp3(rt: Rt) {
             _ => assert!(matches!(v, resp_sentinel::Value::Array(_)), "{v:?}"),
         }
     }
-}
-
-macro_rules! on_every_runtime {
-    ($($scenario:ident),* $(,)?) => {
-        mod blocking { $( #[test] fn $scenario() { super::$scenario(super::Rt::Blocking) } )* }
-        mod tokio { $( #[test] fn $scenario() { super::$scenario(super::Rt::Tokio) } )* }
-        mod async_std { $( #[test] fn $scenario() { super::$scenario(super::Rt::AsyncStd) } )* }
-        mod smol { $( #[test] fn $scenario() { super::$scenario(super::Rt::Smol) } )* }
-    };
 }
 
 on_every_runtime!(

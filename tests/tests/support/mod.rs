@@ -9,6 +9,17 @@ use resp_sentinel_tests::{Topology, TopologyOptions};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+/// Emits one `#[test]` per scenario and runtime: `blocking::name`, `tokio::name`,
+/// `async_std::name`, `smol::name`, each calling `name(Rt::...)` of the including file.
+macro_rules! on_every_runtime {
+    ($($scenario:ident),* $(,)?) => {
+        mod blocking { $( #[test] fn $scenario() { super::$scenario(super::Rt::Blocking) } )* }
+        mod tokio { $( #[test] fn $scenario() { super::$scenario(super::Rt::Tokio) } )* }
+        mod async_std { $( #[test] fn $scenario() { super::$scenario(super::Rt::AsyncStd) } )* }
+        mod smol { $( #[test] fn $scenario() { super::$scenario(super::Rt::Smol) } )* }
+    };
+}
+
 /// The runtime a scenario runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rt {
