@@ -249,8 +249,15 @@ impl Machine {
             self.handshake
                 .trouble_with(format!("{addr}: {}", cause.describe()));
         }
-        self.io
-            .event(Event::Error(format!("{addr}: {}", cause.describe())));
+        // The candidate closing our probe is its promotion, not a failure: no error event.
+        let promoted = !was_ready
+            && was_open
+            && matches!(cause, Cause::Closed)
+            && self.candidate() == Some(&addr);
+        if !promoted {
+            self.io
+                .event(Event::Error(format!("{addr}: {}", cause.describe())));
+        }
         if was_ready && matches!(cause, Cause::Protocol(_) | Cause::Unexpected(_)) {
             // It broke the protocol: reconnect after a growing delay, not at once.
             self.pacing.strike();
@@ -261,10 +268,7 @@ impl Machine {
             // Fenced with a known successor. If it closed our open probe connection, that was
             // most likely its promotion (see `Fence::reprobe_at_once`): ask again at once.
             // Otherwise try again soon (sentinel polls go on meanwhile).
-            let closed_by_it = was_open && matches!(cause, Cause::Closed);
-            let at_once = closed_by_it
-                && self.candidate() == Some(&addr)
-                && self.phase.fence_mut().is_some_and(|f| f.reprobe_at_once());
+            let at_once = promoted && self.phase.fence_mut().is_some_and(|f| f.reprobe_at_once());
             if at_once {
                 self.probe_candidate(now);
             } else {

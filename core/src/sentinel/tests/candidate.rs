@@ -520,6 +520,10 @@ fn the_candidate_closing_our_probe_is_taken_as_its_promotion() {
     t.connected(p);
     t.feed(p, ROLE_SLAVE);
     let o = t.input(Input::Closed(p));
+    assert!(
+        !events(&o).iter().any(|e| matches!(e, Event::Error(_))),
+        "the promotion is no error: {o:?}"
+    );
     let (p2, a) = connect_of(&o, PeerKind::Data(Role::Master)).expect("probed again at once");
     assert_eq!(a, addr(NEW));
     t.connected(p2);
