@@ -110,6 +110,8 @@ pub enum PubSubOp {
     PSubscribe,
     Unsubscribe,
     PUnsubscribe,
+    SSubscribe,
+    SUnsubscribe,
 }
 
 /// The driver's end of an open connection: dropping it closes the connection.
@@ -282,19 +284,21 @@ impl<N: Net> Driver<N> {
                     PubSubOp::PSubscribe => m.psubscribe(names, now),
                     PubSubOp::Unsubscribe => m.unsubscribe(names, now),
                     PubSubOp::PUnsubscribe => m.punsubscribe(names, now),
+                    PubSubOp::SSubscribe => m.ssubscribe(names, now),
+                    PubSubOp::SUnsubscribe => m.sunsubscribe(names, now),
                 };
                 self.acks.insert(id, ack);
             }
             Msg::Release(sub) => {
-                if let (Driven::Client(m), Some((patterns, names))) =
+                if let (Driven::Client(m), Some((kind, names))) =
                     (&mut self.driven, pubsub::release(&mut self.messages, sub))
                 {
                     if !names.is_empty() {
-                        if patterns {
-                            m.punsubscribe(names, now);
-                        } else {
-                            m.unsubscribe(names, now);
-                        }
+                        match kind {
+                            pubsub::Kind::Patterns => m.punsubscribe(names, now),
+                            pubsub::Kind::Shards => m.sunsubscribe(names, now),
+                            pubsub::Kind::Channels => m.unsubscribe(names, now),
+                        };
                     }
                 }
             }

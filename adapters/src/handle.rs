@@ -5,7 +5,7 @@
 use crate::breaker::SharedBreaker;
 use crate::driver::{Ack, Msg, PubSubOp, Work};
 use crate::error::Error;
-use crate::pubsub::Interest;
+use crate::pubsub::{Interest, Kind};
 use bytes::Bytes;
 use flume::{Receiver, RecvError, Sender};
 use resp_sentinel_core::sentinel::{Addr, DedicatedId, Event, Message, SubmitOptions};
@@ -138,7 +138,12 @@ impl Handle {
         names: &[S],
     ) -> (Receiver<Message>, Receiver<Result<(), Error>>, u64) {
         let (sink, messages) = flume::unbounded();
-        let interest = Interest::new(names, op == PubSubOp::PSubscribe);
+        let kind = match op {
+            PubSubOp::PSubscribe => Kind::Patterns,
+            PubSubOp::SSubscribe => Kind::Shards,
+            _ => Kind::Channels,
+        };
+        let interest = Interest::new(names, kind);
         let id = interest.id();
         let ack = self.change(op, names, Some((interest, sink)));
         (messages, ack, id)

@@ -5,17 +5,28 @@ use bytes::Bytes;
 use flume::Sender;
 use resp_sentinel_core::sentinel::Message;
 
-/// What one subscription asked for: its channels, or its patterns.
+/// What a subscription names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Channels (`SUBSCRIBE`).
+    Channels,
+    /// Patterns (`PSUBSCRIBE`).
+    Patterns,
+    /// Sharded channels (`SSUBSCRIBE`).
+    Shards,
+}
+
+/// What one subscription asked for: its channels, its patterns, or its sharded channels.
 #[derive(Clone, Debug)]
 pub struct Interest {
     /// Tells this subscription apart from the client's others (to release it when dropped).
     id: u64,
     names: Vec<Bytes>,
-    patterns: bool,
+    kind: Kind,
 }
 
 impl Interest {
-    pub(crate) fn new<S: AsRef<[u8]>>(names: &[S], patterns: bool) -> Interest {
+    pub(crate) fn new<S: AsRef<[u8]>>(names: &[S], kind: Kind) -> Interest {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Interest {
             id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -23,7 +34,7 @@ impl Interest {
                 .iter()
                 .map(|n| Bytes::copy_from_slice(n.as_ref()))
                 .collect(),
-            patterns,
+            kind,
         }
     }
 
@@ -34,35 +45,35 @@ impl Interest {
 
     /// Whether `m` is a message this subscription asked for.
     pub(crate) fn accept(&self, m: &Message) -> bool {
-        let key = match (&m.pattern, self.patterns) {
-            (Some(p), true) => p,
-            (None, false) => &m.channel,
+        let key = match (&m.pattern, m.sharded, self.kind) {
+            (Some(p), _, Kind::Patterns) => p,
+            (None, false, Kind::Channels) | (None, true, Kind::Shards) => &m.channel,
             _ => return false,
         };
         self.names.iter().any(|n| n == key)
     }
 
-    /// Whether it asked for `name` (a pattern when `patterns`).
-    fn covers(&self, patterns: bool, name: &[u8]) -> bool {
-        self.patterns == patterns && self.names.iter().any(|n| n == name)
+    /// Whether it asked for `name` of this kind.
+    fn covers(&self, kind: Kind, name: &[u8]) -> bool {
+        self.kind == kind && self.names.iter().any(|n| n == name)
     }
 }
 
-/// Forgets subscription `id`; returns the names (and whether they are patterns) that no other
+/// Forgets subscription `id`; returns the names (and their kind) that no other
 /// subscription of the client still wants, to unsubscribe on the server.
 pub(crate) fn release(
     sinks: &mut Vec<(Interest, Sender<Message>)>,
     id: u64,
-) -> Option<(bool, Vec<Bytes>)> {
+) -> Option<(Kind, Vec<Bytes>)> {
     let at = sinks.iter().position(|(i, _)| i.id == id)?;
     let (gone, _) = sinks.remove(at);
     let orphans: Vec<Bytes> = gone
         .names
         .iter()
-        .filter(|n| !sinks.iter().any(|(i, _)| i.covers(gone.patterns, n)))
+        .filter(|n| !sinks.iter().any(|(i, _)| i.covers(gone.kind, n)))
         .cloned()
         .collect();
-    Some((gone.patterns, orphans))
+    Some((gone.kind, orphans))
 }
 
 /// Hands `m` to every subscription that asked for it, so a queue only holds its own messages;
@@ -87,13 +98,14 @@ mod tests {
             channel: ByteStr::copy_from_slice(channel.as_bytes()),
             pattern: pattern.map(|p| ByteStr::copy_from_slice(p.as_bytes())),
             payload: ByteStr::copy_from_slice(payload.as_bytes()),
+            sharded: false,
         }
     }
 
     #[test]
     fn a_subscription_only_gets_what_it_asked_for() {
-        let news = Interest::new(&["news"], false);
-        let pats = Interest::new(&["n*"], true);
+        let news = Interest::new(&["news"], Kind::Channels);
+        let pats = Interest::new(&["n*"], Kind::Patterns);
         let on_news = msg("news", None, "1");
         let on_other = msg("other", None, "2");
         let by_pattern = msg("news", Some("n*"), "3");
@@ -105,6 +117,14 @@ mod tests {
             "pattern deliveries belong to psubscribe"
         );
         assert!(pats.accept(&by_pattern));
+        let shards = Interest::new(&["news"], Kind::Shards);
+        let mut sharded = msg("news", None, "5");
+        sharded.sharded = true;
+        assert!(shards.accept(&sharded) && !news.accept(&sharded));
+        assert!(
+            !shards.accept(&on_news),
+            "a plain publish is not a sharded one"
+        );
         assert!(!pats.accept(&by_other_pattern));
         assert!(!pats.accept(&on_news));
     }
@@ -115,9 +135,9 @@ mod tests {
         let (pats_tx, pats) = flume::unbounded();
         let (gone_tx, gone) = flume::unbounded();
         let mut sinks = vec![
-            (Interest::new(&["news"], false), news_tx),
-            (Interest::new(&["n*"], true), pats_tx),
-            (Interest::new(&["other"], false), gone_tx),
+            (Interest::new(&["news"], Kind::Channels), news_tx),
+            (Interest::new(&["n*"], Kind::Patterns), pats_tx),
+            (Interest::new(&["other"], Kind::Channels), gone_tx),
         ];
         drop(gone);
         deliver(&mut sinks, &msg("news", None, "1"));

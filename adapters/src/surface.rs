@@ -143,6 +143,28 @@ macro_rules! client_surface {
                 Ok(sub)
             }
 
+            /// Subscribes to sharded channels (`SSUBSCRIBE`, Redis 7); their messages
+            /// (`SPUBLISH`) arrive with `sharded` set; like [`Client::subscribe`].
+            pub $($async_)? fn ssubscribe<S: AsRef<[u8]>>(
+                &self,
+                channels: &[S],
+            ) -> Result<Subscription, Error> {
+                let (rx, ack, id) = self.handle.subscribe(PubSubOp::SSubscribe, channels);
+                let sub = Subscription {
+                    rx,
+                    id,
+                    handle: self.handle.clone(),
+                };
+                $crate::handle::acked(ack.$recv()$($aw)*)?;
+                Ok(sub)
+            }
+
+            /// Stops delivering messages of these sharded channels to every subscription of
+            /// this client.
+            pub $($async_)? fn sunsubscribe<S: AsRef<[u8]>>(&self, channels: &[S]) {
+                self.handle.unsubscribe(PubSubOp::SUnsubscribe, channels);
+            }
+
             /// Stops delivering messages of these channels to every subscription of this client.
             pub $($async_)? fn unsubscribe<S: AsRef<[u8]>>(&self, channels: &[S]) {
                 self.handle.unsubscribe(PubSubOp::Unsubscribe, channels);
@@ -316,6 +338,7 @@ mod tests {
             channel: ByteStr::from_static(b"news"),
             pattern: None,
             payload: ByteStr::copy_from_slice(payload.as_bytes()),
+            sharded: false,
         }
     }
 

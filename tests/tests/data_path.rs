@@ -466,6 +466,32 @@ fn subscribe_is_confirmed_and_dropping_unsubscribes(rt: Rt) {
     }
 }
 
+/// Sharded pub/sub: `ssubscribe` returns once confirmed, `SPUBLISH`ed messages arrive marked
+/// sharded, and dropping the subscription unsubscribes the server.
+fn sharded_pubsub(rt: Rt) {
+    let topo = topology(opts());
+    let client = TestClient::new(rt, config_for(&topo), Role::Master);
+    let mut sub = client.ssubscribe("sh:orders");
+    let receivers: i64 = client
+        .query(cmd("SPUBLISH").arg("sh:orders").arg("42"))
+        .unwrap();
+    assert_eq!(receivers, 1, "subscribed on the server when it returned");
+    let m = sub
+        .next(Duration::from_secs(5))
+        .expect("the sharded message");
+    assert!(m.sharded && &m.payload[..] == b"42", "{m:?}");
+    drop(sub);
+    support::eventually(Duration::from_secs(5), || {
+        let v: Vec<Value> = client
+            .query(cmd("PUBSUB").arg("SHARDNUMSUB").arg("sh:orders"))
+            .map_err(|e| e.to_string())?;
+        match &v[..] {
+            [_, Value::Integer(0)] => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    });
+}
+
 on_every_runtime!(
     transactions_beside_concurrent_commands,
     pipelines_are_not_interleaved,
@@ -478,4 +504,5 @@ on_every_runtime!(
     events_start_with_the_current_state,
     replica_clients_spread_over_replicas,
     subscribe_is_confirmed_and_dropping_unsubscribes,
+    sharded_pubsub,
 );

@@ -16,6 +16,7 @@ use super::followers::Followers;
 use super::handshake::Handshake;
 use super::interface::{Addr, Input, Output, RequestId, Role};
 use super::phase::Phase;
+use super::pubsub::SubKind;
 use super::queue::{CommandQueue, Queued, Work};
 use super::replicas::ReplicaPicker;
 use super::sentinel_list::SentinelList;
@@ -311,7 +312,7 @@ impl Machine {
         I: IntoIterator<Item = S>,
         S: AsRef<[u8]>,
     {
-        self.change_subs(false, true, channels, now)
+        self.change_subs(SubKind::Channel, true, channels, now)
     }
 
     /// Subscribes the caller to channel patterns (`PSUBSCRIBE`).
@@ -320,7 +321,7 @@ impl Machine {
         I: IntoIterator<Item = S>,
         S: AsRef<[u8]>,
     {
-        self.change_subs(true, true, patterns, now)
+        self.change_subs(SubKind::Pattern, true, patterns, now)
     }
 
     /// Drops channels from the caller's subscriptions.
@@ -329,7 +330,7 @@ impl Machine {
         I: IntoIterator<Item = S>,
         S: AsRef<[u8]>,
     {
-        self.change_subs(false, false, channels, now)
+        self.change_subs(SubKind::Channel, false, channels, now)
     }
 
     /// Drops patterns from the caller's subscriptions.
@@ -338,7 +339,27 @@ impl Machine {
         I: IntoIterator<Item = S>,
         S: AsRef<[u8]>,
     {
-        self.change_subs(true, false, patterns, now)
+        self.change_subs(SubKind::Pattern, false, patterns, now)
+    }
+
+    /// Subscribes the caller to sharded channels (`SSUBSCRIBE`, Redis 7); messages published
+    /// with `SPUBLISH` come out as [`Output::Message`] with `sharded` set. Answered like
+    /// [`Machine::subscribe`].
+    pub fn ssubscribe<I, S>(&mut self, channels: I, now: Instant) -> RequestId
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<[u8]>,
+    {
+        self.change_subs(SubKind::Shard, true, channels, now)
+    }
+
+    /// Drops sharded channels from the caller's subscriptions.
+    pub fn sunsubscribe<I, S>(&mut self, channels: I, now: Instant) -> RequestId
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<[u8]>,
+    {
+        self.change_subs(SubKind::Shard, false, channels, now)
     }
 
     /// Shuts down: closes every connection and fails every outstanding command with

@@ -14,25 +14,31 @@ pub struct Message {
     pub pattern: Option<ByteStr>,
     /// The message body (`ByteStr::into_bytes` gives a `Bytes`).
     pub payload: ByteStr,
+    /// Published with `SPUBLISH` to a sharded channel (`SSUBSCRIBE` subscriptions).
+    pub sharded: bool,
 }
 
 impl Message {
-    /// Reads a `message` or `pmessage` frame (RESP2 array or RESP3 push, attributes ignored);
+    /// Reads a `message`, `pmessage` or `smessage` frame (RESP2 array or RESP3 push, attributes ignored);
     /// anything else, subscription confirmations included, gives `None`.
     pub fn from_value(v: &Value) -> Option<Message> {
         let items = items(v)?;
         let kind = word(items, 0)?;
-        if kind.eq_ignore_ascii_case(b"message") && items.len() == 3 {
+        let plain = kind.eq_ignore_ascii_case(b"message");
+        let sharded = kind.eq_ignore_ascii_case(b"smessage");
+        if (plain || sharded) && items.len() == 3 {
             Some(Message {
                 channel: word(items, 1)?,
                 pattern: None,
                 payload: word(items, 2)?,
+                sharded,
             })
         } else if kind.eq_ignore_ascii_case(b"pmessage") && items.len() == 4 {
             Some(Message {
                 pattern: Some(word(items, 1)?),
                 channel: word(items, 2)?,
                 payload: word(items, 3)?,
+                sharded: false,
             })
         } else {
             None
@@ -112,6 +118,7 @@ mod tests {
             channel: ByteStr::copy_from_slice(channel.as_bytes()),
             pattern: pattern.map(|p| ByteStr::copy_from_slice(p.as_bytes())),
             payload: ByteStr::copy_from_slice(payload.as_bytes()),
+            sharded: false,
         }
     }
 

@@ -14,9 +14,31 @@ use std::time::Instant;
 #[derive(Debug)]
 struct Pending {
     id: RequestId,
-    /// (pattern, name) still unconfirmed.
-    waiting: BTreeSet<(bool, Vec<u8>)>,
+    /// (kind, name) still unconfirmed.
+    waiting: BTreeSet<(SubKind, Vec<u8>)>,
     deadline: Instant,
+}
+
+/// What a subscription names: channels (`SUBSCRIBE`), patterns (`PSUBSCRIBE`) or sharded
+/// channels (`SSUBSCRIBE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum SubKind {
+    Channel,
+    Pattern,
+    Shard,
+}
+
+impl SubKind {
+    fn verb(self, add: bool) -> &'static str {
+        match (self, add) {
+            (SubKind::Channel, true) => "SUBSCRIBE",
+            (SubKind::Pattern, true) => "PSUBSCRIBE",
+            (SubKind::Shard, true) => "SSUBSCRIBE",
+            (SubKind::Channel, false) => "UNSUBSCRIBE",
+            (SubKind::Pattern, false) => "PUNSUBSCRIBE",
+            (SubKind::Shard, false) => "SUNSUBSCRIBE",
+        }
+    }
 }
 
 /// The caller's subscriptions and the connection that carries them.
@@ -24,6 +46,7 @@ struct Pending {
 pub(crate) struct PubSub {
     channels: BTreeSet<Vec<u8>>,
     patterns: BTreeSet<Vec<u8>>,
+    shards: BTreeSet<Vec<u8>>,
     conn: Option<ConnId>,
     /// When to (re)open the connection, once a ready node exists.
     reopen_at: Option<Instant>,
@@ -34,7 +57,7 @@ pub(crate) struct PubSub {
 impl PubSub {
     /// True while the caller is subscribed to anything.
     fn wanted(&self) -> bool {
-        !self.channels.is_empty() || !self.patterns.is_empty()
+        !self.channels.is_empty() || !self.patterns.is_empty() || !self.shards.is_empty()
     }
 
     /// When to reopen the connection, if it is missing and wanted (`node_ready`: a data node
@@ -71,12 +94,13 @@ impl PubSub {
     /// The server confirmed `kind` (`subscribe`, `psubscribe`) of `name`: the requests whose
     /// every name is now confirmed.
     fn confirmed(&mut self, kind: &str, name: &[u8]) -> Vec<RequestId> {
-        let pattern = match kind {
-            "subscribe" => false,
-            "psubscribe" => true,
+        let kind = match kind {
+            "subscribe" => SubKind::Channel,
+            "psubscribe" => SubKind::Pattern,
+            "ssubscribe" => SubKind::Shard,
             _ => return Vec::new(),
         };
-        let key = (pattern, name.to_vec());
+        let key = (kind, name.to_vec());
         for p in &mut self.pending {
             p.waiting.remove(&key);
         }
@@ -101,23 +125,17 @@ impl PubSub {
 
     /// Adds (`add`) or drops names; returns the command carrying the changes, if any, and
     /// the names it adds.
-    fn change<I, S>(&mut self, pattern: bool, add: bool, names: I) -> Option<(Cmd, Vec<Vec<u8>>)>
+    fn change<I, S>(&mut self, kind: SubKind, add: bool, names: I) -> Option<(Cmd, Vec<Vec<u8>>)>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<[u8]>,
     {
-        let verb = match (pattern, add) {
-            (false, true) => "SUBSCRIBE",
-            (true, true) => "PSUBSCRIBE",
-            (false, false) => "UNSUBSCRIBE",
-            (true, false) => "PUNSUBSCRIBE",
-        };
-        let mut c = cmd(verb);
+        let mut c = cmd(kind.verb(add));
         let mut added = Vec::new();
-        let set = if pattern {
-            &mut self.patterns
-        } else {
-            &mut self.channels
+        let set = match kind {
+            SubKind::Channel => &mut self.channels,
+            SubKind::Pattern => &mut self.patterns,
+            SubKind::Shard => &mut self.shards,
         };
         for n in names {
             let n = n.as_ref().to_vec();
@@ -142,6 +160,7 @@ impl PubSub {
         for (verb, set) in [
             ("SUBSCRIBE", &self.channels),
             ("PSUBSCRIBE", &self.patterns),
+            ("SSUBSCRIBE", &self.shards),
         ] {
             if set.is_empty() {
                 continue;
@@ -162,7 +181,7 @@ impl Machine {
     /// with `Timeout` if that takes `command_timeout`, `Closed` once closed.
     pub(crate) fn change_subs<I, S>(
         &mut self,
-        pattern: bool,
+        kind: SubKind,
         add: bool,
         names: I,
         now: Instant,
@@ -176,7 +195,7 @@ impl Machine {
             self.io.reply(id, Err(CommandError::Closed));
             return id;
         }
-        let Some((c, added)) = self.follow.pubsub.change(pattern, add, names) else {
+        let Some((c, added)) = self.follow.pubsub.change(kind, add, names) else {
             self.io.reply(id, Ok(Value::Null));
             return id;
         };
@@ -184,7 +203,7 @@ impl Machine {
             self.io.reply(id, Ok(Value::Null));
         } else {
             let deadline = now + self.cfg.command_timeout;
-            let waiting = added.into_iter().map(|n| (pattern, n)).collect();
+            let waiting = added.into_iter().map(|n| (kind, n)).collect();
             self.follow.pubsub.pending.push(Pending {
                 id,
                 waiting,

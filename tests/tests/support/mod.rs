@@ -196,6 +196,16 @@ impl TestClient {
         }
     }
 
+    /// Subscribes to the sharded `channel`.
+    pub fn ssubscribe(&self, channel: &str) -> TestSub {
+        match &self.inner {
+            Inner::Blocking(c) => TestSub::Blocking(c.ssubscribe(&[channel]).expect("ssubscribe")),
+            Inner::Tokio(c, _) | Inner::AsyncStd(c) | Inner::Smol(c) => {
+                TestSub::Async(self.run(c.ssubscribe(&[channel])).expect("ssubscribe"))
+            }
+        }
+    }
+
     /// Subscribes to `channel`.
     pub fn subscribe(&self, channel: &str) -> TestSub {
         match &self.inner {

@@ -117,11 +117,13 @@ fn user_pubsub_has_its_own_connection_and_follows_the_master() {
                 channel: "news".into(),
                 pattern: None,
                 payload: "hello".into(),
+                sharded: false,
             }),
             Output::Message(Message {
                 channel: "hi".into(),
                 pattern: Some("h*".into()),
                 payload: "there".into(),
+                sharded: false,
             }),
         ]
     );
@@ -187,4 +189,36 @@ fn a_sentinel_that_stays_down_is_reported_once() {
     );
     let o = t.input(Input::Closed(w));
     assert_eq!(lost(&o), 1);
+}
+
+#[test]
+fn sharded_subscriptions_are_confirmed_and_their_messages_marked() {
+    let (mut t, _) = T::ready(T::cfg(1), "10.0.0.1:6379");
+    let id = t.m.ssubscribe(["orders"], t.now);
+    let o = t.out();
+    let (p, _) = connect_of(&o, PeerKind::DataSubscriber(Role::Master)).unwrap();
+    t.connected(p);
+    let o = t.feed(p, ROLE_MASTER);
+    assert_eq!(sent(&o, p), arr(&["SSUBSCRIBE", "orders"]));
+    let o = t.feed(p, "*3\r\n$10\r\nssubscribe\r\n$6\r\norders\r\n:1\r\n");
+    assert_eq!(replies(&o), vec![(id, Ok(Value::Null))]);
+    let o = t.feed(p, &arr(&["smessage", "orders", "42"]));
+    match &o[..] {
+        [Output::Message(m)] => {
+            assert!(m.sharded && m.pattern.is_none());
+            assert_eq!(
+                (&m.channel[..], &m.payload[..]),
+                (&b"orders"[..], &b"42"[..])
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let o = {
+        t.m.sunsubscribe(["orders"], t.now);
+        t.out()
+    };
+    assert!(
+        closed(&o, p),
+        "nothing left to listen to: the subscriber connection closes"
+    );
 }
