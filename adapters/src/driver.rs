@@ -120,6 +120,13 @@ pub struct Link {
     pub(crate) writer: Sender<Bytes>,
     /// Dropped to stop the reader at once (readers wait on it beside the socket).
     pub(crate) _cancel: Sender<()>,
+    /// Where the connection arrived (the resolved address), when the socket says.
+    pub(crate) peer: Option<Addr>,
+}
+
+/// A socket's peer as an [`Addr`].
+pub(crate) fn peer_addr(sa: Option<std::net::SocketAddr>) -> Option<Addr> {
+    sa.map(|sa| Addr::new(sa.ip().to_string(), sa.port()))
 }
 
 /// Opens connections for the driver; implemented once per runtime.
@@ -353,8 +360,13 @@ impl<N: Net> Driver<N> {
             Msg::Connected(conn, link) => {
                 // A connection the machine gave up on while it was opening is dropped here.
                 if self.opening.remove(&conn) {
+                    let peer = link.peer.clone();
                     self.links.insert(conn, link);
-                    self.driven.handle_input(Input::Connected(conn), now);
+                    let input = match &peer {
+                        Some(p) => Input::ConnectedTo(conn, p),
+                        None => Input::Connected(conn),
+                    };
+                    self.driven.handle_input(input, now);
                 }
             }
             Msg::ConnectFailed(conn, why) => {

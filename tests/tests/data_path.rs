@@ -492,6 +492,42 @@ fn sharded_pubsub(rt: Rt) {
     });
 }
 
+/// Sentinels configured as `localhost:P` are not added again as `127.0.0.1:P` when the others
+/// announce them: each sentinel carries one notice subscription from the client, not two.
+fn sentinels_named_localhost_are_not_doubled(rt: Rt) {
+    let topo = topology(opts());
+    let mut config = config_for(&topo);
+    config.sentinels = topo
+        .sentinel_addrs()
+        .iter()
+        .map(|a| resp_sentinel::core::sentinel::Addr::new("localhost", a.port))
+        .collect();
+    let client = TestClient::new(rt, config, Role::Master);
+    assert_eq!(client.incr("named").unwrap(), 1);
+    for a in topo.sentinel_addrs() {
+        let sa: std::net::SocketAddr = format!("127.0.0.1:{}", a.port).parse().unwrap();
+        support::eventually(Duration::from_secs(10), || {
+            let mut conn = resp_sentinel_tests::AdminConn::connect(sa, Duration::from_secs(2))
+                .map_err(|e| e.to_string())?;
+            if let Some(auth) = &topo.options().sentinel_auth {
+                conn.auth(auth.username.as_deref(), &auth.password)
+                    .map_err(|e| e.to_string())?;
+            }
+            let list = conn.call(&["CLIENT", "LIST"]).map_err(|e| e.to_string())?;
+            let text = list.as_str().unwrap_or_default().to_string();
+            let subscribers = text
+                .lines()
+                .filter(|l| l.split(' ').any(|f| f.starts_with("sub=") && f != "sub=0"))
+                .count();
+            if subscribers == 1 {
+                Ok(())
+            } else {
+                Err(format!("{subscribers} subscriptions on {a}: {text}"))
+            }
+        });
+    }
+}
+
 on_every_runtime!(
     transactions_beside_concurrent_commands,
     pipelines_are_not_interleaved,
@@ -505,4 +541,5 @@ on_every_runtime!(
     replica_clients_spread_over_replicas,
     subscribe_is_confirmed_and_dropping_unsubscribes,
     sharded_pubsub,
+    sentinels_named_localhost_are_not_doubled,
 );

@@ -40,7 +40,7 @@ impl<R: AsyncIo> Net for AsyncNet<R> {
                 Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))
             };
             match connect.or(timeout).await {
-                Ok((reader, writer)) => {
+                Ok((reader, writer, peer)) => {
                     let (wtx, wrx) = flume::unbounded::<Bytes>();
                     let (cancel, cancelled) = flume::bounded::<()>(0);
                     R::spawn(write_loop::<R>(conn, writer, wrx, tx.clone()));
@@ -48,6 +48,7 @@ impl<R: AsyncIo> Net for AsyncNet<R> {
                     let link = Link {
                         writer: wtx,
                         _cancel: cancel,
+                        peer: crate::driver::peer_addr(peer),
                     };
                     let _ = tx.send_async(Msg::Connected(conn, link)).await;
                 }

@@ -30,6 +30,10 @@ impl FuturesIo for AsyncStd {
         Ok(stream)
     }
 
+    fn peer(stream: &TcpStream) -> Option<std::net::SocketAddr> {
+        stream.peer_addr().ok()
+    }
+
     fn shutdown(stream: &TcpStream) {
         let _ = stream.shutdown(Shutdown::Both);
     }

@@ -5,6 +5,7 @@ use super::AsyncIo;
 use futures_lite::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::time::Instant;
 
 /// A runtime whose TCP stream speaks futures-io and is cheap to clone (one clone reads, the
@@ -18,6 +19,8 @@ pub trait FuturesIo: Send + Sync + 'static {
     fn connect(host: String, port: u16) -> impl Future<Output = io::Result<Self::Stream>> + Send;
     /// Shuts the stream down in both directions.
     fn shutdown(stream: &Self::Stream);
+    /// Where the stream arrived.
+    fn peer(stream: &Self::Stream) -> Option<SocketAddr>;
     /// Completes at `deadline`.
     fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send;
 }
@@ -30,9 +33,13 @@ impl<R: FuturesIo> AsyncIo for R {
         <R as FuturesIo>::spawn(fut)
     }
 
-    async fn connect(host: String, port: u16) -> io::Result<(R::Stream, R::Stream)> {
+    async fn connect(
+        host: String,
+        port: u16,
+    ) -> io::Result<(R::Stream, R::Stream, Option<SocketAddr>)> {
         let stream = <R as FuturesIo>::connect(host, port).await?;
-        Ok((stream.clone(), stream))
+        let peer = R::peer(&stream);
+        Ok((stream.clone(), stream, peer))
     }
 
     fn read<'a>(

@@ -21,6 +21,7 @@ use crate::handle::Shared;
 use flume::Sender;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 mod sealed {
@@ -81,11 +82,11 @@ pub trait AsyncIo: Send + Sync + 'static {
     type Writer: Send + 'static;
     /// Runs `fut` in the background.
     fn spawn(fut: impl Future<Output = ()> + Send + 'static);
-    /// Opens a TCP connection (no delay) and splits it.
+    /// Opens a TCP connection (no delay) and splits it; also says where it arrived.
     fn connect(
         host: String,
         port: u16,
-    ) -> impl Future<Output = io::Result<(Self::Reader, Self::Writer)>> + Send;
+    ) -> impl Future<Output = io::Result<(Self::Reader, Self::Writer, Option<SocketAddr>)>> + Send;
     /// Reads some bytes; 0 means the peer closed.
     fn read<'a>(
         r: &'a mut Self::Reader,

@@ -27,6 +27,10 @@ impl FuturesIo for Smol {
         Ok(stream)
     }
 
+    fn peer(stream: &TcpStream) -> Option<std::net::SocketAddr> {
+        stream.peer_addr().ok()
+    }
+
     fn shutdown(stream: &TcpStream) {
         let _ = stream.shutdown(Shutdown::Both);
     }

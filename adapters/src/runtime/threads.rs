@@ -70,6 +70,7 @@ fn start_io(conn: ConnId, stream: TcpStream, tx: Sender<Msg>) {
     let link = Link {
         writer: wtx,
         _cancel: cancel,
+        peer: crate::driver::peer_addr(stream.peer_addr().ok()),
     };
     if tx.send(Msg::Connected(conn, link)).is_err() {
         let _ = stream.shutdown(Shutdown::Both);

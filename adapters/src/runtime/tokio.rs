@@ -3,7 +3,7 @@
 use super::AsyncIo;
 use std::future::Future;
 use std::io;
-use std::net::Shutdown;
+use std::net::{Shutdown, SocketAddr};
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -24,10 +24,15 @@ impl AsyncIo for Tokio {
         tokio::spawn(fut);
     }
 
-    async fn connect(host: String, port: u16) -> io::Result<(OwnedReadHalf, OwnedWriteHalf)> {
+    async fn connect(
+        host: String,
+        port: u16,
+    ) -> io::Result<(OwnedReadHalf, OwnedWriteHalf, Option<SocketAddr>)> {
         let stream = TcpStream::connect((host.as_str(), port)).await?;
         stream.set_nodelay(true)?;
-        Ok(stream.into_split())
+        let peer = stream.peer_addr().ok();
+        let (r, w) = stream.into_split();
+        Ok((r, w, peer))
     }
 
     fn read<'a>(

@@ -13,6 +13,10 @@ impl Machine {
     pub(crate) fn dispatch(&mut self, input: Input<'_>, now: Instant) {
         match input {
             Input::Connected(id) => self.on_connected(id, now),
+            Input::ConnectedTo(id, peer) => {
+                self.note_peer(id, peer, now);
+                self.on_connected(id, now)
+            }
             Input::ConnectFailed(id) => self.connect_failed(id, ConnectFailure::Other, now),
             Input::ConnectFailedWith(id, why) => self.connect_failed(id, why, now),
             Input::Closed(id) => {
@@ -21,6 +25,22 @@ impl Machine {
                 }
             }
             Input::Received(id, bytes) => self.on_received(id, bytes, now),
+        }
+    }
+
+    /// A sentinel connection reached `peer`: if the sentinel is known by another name (a
+    /// configured host name), its announced address is the same sentinel, not a new one.
+    fn note_peer(&mut self, id: ConnId, peer: &super::interface::Addr, now: Instant) {
+        let Some(c) = self.io.get(id).filter(|c| !c.is_open()) else {
+            return;
+        };
+        if !matches!(c.usage(), Use::Query | Use::Notices) || c.addr() == peer {
+            return;
+        }
+        let known = c.addr().clone();
+        if self.sentinels.alias(peer.clone(), known) {
+            self.forget_sentinel(peer);
+            self.ensure_notices(now);
         }
     }
 

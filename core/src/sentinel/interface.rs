@@ -142,6 +142,9 @@ impl fmt::Display for ConnectFailure {
 pub enum Input<'a> {
     /// The TCP connection requested by [`Output::Connect`] is established.
     Connected(ConnId),
+    /// The same, saying which address the connection reached (the resolved IP and port):
+    /// a sentinel configured by host name is then recognised when others announce its IP.
+    ConnectedTo(ConnId, &'a Addr),
     /// The connection could not be established.
     ConnectFailed(ConnId),
     /// The connection could not be established, and why (errors then say so).

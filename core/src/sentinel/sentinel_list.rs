@@ -14,6 +14,9 @@ pub(crate) struct SentinelList {
     configured: BTreeSet<Addr>,
     /// When the next walk also asks `SENTINEL sentinels` (clients only).
     refresh_at: Option<Instant>,
+    /// Addresses connections to a known sentinel actually reached (a configured host name's
+    /// IP), to the name it is known by: announcements of them are not new sentinels.
+    aliases: std::collections::BTreeMap<Addr, Addr>,
 }
 
 impl SentinelList {
@@ -23,6 +26,7 @@ impl SentinelList {
             order: configured.to_vec(),
             configured: configured.iter().cloned().collect(),
             refresh_at,
+            aliases: std::collections::BTreeMap::new(),
         }
     }
 
@@ -72,13 +76,23 @@ impl SentinelList {
         }
     }
 
-    /// Learns a sentinel; false when it was known.
+    /// Learns a sentinel; false when it was known (under that address or as an alias).
     pub(crate) fn add(&mut self, a: Addr) -> bool {
-        if self.contains(&a) {
+        if self.contains(&a) || self.aliases.contains_key(&a) {
             return false;
         }
         self.order.push(a);
         true
+    }
+
+    /// `resolved` is where a connection to the sentinel known as `known` arrived. True when
+    /// `resolved` was listed as a separate, discovered sentinel (the caller drops it).
+    pub(crate) fn alias(&mut self, resolved: Addr, known: Addr) -> bool {
+        if !self.contains(&known) || self.is_configured(&resolved) {
+            return false;
+        }
+        self.aliases.insert(resolved.clone(), known);
+        self.contains(&resolved)
     }
 
     /// Forgets the sentinel at `pos`.

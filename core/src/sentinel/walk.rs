@@ -559,6 +559,11 @@ impl Machine {
         }
     }
 
+    /// Drops the discovered sentinel `a` (it was another name for a known one).
+    pub(crate) fn forget_sentinel(&mut self, a: &Addr) {
+        self.remove_sentinel(a);
+    }
+
     fn remove_sentinel(&mut self, a: &Addr) {
         let Some(pos) = self.sentinels.position(a) else {
             return;

@@ -222,3 +222,58 @@ fn sharded_subscriptions_are_confirmed_and_their_messages_marked() {
         "nothing left to listen to: the subscriber connection closes"
     );
 }
+
+#[test]
+fn a_sentinel_configured_by_name_is_not_added_again_under_its_ip() {
+    let cfg = Config::new(vec![addr("localhost:26379"), addr("s2:26379")], "svc");
+    // Connections report the address they reached: the configured name's IP.
+    let mut t = T::new(cfg.clone());
+    let o = t.out();
+    let (q, a, _) = connects(&o)[0].clone();
+    assert_eq!(a, addr("localhost:26379"));
+    let o = t.input(Input::ConnectedTo(q, &addr("127.0.0.1:26379")));
+    assert!(sent(&o, q).contains("sentinels"));
+    let reply = format!(
+        "{}{}*2\r\n{}{}",
+        arr(&["10.0.0.1", "6379"]),
+        info(0),
+        sentinel_entry("127.0.0.1", "sentinel"),
+        sentinel_entry("10.0.0.9", "sentinel")
+    );
+    let o = t.feed(q, &reply);
+    let ev = events(&o);
+    assert!(ev.contains(&Event::SentinelAdded(addr("10.0.0.9:26379"))));
+    assert!(
+        !ev.contains(&Event::SentinelAdded(addr("127.0.0.1:26379"))),
+        "{ev:?}"
+    );
+    assert_eq!(
+        t.m.sentinels(),
+        &[
+            addr("localhost:26379"),
+            addr("s2:26379"),
+            addr("10.0.0.9:26379")
+        ]
+    );
+    // Learned the other way round (an older driver said only `Connected`), the duplicate goes
+    // as soon as a connection to the named sentinel reports where it arrived.
+    let mut t = T::new(cfg);
+    let o = t.out();
+    let (q, _, _) = connects(&o)[0].clone();
+    t.connected(q);
+    let o = t.feed(q, &reply);
+    assert!(events(&o).contains(&Event::SentinelAdded(addr("127.0.0.1:26379"))));
+    let w = t
+        .watch(&addr("localhost:26379"))
+        .expect("a subscription to the named one");
+    let o = t.input(Input::ConnectedTo(w, &addr("127.0.0.1:26379")));
+    assert!(
+        events(&o).contains(&Event::SentinelRemoved(addr("127.0.0.1:26379"))),
+        "{o:?}"
+    );
+    assert!(!t.m.sentinels().contains(&addr("127.0.0.1:26379")));
+    assert!(
+        t.watch(&addr("127.0.0.1:26379")).is_none(),
+        "its subscription closed"
+    );
+}
