@@ -38,6 +38,9 @@ pub(crate) fn channels() -> (Channel, Channel) {
     (flume::unbounded(), flume::bounded(IO_BACKLOG))
 }
 
+/// Most lifecycle events an `events()` stream holds unread.
+pub(crate) const EVENT_BACKLOG: usize = 4096;
+
 /// Most messages one turn of the loop handles before it writes (a bound on the latency a
 /// burst adds to the first command of the next one).
 pub(crate) const TURN: usize = 1024;
@@ -345,7 +348,7 @@ impl<N: Net> Driver<N> {
                             addr: addr.clone(),
                             role,
                         };
-                        let _ = sink.send(ready);
+                        let _ = sink.try_send(ready);
                     }
                 }
                 self.events.push(sink)
@@ -435,7 +438,14 @@ impl<N: Net> Driver<N> {
                 Output::Push(frame) => tracing::debug!(?frame, "unrequested push frame"),
                 Output::Event(event) => {
                     trace_event(&event);
-                    self.events.retain(|sink| sink.send(event.clone()).is_ok());
+                    // An events stream nobody reads is bounded: past its backlog, new events
+                    // are dropped for it (the tracing log above still has them).
+                    self.events.retain(|sink| {
+                        !matches!(
+                            sink.try_send(event.clone()),
+                            Err(flume::TrySendError::Disconnected(_))
+                        )
+                    });
                 }
                 other => tracing::debug!(output = ?other, "unhandled machine output"),
             }

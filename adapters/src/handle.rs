@@ -125,7 +125,7 @@ impl Handle {
     }
 
     pub(crate) fn events(&self) -> Receiver<Event> {
-        let (tx, rx) = flume::unbounded();
+        let (tx, rx) = flume::bounded(crate::driver::EVENT_BACKLOG);
         let _ = self.tx.send(Msg::Events(tx));
         rx
     }
@@ -137,7 +137,7 @@ impl Handle {
         op: PubSubOp,
         names: &[S],
     ) -> (Receiver<Message>, Receiver<Result<(), Error>>, u64) {
-        let (sink, messages) = flume::unbounded();
+        let (sink, messages) = flume::bounded(crate::pubsub::SUBSCRIPTION_BACKLOG);
         let kind = match op {
             PubSubOp::PSubscribe => Kind::Patterns,
             PubSubOp::SSubscribe => Kind::Shards,

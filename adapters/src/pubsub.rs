@@ -76,12 +76,27 @@ pub(crate) fn release(
     Some((gone.kind, orphans))
 }
 
+/// Most messages a subscription holds unread: a server publishing faster than the caller
+/// reads cannot grow the client's memory without bound. Past it, new messages for that
+/// subscription are dropped (and a warning logged), as a lagging broadcast receiver would.
+pub(crate) const SUBSCRIPTION_BACKLOG: usize = 65_536;
+
 /// Hands `m` to every subscription that asked for it, so a queue only holds its own messages;
-/// subscriptions that were dropped are forgotten.
+/// subscriptions that were dropped are forgotten, full ones skip `m`.
 pub(crate) fn deliver(sinks: &mut Vec<(Interest, Sender<Message>)>, m: &Message) {
     sinks.retain(|(interest, sink)| {
         if interest.accept(m) {
-            sink.send(m.clone()).is_ok()
+            match sink.try_send(m.clone()) {
+                Ok(()) => true,
+                Err(flume::TrySendError::Full(_)) => {
+                    tracing::warn!(
+                        subscription = interest.id(),
+                        "subscription not read: {SUBSCRIPTION_BACKLOG} messages waiting, message dropped"
+                    );
+                    true
+                }
+                Err(flume::TrySendError::Disconnected(_)) => false,
+            }
         } else {
             !sink.is_disconnected()
         }
@@ -100,6 +115,24 @@ mod tests {
             payload: ByteStr::copy_from_slice(payload.as_bytes()),
             sharded: false,
         }
+    }
+
+    #[test]
+    fn a_full_subscription_drops_new_messages_and_stays() {
+        let (tx, rx) = flume::bounded(2);
+        let mut sinks = vec![(Interest::new(&["news"], Kind::Channels), tx)];
+        for i in 0..5 {
+            deliver(&mut sinks, &msg("news", None, &i.to_string()));
+        }
+        assert_eq!(sinks.len(), 1, "still subscribed");
+        let got: Vec<_> = rx.try_iter().map(|m| m.payload.to_vec()).collect();
+        assert_eq!(
+            got,
+            vec![b"0".to_vec(), b"1".to_vec()],
+            "bounded, oldest kept"
+        );
+        deliver(&mut sinks, &msg("news", None, "5"));
+        assert_eq!(rx.try_recv().unwrap().payload.to_vec(), b"5".to_vec());
     }
 
     #[test]

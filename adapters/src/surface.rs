@@ -118,14 +118,7 @@ macro_rules! client_surface {
                 &self,
                 channels: &[S],
             ) -> Result<Subscription, Error> {
-                let (rx, ack, id) = self.handle.subscribe(PubSubOp::Subscribe, channels);
-                let sub = Subscription {
-                    rx,
-                    id,
-                    handle: self.handle.clone(),
-                };
-                $crate::handle::acked(ack.$recv()$($aw)*)?;
-                Ok(sub)
+                self.open_subscription(PubSubOp::Subscribe, channels)$($aw)*
             }
 
             /// Subscribes to channel patterns (`news.*`); like [`Client::subscribe`].
@@ -133,14 +126,7 @@ macro_rules! client_surface {
                 &self,
                 patterns: &[S],
             ) -> Result<Subscription, Error> {
-                let (rx, ack, id) = self.handle.subscribe(PubSubOp::PSubscribe, patterns);
-                let sub = Subscription {
-                    rx,
-                    id,
-                    handle: self.handle.clone(),
-                };
-                $crate::handle::acked(ack.$recv()$($aw)*)?;
-                Ok(sub)
+                self.open_subscription(PubSubOp::PSubscribe, patterns)$($aw)*
             }
 
             /// Subscribes to sharded channels (`SSUBSCRIBE`, Redis 7); their messages
@@ -149,7 +135,23 @@ macro_rules! client_surface {
                 &self,
                 channels: &[S],
             ) -> Result<Subscription, Error> {
-                let (rx, ack, id) = self.handle.subscribe(PubSubOp::SSubscribe, channels);
+                self.open_subscription(PubSubOp::SSubscribe, channels)$($aw)*
+            }
+
+            /// Stops delivering messages of these sharded channels to every subscription of
+            /// this client.
+            pub $($async_)? fn sunsubscribe<S: AsRef<[u8]>>(&self, channels: &[S]) {
+                self.handle.unsubscribe(PubSubOp::SUnsubscribe, channels);
+            }
+
+            /// Registers a subscription with the driver and waits for the server's confirmation;
+            /// the `Subscription` exists first, so a refusal releases what it asked for.
+            $($async_)? fn open_subscription<S: AsRef<[u8]>>(
+                &self,
+                op: PubSubOp,
+                names: &[S],
+            ) -> Result<Subscription, Error> {
+                let (rx, ack, id) = self.handle.subscribe(op, names);
                 let sub = Subscription {
                     rx,
                     id,
@@ -157,12 +159,6 @@ macro_rules! client_surface {
                 };
                 $crate::handle::acked(ack.$recv()$($aw)*)?;
                 Ok(sub)
-            }
-
-            /// Stops delivering messages of these sharded channels to every subscription of
-            /// this client.
-            pub $($async_)? fn sunsubscribe<S: AsRef<[u8]>>(&self, channels: &[S]) {
-                self.handle.unsubscribe(PubSubOp::SUnsubscribe, channels);
             }
 
             /// Stops delivering messages of these channels to every subscription of this client.

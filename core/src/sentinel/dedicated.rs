@@ -123,6 +123,9 @@ impl Machine {
                 let conn = *conn;
                 self.io.send_user(conn, q, now);
             }
+            _ if d.queue.len() >= self.cfg.max_queued => {
+                self.io.reply(q.id, Err(CommandError::QueueFull));
+            }
             _ => {
                 d.queue.push_fresh(q);
                 self.sync_dedicated(now);

@@ -6,6 +6,10 @@ use super::interface::Addr;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+/// Most sentinels the machine keeps (configured ones always count); real deployments have a
+/// handful.
+pub(crate) const MAX_SENTINELS: usize = 64;
+
 /// Known sentinels and when to refresh the list.
 #[derive(Debug)]
 pub(crate) struct SentinelList {
@@ -76,9 +80,11 @@ impl SentinelList {
         }
     }
 
-    /// Learns a sentinel; false when it was known (under that address or as an alias).
+    /// Learns a sentinel; false when it was known (under that address or as an alias), or
+    /// when [`MAX_SENTINELS`] are known already (a sentinel announcing thousands of others
+    /// must not make the client open a connection to each).
     pub(crate) fn add(&mut self, a: Addr) -> bool {
-        if self.contains(&a) || self.aliases.contains_key(&a) {
+        if self.contains(&a) || self.aliases.contains_key(&a) || self.order.len() >= MAX_SENTINELS {
             return false;
         }
         self.order.push(a);
@@ -134,6 +140,14 @@ mod tests {
         assert!(l.is_configured(&a("s1:1")) && !l.is_configured(&a("s3:1")));
         l.remove_at(2);
         assert_eq!(l.len(), 2);
+        let mut big = SentinelList::new(&[], None);
+        let added = (0..1000u16)
+            .filter(|i| big.add(Addr::new("10.0.0.1", 1000 + i)))
+            .count();
+        assert_eq!(
+            added, MAX_SENTINELS,
+            "announcements cannot grow the list without bound"
+        );
         let now = Instant::now();
         let mut r = SentinelList::new(&[], Some(now));
         assert!(r.refresh_due(now, Duration::from_secs(30)));
