@@ -23,6 +23,8 @@ pub struct Interest {
     id: u64,
     names: Vec<Bytes>,
     kind: Kind,
+    /// Its queue was full when a message came: warned once until it drains.
+    lagging: bool,
 }
 
 impl Interest {
@@ -35,6 +37,7 @@ impl Interest {
                 .map(|n| Bytes::copy_from_slice(n.as_ref()))
                 .collect(),
             kind,
+            lagging: false,
         }
     }
 
@@ -84,15 +87,22 @@ pub(crate) const SUBSCRIPTION_BACKLOG: usize = 65_536;
 /// Hands `m` to every subscription that asked for it, so a queue only holds its own messages;
 /// subscriptions that were dropped are forgotten, full ones skip `m`.
 pub(crate) fn deliver(sinks: &mut Vec<(Interest, Sender<Message>)>, m: &Message) {
-    sinks.retain(|(interest, sink)| {
+    sinks.retain_mut(|(interest, sink)| {
         if interest.accept(m) {
             match sink.try_send(m.clone()) {
-                Ok(()) => true,
+                Ok(()) => {
+                    interest.lagging = false;
+                    true
+                }
                 Err(flume::TrySendError::Full(_)) => {
-                    tracing::warn!(
-                        subscription = interest.id(),
-                        "subscription not read: {SUBSCRIPTION_BACKLOG} messages waiting, message dropped"
-                    );
+                    // Once per episode, not once per message: a flood must not flood the log.
+                    if !std::mem::replace(&mut interest.lagging, true) {
+                        tracing::warn!(
+                            subscription = interest.id(),
+                            "subscription not read: {SUBSCRIPTION_BACKLOG} messages waiting, \
+                             new ones dropped until it is read"
+                        );
+                    }
                     true
                 }
                 Err(flume::TrySendError::Disconnected(_)) => false,

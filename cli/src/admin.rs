@@ -47,7 +47,12 @@ impl SentinelConn {
             stream,
             timeout,
             buf: BytesMut::new(),
-            decoder: Decoder::new(),
+            // Sentinel replies are kilobytes: a sentinel sending more is cut off well short of
+            // the data-node limit.
+            decoder: Decoder::with_limits(resp_sentinel_core::Limits {
+                max_frame_len: 64 << 20,
+                ..resp_sentinel_core::Limits::default()
+            }),
         };
         if let Some(c) = auth {
             let auth = match &c.username {

@@ -215,6 +215,12 @@ fn error_replies_and_addresses_from_servers_are_escaped() {
         "--json",
     ]);
     assert_clean("drill --json", &r);
+    assert_eq!(
+        r.code,
+        Some(1),
+        "no write acknowledged: exit 1; {}",
+        r.stderr()
+    );
     assert_eq!(r.stdout().lines().count(), 1, "{}", r.stdout());
 }
 

@@ -76,6 +76,11 @@ fn seed_sweep_holds_every_invariant() {
         worst,
         failures.len()
     );
+    assert!(
+        !seeds.is_empty() && failovers > 0 && acked > 0,
+        "the sweep did no real work: {} seeds, {failovers} failovers, {acked} acked writes",
+        seeds.len()
+    );
     if let Some(first) = failures.first() {
         let mut kinds: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
         for r in &failures {
@@ -534,5 +539,10 @@ fn sim_found_refusals_inside_split_units() {
         let r = Sim::with_machine(cfg, schedule, Instant::now(), |_| {}).run();
         eprintln!("{r}");
         r.assert_ok();
+        assert!(
+            r.batches + r.transactions > 0
+                && r.units_in_doubt + r.refused_transactions + r.discarded_by_replicas > 0,
+            "seed {seed} no longer reaches units meeting refusals or losses: {r}"
+        );
     }
 }

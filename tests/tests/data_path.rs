@@ -205,7 +205,18 @@ fn transactions_through_a_forced_failover(rt: Rt) {
         let old = topo.failover().expect("SENTINEL FAILOVER");
         topo.wait_for_new_master(&old, Duration::from_secs(30))
             .expect("new master");
+        let at_switch = acked.lock().unwrap().len();
         std::thread::sleep(Duration::from_secs(1));
+        support::eventually(Duration::from_secs(20), || {
+            let now = acked.lock().unwrap().len();
+            if now > at_switch {
+                Ok(())
+            } else {
+                Err(format!(
+                    "no transaction acknowledged after the switch ({now})"
+                ))
+            }
+        });
         stop.store(true, Ordering::Relaxed);
     });
     assert_eq!(*split.lock().unwrap(), 0);
@@ -504,27 +515,33 @@ fn sentinels_named_localhost_are_not_doubled(rt: Rt) {
         .collect();
     let client = TestClient::new(rt, config, Role::Master);
     assert_eq!(client.incr("named").unwrap(), 1);
-    for a in topo.sentinel_addrs() {
-        let sa: std::net::SocketAddr = format!("127.0.0.1:{}", a.port).parse().unwrap();
-        support::eventually(Duration::from_secs(10), || {
-            let mut conn = resp_sentinel_tests::AdminConn::connect(sa, Duration::from_secs(2))
-                .map_err(|e| e.to_string())?;
-            if let Some(auth) = &topo.options().sentinel_auth {
-                conn.auth(auth.username.as_deref(), &auth.password)
+    // The first walk asked `SENTINEL sentinels` and opened every subscription it led to;
+    // give late duplicates time to show, then require one subscriber, three times in a row.
+    std::thread::sleep(Duration::from_secs(2));
+    for _ in 0..3 {
+        for a in topo.sentinel_addrs() {
+            let sa: std::net::SocketAddr = format!("127.0.0.1:{}", a.port).parse().unwrap();
+            support::eventually(Duration::from_secs(10), || {
+                let mut conn = resp_sentinel_tests::AdminConn::connect(sa, Duration::from_secs(2))
                     .map_err(|e| e.to_string())?;
-            }
-            let list = conn.call(&["CLIENT", "LIST"]).map_err(|e| e.to_string())?;
-            let text = list.as_str().unwrap_or_default().to_string();
-            let subscribers = text
-                .lines()
-                .filter(|l| l.split(' ').any(|f| f.starts_with("sub=") && f != "sub=0"))
-                .count();
-            if subscribers == 1 {
-                Ok(())
-            } else {
-                Err(format!("{subscribers} subscriptions on {a}: {text}"))
-            }
-        });
+                if let Some(auth) = &topo.options().sentinel_auth {
+                    conn.auth(auth.username.as_deref(), &auth.password)
+                        .map_err(|e| e.to_string())?;
+                }
+                let list = conn.call(&["CLIENT", "LIST"]).map_err(|e| e.to_string())?;
+                let text = list.as_str().unwrap_or_default().to_string();
+                let subscribers = text
+                    .lines()
+                    .filter(|l| l.split(' ').any(|f| f.starts_with("sub=") && f != "sub=0"))
+                    .count();
+                if subscribers == 1 {
+                    Ok(())
+                } else {
+                    Err(format!("{subscribers} subscriptions on {a}: {text}"))
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(500));
     }
 }
 

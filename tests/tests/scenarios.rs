@@ -255,6 +255,17 @@ fn master_paused_then_resumed(rt: Rt) {
         .wait_for_new_master(&old, Duration::from_secs(30))
         .unwrap();
     wait_for_writes(&writer, 100, Duration::from_secs(30));
+    // It left the paused master for the new one before the old one comes back.
+    eventually(Duration::from_secs(20), || {
+        if client.master_addr() == Some(new.clone()) {
+            Ok(())
+        } else {
+            Err(format!(
+                "client on {:?}, new master {new}",
+                client.master_addr()
+            ))
+        }
+    });
     topo.resume(&old).unwrap();
     // Sentinel reconfigures the old master about 10 s after the switch; a loaded 2-core
     // machine has been seen to stall the resync far longer, so allow a minute.

@@ -25,11 +25,27 @@ const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
 /// How long `cmd` may block, if it is a blocking command: `Some(None)` when its timeout could
 /// not be read (the server will say why), `Some(Some(FOREVER))` for a timeout of 0.
 pub(crate) fn blocking_timeout(cmd: &Cmd) -> Option<Option<Duration>> {
+    const BLOCKING: &[&str] = &[
+        "BLPOP",
+        "BRPOP",
+        "BZPOPMIN",
+        "BZPOPMAX",
+        "BLMOVE",
+        "BRPOPLPUSH",
+        "BLMPOP",
+        "BZMPOP",
+        "WAIT",
+        "WAITAOF",
+        "XREAD",
+        "XREADGROUP",
+    ];
+    // Most commands are not blocking: decided on the name alone, without allocating.
+    let known = BLOCKING.iter().find(|n| cmd.is(n))?;
     let words: Vec<&[u8]> = cmd.words().collect();
-    let name = words.first()?.to_ascii_uppercase();
+    let name = known.as_bytes();
     let secs = |w: Option<&&[u8]>| w.and_then(|w| parse_f64(w)).map(seconds);
     let millis = |w: Option<&&[u8]>| w.and_then(|w| parse_f64(w)).map(|ms| seconds(ms / 1000.0));
-    Some(match name.as_slice() {
+    Some(match name {
         b"BLPOP" | b"BRPOP" | b"BZPOPMIN" | b"BZPOPMAX" | b"BLMOVE" | b"BRPOPLPUSH" => {
             secs(words.last())
         }
@@ -182,12 +198,13 @@ impl Machine {
     pub(crate) fn on_blocking_reply(
         &mut self,
         id: ConnId,
-        q: Queued,
+        mut q: Queued,
         v: crate::Value,
         now: Instant,
     ) {
         self.follow.pool.conns.insert(id, None);
-        self.io.reply(q.id, Ok(q.work.finish(vec![v])));
+        let value = q.finish(v);
+        self.io.reply(q.id, Ok(value));
         self.sync_pool(now);
     }
 

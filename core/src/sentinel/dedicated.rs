@@ -249,9 +249,8 @@ impl Machine {
 
     /// The reply to a command on a dedicated connection: delivered as it is.
     pub(crate) fn on_dedicated_reply(&mut self, mut q: Queued, v: Value) {
-        let mut replies = std::mem::take(&mut q.got);
-        replies.push(v);
-        self.io.reply(q.id, Ok(q.work.finish(replies)));
+        let value = q.finish(v);
+        self.io.reply(q.id, Ok(value));
     }
 
     /// A dedicated connection went away (closed, timed out, failed its handshake).

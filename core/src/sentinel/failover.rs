@@ -92,10 +92,18 @@ impl Machine {
                     self.start_walk(now);
                 }
             }
-            c if c.starts_with("-failover-abort") && fenced_on(self, &n.master) => {
+            c @ ("-failover-abort-not-elected"
+            | "-failover-abort-no-good-slave"
+            | "-failover-abort-slave-timeout")
+                if fenced_on(self, &n.master) =>
+            {
                 self.lift_fence(c, None, now);
             }
-            c if c.starts_with("-failover-abort") && self.history.is_replaced(&n.master) => {
+            "-failover-abort-not-elected"
+            | "-failover-abort-no-good-slave"
+            | "-failover-abort-slave-timeout"
+                if self.history.is_replaced(&n.master) =>
+            {
                 self.switch_aborted(&n.master, now)
             }
             _ => {}

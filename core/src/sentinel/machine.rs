@@ -461,10 +461,7 @@ impl Machine {
         now: Instant,
     ) -> RequestId {
         let id = self.queue.next_id();
-        let cmds = match &work {
-            Work::One(c) => std::slice::from_ref(c),
-            Work::Batch(c) | Work::Transaction(c) => c.as_slice(),
-        };
+        let cmds = work.cmds();
         let refused = if self.phase.is_over() || self.goal != Goal::Client {
             Some(CommandError::Closed)
         } else {
@@ -499,10 +496,7 @@ impl Machine {
         if self.phase.is_over() || self.goal != Goal::Client {
             return Some(CommandError::Closed);
         }
-        let cmds = match work {
-            Work::One(c) => std::slice::from_ref(c),
-            Work::Batch(c) | Work::Transaction(c) => c.as_slice(),
-        };
+        let cmds = work.cmds();
         cmds.iter()
             .find_map(refusal)
             .or_else(|| self.handshake.auth_error().cloned().map(CommandError::Auth))

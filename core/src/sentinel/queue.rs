@@ -20,6 +20,14 @@ pub(crate) enum Work {
 }
 
 impl Work {
+    /// The commands it sends (without the `MULTI` / `EXEC` of a transaction).
+    pub(crate) fn cmds(&self) -> &[Cmd] {
+        match self {
+            Work::One(c) => std::slice::from_ref(c),
+            Work::Batch(c) | Work::Transaction(c) => c,
+        }
+    }
+
     /// Replies the server sends for it.
     pub(crate) fn replies(&self) -> usize {
         match self {
@@ -52,7 +60,7 @@ impl Work {
             Work::Batch(_) => Value::Array(replies),
             Work::Transaction(_) => {
                 let exec = replies.pop().unwrap_or(Value::Null);
-                let aborted = matches!(&exec, Value::Error(e) if e.starts_with(b"EXECABORT"));
+                let aborted = super::parse::error_is(&exec, "EXECABORT");
                 if aborted {
                     if let Some(first) = replies.into_iter().find(|r| matches!(r, Value::Error(_)))
                     {
@@ -80,6 +88,16 @@ pub(crate) struct Queued {
 }
 
 impl Queued {
+    /// The caller's reply once `last` completes it (no gathering for a single command).
+    pub(crate) fn finish(&mut self, last: Value) -> Value {
+        if self.got.is_empty() && matches!(self.work, Work::One(_)) {
+            return last;
+        }
+        let mut replies = std::mem::take(&mut self.got);
+        replies.push(last);
+        self.work.finish(replies)
+    }
+
     /// How long it may wait for its reply when `default` is the configured timeout.
     pub(crate) fn limit(&self, default: Duration) -> Duration {
         self.timeout.unwrap_or(default)

@@ -163,6 +163,10 @@ impl Machine {
         let Some(n) = message(v).and_then(|(ch, payload)| parse(ch, payload)) else {
             return;
         };
+        // Only notices about our service, on channels we listen to, are remembered.
+        if n.service != self.cfg.service || !CHANNELS.contains(&n.channel.as_str()) {
+            return;
+        }
         if self.watch.seen.duplicate(&n, &from, now) {
             return;
         }

@@ -347,6 +347,7 @@ fn old_master_gets_nothing_while_fenced() {
     assert!(t.m.is_fenced());
     no_traffic_to_old(&all, d);
     let p = probe.unwrap();
+    assert!(sent(&all, p).contains("ROLE"), "the candidate was probed");
     assert_eq!(
         sent(&all, p),
         arr(&["ROLE"]).repeat(sent(&all, p).matches("ROLE").count()),

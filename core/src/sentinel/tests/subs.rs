@@ -174,7 +174,7 @@ fn a_sentinel_that_stays_down_is_reported_once() {
         // Wait for the backed-off reconnect.
         let mut tries = 0;
         while t.watch(&s2).is_none() {
-            t.fire();
+            reported += lost(&t.fire());
             tries += 1;
             assert!(tries < 50, "never reconnects");
         }

@@ -83,7 +83,7 @@ fn a_transaction_is_multi_exec_and_answers_with_exec() {
 
 #[test]
 fn transaction_control_commands_are_refused_on_the_shared_connection() {
-    let (mut t, _) = T::ready(T::cfg(1), OLD);
+    let (mut t, d) = T::ready(T::cfg(1), OLD);
     for name in ["MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"] {
         let (id, o) = t.submit(cmd(name).arg("k"));
         match &replies(&o)[..] {
@@ -92,7 +92,7 @@ fn transaction_control_commands_are_refused_on_the_shared_connection() {
             }
             other => panic!("{name}: {other:?}"),
         }
-        assert!(sent(&o, ConnId(0)).is_empty());
+        assert!(sent(&o, d).is_empty(), "{name} reached the wire");
     }
     // Inside a batch or transaction as well: nothing of it is sent.
     let id = t.m.submit_batch(

@@ -61,4 +61,20 @@ fn exec_refused_because_the_node_turned_replica_is_sent_again_whole() {
         sent(&o, d).is_empty(),
         "the node said it is a replica: {o:?}"
     );
+    // Sent again whole to the next verified master, and answered there.
+    let q = t.query().expect("rediscovers");
+    let o = t.feed(q, &(arr(&["10.0.0.2", "6380"]) + &info(1)));
+    let (d2, _) = connect_of(&o, PeerKind::Data(Role::Master)).expect("the new master");
+    let o = t.verify(d2, ROLE_MASTER);
+    assert!(
+        sent(&o, d2).starts_with(
+            &(arr(&["MULTI"]) + &arr(&["INCR", "n"]) + &arr(&["INCR", "m"]) + &arr(&["EXEC"]))
+        ),
+        "{}",
+        sent(&o, d2)
+    );
+    let o = t.feed(d2, "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n:1\r\n:1\r\n");
+    assert!(replies(&o).iter().any(
+        |(r, v)| *r == id && *v == Ok(Value::Array(vec![Value::Integer(1), Value::Integer(1)]))
+    ));
 }
