@@ -44,7 +44,7 @@ pub(crate) struct Notice {
 
 fn addr(ip: &str, port: &str) -> Option<Addr> {
     let p: u16 = port.parse().ok()?;
-    (p != 0 && super::parse::plausible_host(ip)).then(|| Addr::new(ip, p))
+    (p != 0 && !ip.is_empty()).then(|| Addr::new(ip, p))
 }
 
 /// The `(channel, payload)` of a RESP2 `message`/`pmessage` array or a RESP3 push.
