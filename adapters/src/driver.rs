@@ -343,11 +343,7 @@ impl<N: Net> Driver<N> {
             Msg::Events(sink) => {
                 // A subscriber learns where things stand first, not only the next change.
                 if let Driven::Client(m) = &self.driven {
-                    if let Some((addr, role)) = m.current_node() {
-                        let ready = Event::Ready {
-                            addr: addr.clone(),
-                            role,
-                        };
+                    if let Some(ready) = m.ready_event() {
                         let _ = sink.try_send(ready);
                     }
                 }

@@ -30,6 +30,8 @@ valkey+sentinel://, rediss+sentinel://, sentinel://..;sentinel://.., redis://ser
 redis-sentinel://h:p#service, redis://h:p?master_name=service...) and/or these flags:
   --sentinel h:p (repeatable)  --master NAME  --db N  --password P  --username U
   --sentinel-password P  --sentinel-username U
+  --map ANNOUNCED=>DIAL (repeatable: dial an address sentinels announce elsewhere,
+        `10.0.0.5:6379=>127.0.0.1:7001`, or a whole host `10.0.0.5=>127.0.0.1`)
 
 logging (standard error): warnings by default; -q errors only, -v info, -vv debug, -vvv trace;
 without -v/-q, RUST_LOG (e.g. RUST_LOG=resp_sentinel=debug) chooses

@@ -14,6 +14,7 @@ pub const TARGET_FLAGS: &[&str] = &[
     "username",
     "sentinel-password",
     "sentinel-username",
+    "map",
 ];
 
 /// Builds the client configuration from the positional URL (if any) and the target flags.
@@ -33,6 +34,17 @@ pub fn config_from(args: &Args) -> Result<Config, UsageError> {
         })
         .collect::<Result<Vec<Addr>, _>>()?;
     target = target.with_sentinels(sentinels);
+    let rules = args
+        .values("map")
+        .iter()
+        .map(|r| {
+            r.parse()
+                .map_err(|e: resp_sentinel_core::sentinel::AddrParseError| {
+                    UsageError(format!("--map: {}", escape(&e.0)))
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    target = target.with_address_rules(rules);
     if let Some(m) = args.value("master") {
         target = target.with_service(m);
     }

@@ -381,8 +381,8 @@ fn describe(event: &Event) -> String {
             old: Some(old),
             new,
         } => format!("master moved {old} -> {new}"),
-        Event::Connecting { addr, role } => format!("connecting to {addr}, expecting {role:?}"),
-        Event::Ready { addr, role } => format!("{addr} verified as {role:?}, ready"),
+        Event::Connecting { addr, role, .. } => format!("connecting to {addr}, expecting {role:?}"),
+        Event::Ready { addr, role, .. } => format!("{addr} verified as {role:?}, ready"),
         other => format!("{other:?}"),
     }
 }

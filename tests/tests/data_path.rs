@@ -415,7 +415,7 @@ fn events_start_with_the_current_state(rt: Rt) {
     let client = TestClient::new(rt, config_for(&topo), Role::Master);
     assert_eq!(client.incr("ev").unwrap(), 1);
     match client.first_event(Duration::from_secs(2)) {
-        Some(resp_sentinel::core::sentinel::Event::Ready { addr, role }) => {
+        Some(resp_sentinel::core::sentinel::Event::Ready { addr, role, .. }) => {
             assert_eq!(Some(addr), topo.master_addr().ok());
             assert_eq!(role, Role::Master);
         }

@@ -153,6 +153,10 @@ pub struct Config {
     /// Most connections for blocking commands (`BLPOP`, `XREAD ... BLOCK`, `WAIT`...), each
     /// carrying one at a time so none stalls other callers (default 8); more wait their turn.
     pub max_blocking_connections: usize,
+    /// Where to dial the addresses sentinels announce (theirs, masters', replicas'), for NAT,
+    /// Docker and Kubernetes; empty: dial what is announced. Configured sentinels are dialled
+    /// as given (unless a rule covers them too).
+    pub address_map: super::AddressMap,
 }
 
 impl Config {
@@ -183,6 +187,7 @@ impl Config {
             max_retries: 3,
             max_reply_len: crate::Limits::default().max_frame_len,
             max_blocking_connections: 8,
+            address_map: super::AddressMap::default(),
         }
     }
 }

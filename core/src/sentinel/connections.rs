@@ -5,6 +5,7 @@
 //! collect in its write buffer; one [`Output::Transmit`] per connection carries all of them
 //! when the driver next drains the queue, so many commands leave in one write.
 
+use super::address_map::AddressMap;
 use super::interface::{Addr, ConnId, Event, Output, PeerKind, RequestId};
 use super::queue::Queued;
 use super::CommandError;
@@ -89,6 +90,8 @@ impl Cause {
 #[derive(Debug)]
 pub(crate) struct Conn {
     addr: Addr,
+    /// Where the connection was opened, when the address map sent it elsewhere than `addr`.
+    dialed: Option<Addr>,
     usage: Use,
     open: bool,
     /// Handshake and role check completed (data connections).
@@ -105,9 +108,10 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    fn new(addr: Addr, usage: Use, limits: Limits, now: Instant) -> Conn {
+    fn new(addr: Addr, dialed: Option<Addr>, usage: Use, limits: Limits, now: Instant) -> Conn {
         Conn {
             addr,
+            dialed,
             usage,
             open: false,
             ready: false,
@@ -121,9 +125,22 @@ impl Conn {
         }
     }
 
-    /// Where it goes.
+    /// Where it goes (as announced).
     pub(crate) fn addr(&self) -> &Addr {
         &self.addr
+    }
+
+    /// Where it was opened, when the address map sent it elsewhere than [`Conn::addr`].
+    pub(crate) fn dialed(&self) -> Option<&Addr> {
+        self.dialed.as_ref()
+    }
+
+    /// The address for messages: the announced one, and where it was dialled when mapped.
+    pub(crate) fn label(&self) -> String {
+        match &self.dialed {
+            Some(d) => format!("{} (dialled at {d})", self.addr),
+            None => self.addr.to_string(),
+        }
     }
 
     /// What it is for.
@@ -266,11 +283,13 @@ pub(crate) struct Io {
     out: VecDeque<Output>,
     /// What every connection's decoder accepts.
     limits: Limits,
+    /// Where announced addresses are dialled.
+    map: AddressMap,
 }
 
 impl Io {
     /// No connections, nothing to say; replies may span `max_reply_len` bytes.
-    pub(crate) fn new(max_reply_len: usize) -> Io {
+    pub(crate) fn new(max_reply_len: usize, map: AddressMap) -> Io {
         Io {
             conns: BTreeMap::new(),
             next_id: 1,
@@ -280,21 +299,29 @@ impl Io {
                 max_frame_len: max_reply_len,
                 ..Limits::default()
             },
+            map,
         }
     }
 
-    /// Asks the driver for a connection to `addr`.
+    /// Asks the driver for a connection to `addr`, dialled where the address map says.
     pub(crate) fn open(&mut self, addr: Addr, usage: Use, kind: PeerKind, now: Instant) -> ConnId {
         let id = ConnId(self.next_id);
         self.next_id += 1;
+        let dialed = self.map.dial(&addr);
+        let to = dialed.clone().unwrap_or_else(|| addr.clone());
         self.conns
-            .insert(id, Conn::new(addr.clone(), usage, self.limits, now));
+            .insert(id, Conn::new(addr, dialed, usage, self.limits, now));
         self.out.push_back(Output::Connect {
             conn: id,
-            addr,
+            addr: to,
             kind,
         });
         id
+    }
+
+    /// Where announced address `a` is dialled (itself when the map does not cover it).
+    pub(crate) fn dial(&self, a: &Addr) -> Addr {
+        self.map.dial_or_same(a)
     }
 
     /// The connection, if it is still in the table.

@@ -174,7 +174,5 @@ impl Machine {
 
 /// The address of connection `id`, for messages.
 fn c_addr(m: &Machine, id: ConnId) -> String {
-    m.io.get(id)
-        .map(|c| c.addr().to_string())
-        .unwrap_or_default()
+    m.io.get(id).map(|c| c.label()).unwrap_or_default()
 }

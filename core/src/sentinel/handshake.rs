@@ -150,11 +150,7 @@ impl Machine {
     }
 
     fn handshake_failed(&mut self, id: ConnId, why: String, auth: bool, now: Instant) {
-        let at = self
-            .io
-            .get(id)
-            .map(|c| c.addr().to_string())
-            .unwrap_or_default();
+        let at = self.io.get(id).map(|c| c.label()).unwrap_or_default();
         self.handshake.trouble_with(format!("{at}: {why}"));
         if auth {
             self.handshake.auth_error = Some(why.clone());
@@ -168,7 +164,7 @@ impl Machine {
         let Some(c) = self.io.get(id) else {
             return;
         };
-        let (addr, usage) = (c.addr().clone(), c.usage());
+        let (addr, usage, label) = (c.addr().clone(), c.usage(), c.label());
         let expect = match usage {
             Use::Node => match self.phase.node() {
                 Some(n) if n.conn == id => n.expect,
@@ -206,7 +202,7 @@ impl Machine {
             if let Some(s) = named_by {
                 self.demote_sentinel(&s);
             }
-            let why = format!("{addr} is not a {expect:?} (ROLE says {got:?})");
+            let why = format!("{label} is not a {expect:?} (ROLE says {got:?})");
             let said = match &got {
                 RoleReply::Master => "master".to_string(),
                 RoleReply::Replica => "slave".to_string(),
@@ -218,7 +214,7 @@ impl Machine {
                 "replica"
             };
             self.handshake.trouble_with(format!(
-                "the node at {addr} reports role {said}, expected {wanted}"
+                "the node at {label} reports role {said}, expected {wanted}"
             ));
             self.io.event(Event::Error(why.clone()));
             return self.drop_conn(id, Cause::Unexpected(why), now);
@@ -262,7 +258,12 @@ impl Machine {
                 });
             }
         }
-        self.io.event(Event::Ready { addr, role: expect });
+        let dialed = self.io.get(id).and_then(|c| c.dialed().cloned());
+        self.io.event(Event::Ready {
+            addr,
+            dialed,
+            role: expect,
+        });
         self.flush_queue(now);
         self.sync_followers(now);
     }

@@ -205,15 +205,19 @@ pub enum Output {
 pub enum Event {
     /// Connecting to a data node.
     Connecting {
-        /// The node.
+        /// The node, as sentinels name it.
         addr: Addr,
+        /// Where it is dialled, when [`super::Config::address_map`] maps `addr` elsewhere.
+        dialed: Option<Addr>,
         /// The role we expect of it.
         role: Role,
     },
     /// A data node is verified and carries commands.
     Ready {
-        /// The node.
+        /// The node, as sentinels name it.
         addr: Addr,
+        /// Where it was dialled, when [`super::Config::address_map`] maps `addr` elsewhere.
+        dialed: Option<Addr>,
         /// Its verified role.
         role: Role,
     },

@@ -14,7 +14,7 @@ use super::epoch::MasterHistory;
 use super::error::CommandError;
 use super::followers::Followers;
 use super::handshake::Handshake;
-use super::interface::{Addr, Input, Output, RequestId, Role};
+use super::interface::{Addr, Event, Input, Output, RequestId, Role};
 use super::phase::Phase;
 use super::pubsub::SubKind;
 use super::queue::{CommandQueue, Queued, Work};
@@ -153,7 +153,7 @@ impl Machine {
         let mut m = Machine {
             sentinels: SentinelList::new(&config.sentinels, refresh_at),
             pacing: Pacing::new(config.backoff.seed),
-            io: Io::new(config.max_reply_len),
+            io: Io::new(config.max_reply_len, config.address_map.clone()),
             cfg: config,
             goal,
             phase: Phase::Resolving,
@@ -184,6 +184,17 @@ impl Machine {
     /// The data node commands go to right now, with its verified role, if one is ready.
     pub fn current_node(&self) -> Option<(&Addr, Role)> {
         self.phase.ready().map(|n| (&n.addr, n.expect))
+    }
+
+    /// The [`Event::Ready`] that describes the current node, for an observer that arrives
+    /// after it was reported.
+    pub fn ready_event(&self) -> Option<Event> {
+        let n = self.phase.ready()?;
+        Some(Event::Ready {
+            addr: n.addr.clone(),
+            dialed: self.io.get(n.conn).and_then(|c| c.dialed().cloned()),
+            role: n.expect,
+        })
     }
 
     /// True while the failover fence holds commands back.

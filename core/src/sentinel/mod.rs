@@ -68,6 +68,7 @@
 //! other push (e.g. `invalidate`) comes out as [`Output::Push`].
 
 // The parts of the machine, each owning its state (see ARCHITECTURE.md for the map).
+mod address_map;
 mod backoff;
 mod blocking;
 mod config;
@@ -99,6 +100,7 @@ mod watch;
 #[cfg(test)]
 mod tests;
 
+pub use address_map::{AddressMap, AddressRule};
 pub use config::{Backoff, Config, Credentials, Jitter, Protocol, ReplicaStrategy};
 pub use dedicated::DedicatedId;
 pub use discovery::{Discovered, Discovery};

@@ -78,7 +78,12 @@ impl Machine {
             expect,
             named_by,
         });
-        self.io.event(Event::Connecting { addr, role: expect });
+        let dialed = self.io.get(conn).and_then(|c| c.dialed().cloned());
+        self.io.event(Event::Connecting {
+            addr,
+            dialed,
+            role: expect,
+        });
     }
 
     /// Sends every queued command to the ready node, retries first, in order.

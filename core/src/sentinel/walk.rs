@@ -533,10 +533,8 @@ impl Machine {
             return;
         };
         let from = self.io.get(id).map(|c| c.addr().clone());
-        for i in &list {
-            if i.up() && self.sentinels.add(i.addr.clone()) {
-                self.io.event(Event::SentinelAdded(i.addr.clone()));
-            }
+        for i in list.iter().filter(|i| i.up()) {
+            self.add_sentinel(i.addr.clone());
         }
         let stale: Vec<Addr> = self
             .sentinels
@@ -552,8 +550,13 @@ impl Machine {
         self.ensure_notices(now);
     }
 
-    /// Adds a sentinel announced by `+sentinel`.
+    /// Adds a sentinel announced by `+sentinel` or listed by `SENTINEL sentinels`.
     pub(crate) fn add_sentinel(&mut self, a: Addr) {
+        // A configured sentinel announced under the address that the map dials at it.
+        let dial = self.io.dial(&a);
+        if dial != a && self.sentinels.contains(&dial) {
+            return;
+        }
         if self.sentinels.add(a.clone()) {
             self.io.event(Event::SentinelAdded(a));
         }

@@ -259,6 +259,7 @@ impl Checker {
             Event::Ready {
                 addr,
                 role: Role::Master,
+                ..
             } => {
                 self.maybe_lift(&addr, world);
                 self.learned.push((now, addr));

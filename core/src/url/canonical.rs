@@ -74,6 +74,9 @@ impl SentinelTarget {
         if let Some(t) = self.timeout {
             query.push(("timeout", format_timeout(t)));
         }
+        for r in &self.address_map {
+            query.push(("map", r.to_string()));
+        }
         for (i, (k, v)) in query.iter().enumerate() {
             url.push(if i == 0 { '?' } else { '&' });
             url.push_str(k);

@@ -30,6 +30,7 @@ impl SentinelTarget {
         if let Some(p) = self.protocol {
             c.protocol = p;
         }
+        c.address_map = crate::sentinel::AddressMap::new(self.address_map.iter().cloned());
         if let Some(t) = self.timeout {
             c.connect_timeout = t;
             c.command_timeout = t;

@@ -46,6 +46,11 @@ pub enum UrlError {
         /// Why it is rejected.
         reason: &'static str,
     },
+    /// A `map=` value is not an address rule (`announced=>dial`).
+    BadAddressRule {
+        /// Why, quoting the rule (query values with control characters are refused before).
+        reason: String,
+    },
     /// A port is not a number in 1-65535.
     BadPort {
         /// The port text as written.
@@ -245,6 +250,7 @@ impl fmt::Display for UrlError {
                 Q(key),
                 accepted.join(", ")
             ),
+            BadAddressRule { reason } => write!(f, "bad `map=` value: {reason}"),
             DuplicateQueryKey { key } => write!(f, "query key {} appears more than once", Q(key)),
             EmptyQueryKey => f.write_str("query has a pair with an empty key (`=value`)"),
             BadPercentEscape { part, escape: Some(e) } => write!(

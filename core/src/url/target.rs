@@ -1,7 +1,7 @@
 //! [`SentinelTarget`]: what a URL (plus command-line flags) says about where and how to connect.
 
 use super::{hosts::push_unique, Protocol, Secret, UrlError, UrlForm};
-use crate::sentinel::{Addr, Role};
+use crate::sentinel::{Addr, AddressRule, Role};
 use std::fmt;
 use std::time::Duration;
 
@@ -35,6 +35,8 @@ pub struct SentinelTarget {
     pub timeout: Option<Duration>,
     /// TLS to sentinels and data nodes (the `rediss`/`valkeys` schemes).
     pub tls: bool,
+    /// Where to dial announced addresses (`map=announced=>dial`, repeated; `--map`).
+    pub address_map: Vec<AddressRule>,
     /// Query keys the source client knows that have no effect here (e.g. `client_name`),
     /// so a caller can warn about them.
     pub ignored_keys: Vec<String>,
@@ -59,6 +61,7 @@ impl fmt::Debug for SentinelTarget {
             .field("protocol", &self.protocol)
             .field("timeout", &self.timeout)
             .field("tls", &self.tls)
+            .field("address_map", &self.address_map)
             .field("ignored_keys", &self.ignored_keys)
             .finish()
     }
@@ -100,6 +103,7 @@ impl SentinelTarget {
             protocol: None,
             timeout: None,
             tls: false,
+            address_map: Vec::new(),
             ignored_keys: Vec::new(),
         }
     }
@@ -164,6 +168,12 @@ impl SentinelTarget {
     /// Sets the timeout; overrides the URL.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Adds address rules (e.g. repeated `--map`) after those of the URL.
+    pub fn with_address_rules(mut self, rules: impl IntoIterator<Item = AddressRule>) -> Self {
+        self.address_map.extend(rules);
         self
     }
 

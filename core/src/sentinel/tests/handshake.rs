@@ -33,6 +33,7 @@ fn handshake_is_pipelined_with_role_last() {
     }));
     assert!(ev.contains(&Event::Ready {
         addr: addr("10.0.0.1:6379"),
+        dialed: None,
         role: Role::Master
     }));
     assert_eq!(sent(&o, d), arr(&["SET", "k", "v"]));

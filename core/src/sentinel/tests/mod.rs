@@ -2,6 +2,7 @@
 //! harness knows the machine's connections only from its outputs (what it asked to open and
 //! close); a few tests read a part's state through that part's own methods.
 
+mod address_map;
 mod blocking;
 mod candidate;
 mod commands;

@@ -53,6 +53,7 @@ fn filters_unusable_replicas_and_verifies_the_choice() {
     let o = t.verify(d, ROLE_SLAVE);
     assert!(events(&o).contains(&Event::Ready {
         addr: a,
+        dialed: None,
         role: Role::Replica
     }));
     // READONLY is a normal answer from a replica, not a reason to move.

@@ -14,6 +14,7 @@ const PLUS_KEYS: &[&str] = &[
     "protocol",
     "timeout",
     "db",
+    "map",
 ];
 
 /// `redis+sentinel://[user:pass@]h1[:p1][,h2[:p2]...][/service[/db]][?key=value...]`.
@@ -44,9 +45,15 @@ pub(super) fn plus(p: Parts<'_>, tls: bool) -> Result<SentinelTarget, UrlError> 
             })
         }
     }
-    let mut q = Query::parse(p.query, false, &[])?;
+    let mut q = Query::parse(p.query, false, &["map"])?;
     if let Some(db) = q.take("db")? {
         set_db(&mut t.db, &db, "database in path and `db=`")?;
+    }
+    for rule in q.take_all("map")? {
+        let r = rule.parse().map_err(|e: crate::sentinel::AddrParseError| {
+            UrlError::BadAddressRule { reason: e.0 }
+        })?;
+        t.address_map.push(r);
     }
     t.sentinel_username = q.take("sentinel_username")?.filter(|s| !s.is_empty());
     t.sentinel_password = q
@@ -361,5 +368,28 @@ mod tests {
                 key: "SENTINELMASTERID".into()
             }
         );
+    }
+
+    #[test]
+    fn address_rules_repeat_and_round_trip() {
+        let t = parse(
+            "redis+sentinel://h1/svc?map=10.0.0.5:6379=>127.0.0.1:7001&map=redis-0=>localhost",
+        )
+        .unwrap();
+        let rules: Vec<String> = t.address_map.iter().map(|r| r.to_string()).collect();
+        assert_eq!(
+            rules,
+            ["10.0.0.5:6379=>127.0.0.1:7001", "redis-0=>localhost"]
+        );
+        let back = parse(&t.to_url()).unwrap();
+        assert_eq!(back.address_map, t.address_map);
+        let c = t.to_config().unwrap();
+        assert_eq!(
+            c.address_map.dial(&Addr::new("10.0.0.5", 6379)),
+            Some(Addr::new("127.0.0.1", 7001))
+        );
+        let e = parse("redis+sentinel://h1/svc?map=10.0.0.5:6379").unwrap_err();
+        assert!(matches!(e, UrlError::BadAddressRule { .. }), "{e:?}");
+        assert!(e.to_string().contains("announced=>dial"), "{e}");
     }
 }
