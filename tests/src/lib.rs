@@ -28,6 +28,7 @@ pub mod admin;
 mod config;
 mod error;
 pub mod fake;
+pub mod forward;
 mod options;
 mod ports;
 mod process;

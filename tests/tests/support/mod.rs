@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 /// Emits one `#[test]` per scenario and runtime: `blocking::name`, `tokio::name`,
 /// `async_std::name`, `smol::name`, each calling `name(Rt::...)` of the including file.
+#[allow(unused_macros)]
 macro_rules! on_every_runtime {
     ($($scenario:ident),* $(,)?) => {
         mod blocking { $( #[test] fn $scenario() { super::$scenario(super::Rt::Blocking) } )* }
