@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod breaker;
+pub mod command_flags;
 pub mod commands;
 pub mod convert;
 #[cfg(feature = "fuzzing")]

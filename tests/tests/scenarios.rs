@@ -91,9 +91,10 @@ fn replicas_each_strategy(rt: Rt) {
         assert_eq!(replica.role().unwrap(), "slave", "{strategy:?}");
         let v: Option<String> = replica.query(cmd("GET").arg("shared")).unwrap();
         assert_eq!(v.as_deref(), Some("42"), "{strategy:?}");
+        // A write is refused before it is sent (as on the master in the fallback below).
         let err = replica.query::<()>(cmd("SET").arg("x").arg(1));
         assert!(
-            matches!(&err, Err(Error::Server(e)) if e.code == "READONLY"),
+            matches!(&err, Err(Error::Rejected(m)) if m.contains("replica client")),
             "{strategy:?}: {err:?}"
         );
     }
@@ -113,6 +114,18 @@ fn replica_fallback_to_master(rt: Rt) {
         eventually(Duration::from_secs(10), || replica.role()),
         "master"
     );
+    // On the master, a replica client's write is refused exactly as on a replica, and the
+    // master is untouched.
+    let err = replica.query::<()>(cmd("SET").arg("fallback:x").arg(1));
+    assert!(
+        matches!(&err, Err(Error::Rejected(m)) if m.contains("replica client")),
+        "{err:?}"
+    );
+    let writer = TestClient::new(rt, config_for(&topo), Role::Master);
+    let v: Option<String> = writer.query(cmd("GET").arg("fallback:x")).unwrap();
+    assert_eq!(v, None, "the refused write never reached the master");
+    let read: Option<String> = replica.query(cmd("GET").arg("fallback:x")).unwrap();
+    assert_eq!(read, None);
 }
 
 /// Writes in a loop on a second thread; returns every acknowledged value and the error count.

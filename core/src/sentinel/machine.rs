@@ -476,7 +476,9 @@ impl Machine {
         let refused = if self.phase.is_over() || self.goal != Goal::Client {
             Some(CommandError::Closed)
         } else {
-            cmds.iter().find_map(pubsub_refusal)
+            cmds.iter()
+                .find_map(pubsub_refusal)
+                .or_else(|| self.replica_refusal(cmds))
         };
         if let Some(err) = refused {
             self.io.reply(id, Err(err));
@@ -510,7 +512,28 @@ impl Machine {
         let cmds = work.cmds();
         cmds.iter()
             .find_map(refusal)
+            .or_else(|| self.replica_refusal(cmds))
             .or_else(|| self.handshake.auth_error().cloned().map(CommandError::Auth))
+    }
+
+    /// A replica client only reads, wherever it is connected: a write would fail with
+    /// `READONLY` on a replica and succeed on the master it falls back to, so it is refused
+    /// before it is sent, the same way in both cases. Scripts count as writes (the server
+    /// flags neither way; a script that writes fails on a replica): the `_RO` forms are reads.
+    fn replica_refusal(&self, cmds: &[Cmd]) -> Option<CommandError> {
+        const SCRIPTS: &[&str] = &["EVAL", "EVALSHA", "FCALL"];
+        if self.cfg.role != Role::Replica {
+            return None;
+        }
+        let c = cmds
+            .iter()
+            .find(|c| crate::command_flags::writes(c) || SCRIPTS.iter().any(|s| c.is(s)))?;
+        Some(CommandError::Rejected(format!(
+            "{} writes (or may), and a replica client only reads, on a replica or on the master \
+             it falls back to: send it through a master client (scripts that only read: \
+             EVAL_RO, EVALSHA_RO, FCALL_RO)",
+            super::parse::show(c.name())
+        )))
     }
 }
 

@@ -56,8 +56,9 @@ fn filters_unusable_replicas_and_verifies_the_choice() {
         dialed: None,
         role: Role::Replica
     }));
-    // READONLY is a normal answer from a replica, not a reason to move.
-    let (id, _) = t.submit(cmd("SET").arg("k").arg(1));
+    // READONLY is a normal answer from a replica, not a reason to move (a module command the
+    // flag tables do not know reaches the replica, which refuses it).
+    let (id, _) = t.submit(cmd("MYMODULE.SET").arg("k").arg(1));
     let o = t.feed(d, "-READONLY no\r\n");
     assert_eq!(
         replies(&o),
@@ -80,6 +81,47 @@ fn falls_back_to_the_master_when_no_replica_is_usable() {
             ..
         }
     )));
+    // On the master it fell back to, a replica client still refuses writes, as on a replica.
+    let (id, o) = t.submit(cmd("SET").arg("k").arg(1));
+    assert_eq!(sent(&o, d), "", "nothing written");
+    match &replies(&o)[..] {
+        [(got, Err(CommandError::Rejected(why)))] => {
+            assert_eq!(*got, id);
+            assert!(
+                why.contains("SET") && why.contains("master client"),
+                "{why}"
+            );
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let (_, o) = t.submit(cmd("EVAL").arg("return 1").arg(0));
+    assert!(matches!(
+        &replies(&o)[..],
+        [(_, Err(CommandError::Rejected(_)))]
+    ));
+    let (_, o) = t.submit(cmd("GET").arg("k"));
+    assert_eq!(sent(&o, d), arr(&["GET", "k"]), "reads go out");
+}
+
+#[test]
+fn a_master_client_writes_and_a_replica_client_refuses_writes_in_units_too() {
+    let (mut t, d) = T::ready(T::cfg(1), "10.0.0.1:6379");
+    let (_, o) = t.submit(cmd("SET").arg("k").arg(1));
+    assert_eq!(sent(&o, d), arr(&["SET", "k", "1"]));
+    let mut t = T::new(replica_cfg(ReplicaStrategy::Random));
+    let id = t.m.submit_batch(
+        vec![cmd("GET").arg("a"), cmd("DEL").arg("a")],
+        Default::default(),
+        t.now,
+    );
+    let o = t.out();
+    match &replies(&o)[..] {
+        [(got, Err(CommandError::Rejected(why)))] => {
+            assert_eq!(*got, id);
+            assert!(why.contains("DEL"), "{why}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }
 
 #[test]
