@@ -5,7 +5,7 @@
 #[macro_use]
 mod support;
 
-use resp_sentinel::core::sentinel::{Credentials, Protocol, ReplicaStrategy, Role};
+use resp_sentinel::core::sentinel::{Addr, Credentials, Protocol, ReplicaStrategy, Role};
 use resp_sentinel::{cmd, Error};
 use resp_sentinel_tests::TopologyOptions;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -98,6 +98,48 @@ fn replicas_each_strategy(rt: Rt) {
             "{strategy:?}: {err:?}"
         );
     }
+    // One replica client spreads its reads over both replicas (the master serves none).
+    let replicas: Vec<_> = topo
+        .data_addrs()
+        .into_iter()
+        .filter(|a| Some(a) != topo.master_addr().ok().as_ref())
+        .collect();
+    for strategy in [ReplicaStrategy::RoundRobin, ReplicaStrategy::Random] {
+        let mut config = config_for(&topo);
+        config.replica_strategy = strategy;
+        let reader = TestClient::new(rt, config, Role::Replica);
+        let before: Vec<u64> = replicas.iter().map(|a| gets_served(&topo, a)).collect();
+        let master_before = gets_served(&topo, &topo.master_addr().unwrap());
+        for _ in 0..300 {
+            let v: Option<String> = reader.query(cmd("GET").arg("shared")).unwrap();
+            assert_eq!(v.as_deref(), Some("42"));
+        }
+        let served: Vec<u64> = replicas
+            .iter()
+            .zip(&before)
+            .map(|(a, b)| gets_served(&topo, a) - b)
+            .collect();
+        assert!(
+            served.iter().all(|n| *n >= 50),
+            "{strategy:?}: GETs per replica {served:?}"
+        );
+        let master_after = gets_served(&topo, &topo.master_addr().unwrap());
+        assert_eq!(
+            master_after, master_before,
+            "{strategy:?}: the master served reads"
+        );
+    }
+}
+
+/// How many GETs the node at `a` has served (`INFO commandstats`).
+fn gets_served(topo: &resp_sentinel_tests::Topology, a: &Addr) -> u64 {
+    let info = topo.admin(a, &["INFO", "commandstats"]).unwrap();
+    let text = info.as_str().unwrap_or_default().to_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix("cmdstat_get:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 /// With every replica down, a replica client falls back to the master.

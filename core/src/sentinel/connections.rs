@@ -29,6 +29,8 @@ pub(crate) enum Use {
     Blocking,
     /// One caller's exclusive connection to the data node.
     Dedicated,
+    /// A replica client's connection to another usable replica, for spread reads.
+    Spread,
     /// A former data connection: nothing new is written, in-flight replies are still delivered.
     Retired,
 }

@@ -59,7 +59,7 @@ impl Machine {
         match usage {
             Use::Query => self.query_connected(id, now),
             Use::Notices => self.notices_connected(id, now),
-            Use::Node | Use::PubSub | Use::Blocking | Use::Dedicated => {
+            Use::Node | Use::PubSub | Use::Blocking | Use::Dedicated | Use::Spread => {
                 self.send_handshake(id, now)
             }
             Use::Retired => self.drop_conn(id, Cause::Shutdown, now),
@@ -93,7 +93,7 @@ impl Machine {
                 }
                 return;
             }
-            Use::Node | Use::Retired | Use::Blocking | Use::Dedicated if is_push => {
+            Use::Node | Use::Retired | Use::Blocking | Use::Dedicated | Use::Spread if is_push => {
                 return self.out_of_band(v)
             }
             Use::Query if is_push => return,
@@ -168,6 +168,7 @@ impl Machine {
             Use::Node | Use::Retired => self.node_lost(id, c, cause, now),
             Use::Blocking => self.pool_lost(id, c, cause, now),
             Use::Dedicated => self.dedicated_lost(id, c, cause, now),
+            Use::Spread => self.spread_lost(id, c, cause, now),
         }
     }
 }

@@ -1,12 +1,14 @@
 //! The data connections besides the shared one, which all follow the node in use: the
 //! caller's pub/sub connection (moved to each new node), the blocking-command pool (closed
 //! when the node is retired, reopened on the next) and dedicated connections (ended when
-//! their node is retired, never moved). One place says when they follow.
+//! their node is retired, never moved) and a replica client's spread reads (kept to the
+//! other usable replicas while the node is a replica). One place says when they follow.
 
 use super::blocking::BlockingPool;
 use super::dedicated::DedicatedConns;
 use super::machine::Machine;
 use super::pubsub::PubSub;
+use super::spread::ReadSpread;
 use std::time::Instant;
 
 /// The connections that follow the node, each its own part.
@@ -18,6 +20,8 @@ pub(crate) struct Followers {
     pub(crate) pool: BlockingPool,
     /// Callers' exclusive connections.
     pub(crate) dedicated: DedicatedConns,
+    /// A replica client's connections to the other usable replicas.
+    pub(crate) spread: ReadSpread,
 }
 
 impl Followers {
@@ -27,6 +31,7 @@ impl Followers {
             pubsub: PubSub::default(),
             pool: BlockingPool::new(),
             dedicated: DedicatedConns::default(),
+            spread: ReadSpread::default(),
         }
     }
 }
@@ -37,5 +42,6 @@ impl Machine {
         self.sync_pubsub(now);
         self.sync_pool(now);
         self.sync_dedicated(now);
+        self.sync_spread(now);
     }
 }

@@ -179,6 +179,7 @@ impl Machine {
                 Some(r) => r,
                 None => return self.drop_conn(id, Cause::Unexpected("pool node gone".into()), now),
             },
+            Use::Spread if self.follow.spread.has(id) => Role::Replica,
             _ => return,
         };
         let got = role(v);
@@ -227,6 +228,9 @@ impl Machine {
         }
         if usage == Use::Dedicated {
             return self.dedicated_ready(id, now);
+        }
+        if usage == Use::Spread {
+            return self.spread_ready(id, addr, now.saturating_duration_since(sent));
         }
         if let Some(c) = self.io.get_mut(id) {
             c.set_ready();

@@ -106,6 +106,8 @@ pub enum PeerKind {
     DataBlocking(Role),
     /// A data node used by one caller exclusively (a dedicated connection, e.g. for `WATCH`).
     DataDedicated(Role),
+    /// Another replica a replica client spreads its reads over, besides its node.
+    DataRead(Role),
 }
 
 /// Why a connection could not be established, as the driver saw it.

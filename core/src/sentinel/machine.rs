@@ -442,7 +442,10 @@ impl Machine {
             return id;
         }
         if self.queue.is_empty() {
-            if let Some(conn) = self.ready_conn() {
+            if let Some(mut conn) = self.ready_conn() {
+                if self.cfg.role == Role::Replica && !matches!(q.work, Work::Transaction(_)) {
+                    conn = self.read_conn(conn);
+                }
                 self.io.send_user(conn, q, now);
                 return id;
             }

@@ -93,6 +93,7 @@ mod pubsub;
 mod queue;
 mod replicas;
 mod sentinel_list;
+mod spread;
 mod timers;
 mod walk;
 mod watch;

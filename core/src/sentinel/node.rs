@@ -117,11 +117,14 @@ impl Machine {
             Work::Batch(c) => refused == c.len(),
             Work::Transaction(c) => redirecting(&value, role) || refused > c.len(),
         };
+        let spread = !is_node && self.follow.spread.has(id);
         if !nothing_ran {
             let bad = (refused > 0).then(|| first_error(&value));
             self.io.reply(q.id, Ok(value));
-            if let (Some(why), true) = (bad, is_node) {
-                self.node_refused(why, now);
+            match bad {
+                Some(why) if is_node => self.node_refused(why, now),
+                Some(why) if spread => self.spread_refused(id, why, now),
+                _ => {}
             }
             return self.close_if_drained(id);
         }
@@ -133,6 +136,8 @@ impl Machine {
         }
         if is_node {
             self.node_refused(first_error(&value), now);
+        } else if spread {
+            self.spread_refused(id, first_error(&value), now);
         }
         self.close_if_drained(id);
     }

@@ -60,26 +60,36 @@ impl ReplicaPicker {
         strategy: ReplicaStrategy,
         rng: &mut Rng,
     ) -> Option<Addr> {
-        if cands.is_empty() {
+        let i = self.choose(cands.len(), |i| &cands[i], strategy, rng)?;
+        cands.get(i).cloned()
+    }
+
+    /// The index of the choice among `n` candidates, candidate `i` at `addr(i)`, by
+    /// `strategy` (without allocating: reads are spread with it, command by command).
+    pub(crate) fn choose<'a>(
+        &mut self,
+        n: usize,
+        addr: impl Fn(usize) -> &'a Addr,
+        strategy: ReplicaStrategy,
+        rng: &mut Rng,
+    ) -> Option<usize> {
+        if n == 0 {
             return None;
         }
-        let i = match strategy {
-            ReplicaStrategy::Random => rng.below(cands.len() as u64) as usize,
+        Some(match strategy {
+            ReplicaStrategy::Random => rng.below(n as u64) as usize,
             ReplicaStrategy::RoundRobin => {
-                let i = (self.turns % cands.len() as u64) as usize;
+                let i = (self.turns % n as u64) as usize;
                 self.turns = self.turns.wrapping_add(1);
                 i
             }
-            ReplicaStrategy::LowestLatency => cands
-                .iter()
-                .enumerate()
-                .min_by_key(|(i, a)| match self.latency.get(*a) {
-                    None => (false, Default::default(), *i),
-                    Some(d) => (true, *d, *i),
+            ReplicaStrategy::LowestLatency => (0..n)
+                .min_by_key(|&i| match self.latency.get(addr(i)) {
+                    None => (false, Default::default(), i),
+                    Some(d) => (true, *d, i),
                 })
-                .map_or(0, |(i, _)| i),
-        };
-        cands.get(i).cloned()
+                .unwrap_or(0),
+        })
     }
 }
 
@@ -98,13 +108,14 @@ impl Machine {
             .filter(|r| r.usable())
             .map(|r| r.addr.clone())
             .collect();
+        self.follow.spread.set_usable(ok.clone());
         if let Some(n) = self.phase.node() {
             let keep = match n.expect {
                 Role::Replica => ok.contains(&n.addr),
                 Role::Master => ok.is_empty() && n.addr == master,
             };
             if keep {
-                return;
+                return self.sync_spread(now);
             }
         }
         let cands = self.picker.candidates(ok);

@@ -14,6 +14,7 @@ mod fence_hold;
 mod handshake;
 mod replicas;
 mod robustness;
+mod spread;
 mod subs;
 mod units;
 mod units_sim_found;
