@@ -9,7 +9,9 @@
 //!
 //! `cargo bench -p resp-sentinel-bench --bench failover`. Environment: `FAILOVER_BENCH_SECS`
 //! (drill length, default 25), `FAILOVER_BENCH_AT` (trigger, default 3), `FAILOVER_BENCH_CLIENTS`
-//! (comma-separated subset of `blocking,tokio,async-std,smol,redis-rs`).
+//! (comma-separated subset of `blocking,tokio,async-std,smol,redis-rs`), `FAILOVER_BENCH_FAULT`
+//! (`forced`, the default, or `pause`: the bench `SIGSTOP`s the master at the trigger time for
+//! `FAILOVER_BENCH_PAUSE_SECS`, default 10, then resumes it).
 
 #[path = "failover/observe.rs"]
 mod observe;
@@ -24,6 +26,27 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const KEY: &str = "bench:failover";
+
+/// What the bench does to the master at the trigger time.
+#[derive(Clone, Copy, Debug)]
+pub enum Fault {
+    /// `SENTINEL FAILOVER` (ours: the drill's own `--failover-at`).
+    Forced,
+    /// `SIGSTOP` of the master for this long, then `SIGCONT`: a hung master, which Sentinel
+    /// detects after `down-after-milliseconds` and replaces.
+    Pause(Duration),
+}
+
+/// Pauses the master at `at` for `pause` (on the caller's scope); returns the pause's wall time.
+fn pause_master(topo: &Topology, at: Duration, pause: Duration) -> Result<f64, String> {
+    let master = topo.master_addr().map_err(|e| format!("master: {e}"))?;
+    std::thread::sleep(at);
+    let wall = observe::wall();
+    topo.pause(&master).map_err(|e| format!("pause: {e}"))?;
+    std::thread::sleep(pause);
+    topo.resume(&master).map_err(|e| format!("resume: {e}"))?;
+    Ok(wall)
+}
 const SETTLE: Duration = Duration::from_secs(60);
 
 /// One client's figures for one run.
@@ -62,12 +85,20 @@ pub struct Figures {
 pub struct Seen {
     /// First client write executed by the new master minus the first `+switch-master` receipt.
     pub switch_to_first_new_ms: Option<f64>,
-    /// First client write on the new master minus `+failover-state-send-slaveof-noone` (when the
-    /// leader sent REPLICAOF NO ONE: the new master is writable from about then).
+    /// First client write on the new master minus `+failover-state-wait-promotion`, which the
+    /// leader publishes right after it sends the promotion (`MULTI`, `REPLICAOF NO ONE`, `CONFIG
+    /// REWRITE`, `CLIENT KILL`s, `EXEC`): the new master is writable a few ms later, once that
+    /// block has run. (`+failover-state-send-slaveof-noone` comes one sentinel timer tick, up to
+    /// 100 ms, before the command is sent, so it is not the promotion.)
     pub promotion_to_first_new_ms: Option<f64>,
+    /// First client write on the new master minus the fault: the bench's `SIGSTOP` of the
+    /// master (pause runs), or `+try-failover` (forced runs).
+    pub fault_to_first_new_ms: Option<f64>,
+    /// `+odown` minus the pause: Sentinel's own detection (pause runs).
+    pub fault_to_odown_ms: Option<f64>,
     /// First client write on the new master minus `+try-failover` (the sentinel's trigger).
     pub try_failover_to_first_new_ms: Option<f64>,
-    /// Client writes the old master executed after the promotion order (lost by design).
+    /// Client writes the old master executed after the promotion (lost by design).
     pub old_writes_after_promotion: Option<usize>,
     /// `+switch-master` minus `+try-failover`: the sentinels' own share of the recovery.
     pub sentinel_failover_ms: Option<f64>,
@@ -144,37 +175,64 @@ fn start_topology() -> Result<Topology, String> {
 }
 
 /// Our client on `runtime`, through the CLI's drill.
-fn run_ours(bin: &PathBuf, runtime: &str, secs: f64, at: f64) -> Result<Figures, String> {
+fn run_ours(
+    bin: &PathBuf,
+    runtime: &str,
+    secs: f64,
+    at: f64,
+    fault: Fault,
+) -> Result<Figures, String> {
     let topo = start_topology()?;
     let obs = Observer::start(&topo, KEY)?;
-    let mut child = Command::new(bin)
-        .arg("drill")
+    let mut cmd = Command::new(bin);
+    cmd.arg("drill")
         .arg(topo.url())
         .args(["--json", "--key", KEY, "--runtime", runtime])
-        .args([
-            "--duration",
-            &format!("{secs}s"),
-            "--failover-at",
-            &format!("{at}s"),
-        ])
+        .args(["--duration", &format!("{secs}s")]);
+    match fault {
+        Fault::Forced => cmd.args(["--failover-at", &format!("{at}s")]),
+        Fault::Pause(_) => cmd.arg("--no-trigger"),
+    };
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("{}: {e}", bin.display()))?;
     let deadline = Instant::now() + Duration::from_secs_f64(secs) + SETTLE;
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() > deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                obs.stop();
-                return Err(format!("{runtime}: the drill overran its deadline"));
+    let waited = std::thread::scope(|scope| {
+        let pauser = match fault {
+            Fault::Pause(p) => {
+                let (at, topo) = (Duration::from_secs_f64(at), &topo);
+                Some(scope.spawn(move || pause_master(topo, at, p)))
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-            Err(e) => return Err(format!("waiting for the drill: {e}")),
+            Fault::Forced => None,
+        };
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if Instant::now() > deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(format!("{runtime}: the drill overran its deadline"));
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+                Err(e) => return Err(format!("waiting for the drill: {e}")),
+            }
         }
-    }
+        match pauser.map(|p| p.join()) {
+            None => Ok(None),
+            Some(Ok(Ok(wall))) => Ok(Some(wall)),
+            Some(Ok(Err(e))) => Err(e),
+            Some(Err(_)) => Err("the pausing thread panicked".into()),
+        }
+    });
+    let paused_at = match waited {
+        Ok(p) => p,
+        Err(e) => {
+            obs.stop();
+            return Err(e);
+        }
+    };
     let (mut out, mut err) = (String::new(), String::new());
     if let Some(mut o) = child.stdout.take() {
         let _ = o.read_to_string(&mut out);
@@ -204,11 +262,11 @@ fn run_ours(bin: &PathBuf, runtime: &str, secs: f64, at: f64) -> Result<Figures,
         .unwrap_or(0.0);
     f.elapsed = Duration::from_secs_f64(if ops > 0.0 { f.ok as f64 / ops } else { secs });
     f.old_master = json_field(line, "old_master").unwrap_or("?").to_string();
-    finish(&topo, obs, f)
+    finish(&topo, obs, f, paused_at)
 }
 
 /// redis-rs's sync Sentinel client, in-process.
-fn run_redis_rs(secs: f64, at: f64) -> Result<Figures, String> {
+fn run_redis_rs(secs: f64, at: f64, fault: Fault) -> Result<Figures, String> {
     let topo = start_topology()?;
     let obs = Observer::start(&topo, KEY)?;
     let result = redis_rs::drill(
@@ -216,9 +274,13 @@ fn run_redis_rs(secs: f64, at: f64) -> Result<Figures, String> {
         KEY,
         Duration::from_secs_f64(secs),
         Duration::from_secs_f64(at),
+        fault,
     );
     match result {
-        Ok((f, _trigger_wall)) => finish(&topo, obs, f),
+        Ok((f, trigger_wall)) => {
+            let paused_at = matches!(fault, Fault::Pause(_)).then_some(trigger_wall);
+            finish(&topo, obs, f, paused_at)
+        }
         Err(e) => {
             obs.stop();
             Err(e)
@@ -226,8 +288,14 @@ fn run_redis_rs(secs: f64, at: f64) -> Result<Figures, String> {
     }
 }
 
-/// Waits until the old master is a replica, audits the counter, stops the observers.
-fn finish(topo: &Topology, obs: Observer, mut f: Figures) -> Result<Figures, String> {
+/// Waits until the old master is a replica, audits the counter, stops the observers;
+/// `paused_at` is the wall time of the bench's `SIGSTOP` in a pause run.
+fn finish(
+    topo: &Topology,
+    obs: Observer,
+    mut f: Figures,
+    paused_at: Option<f64>,
+) -> Result<Figures, String> {
     let old: Addr = f
         .old_master
         .parse()
@@ -241,17 +309,25 @@ fn finish(topo: &Topology, obs: Observer, mut f: Figures) -> Result<Figures, Str
     f.acked_lost = f.ok as i64 - value;
     let new = topo.master_addr().map_err(|e| format!("new master: {e}"))?;
     f.new_master = new.to_string();
-    f.seen = analyse(&seen, &old, &new);
+    f.seen = analyse(&seen, &old, &new, paused_at);
+    if let (Some(p), None) = (paused_at, f.trigger_to_new_ms) {
+        // The drill does not know when the bench paused the master: the observers do.
+        f.trigger_to_new_ms = f.seen.fault_to_first_new_ms.map(|ms| ms.max(0.0) as u64);
+        f.old_master_acks_after_trigger = seen.writes_after(&old, p) as u64;
+    }
     Ok(f)
 }
 
-fn analyse(o: &Observed, old: &Addr, new: &Addr) -> Seen {
+fn analyse(o: &Observed, old: &Addr, new: &Addr, paused_at: Option<f64>) -> Seen {
     let first_new = o.first_write(new);
     let diff = |a: Option<f64>, b: Option<f64>| Some((a? - b?) * 1000.0);
-    let promotion = o.event("+failover-state-send-slaveof-noone");
+    let promotion = o.event("+failover-state-wait-promotion");
+    let fault = paused_at.or(o.event("+try-failover"));
     Seen {
         switch_to_first_new_ms: diff(first_new, o.event("+switch-master")),
         promotion_to_first_new_ms: diff(first_new, promotion),
+        fault_to_first_new_ms: diff(first_new, fault),
+        fault_to_odown_ms: paused_at.and_then(|p| diff(o.event("+odown"), Some(p))),
         try_failover_to_first_new_ms: diff(first_new, o.event("+try-failover")),
         old_writes_after_promotion: promotion.map(|p| o.writes_after(old, p)),
         sentinel_failover_ms: diff(o.event("+switch-master"), o.event("+try-failover")),
@@ -303,6 +379,14 @@ fn print_table(rows: &[Figures]) {
         (
             "[mon] promotion -> 1st new write ms",
             Box::new(|f| opt_ms(f.seen.promotion_to_first_new_ms)),
+        ),
+        (
+            "[mon] fault -> 1st new write ms",
+            Box::new(|f| opt_ms(f.seen.fault_to_first_new_ms)),
+        ),
+        (
+            "[mon] pause -> +odown ms",
+            Box::new(|f| opt_ms(f.seen.fault_to_odown_ms)),
         ),
         (
             "[mon] +try-failover -> 1st new write ms",
@@ -360,6 +444,17 @@ fn main() {
     let at = env_f64("FAILOVER_BENCH_AT", 3.0);
     let clients = std::env::var("FAILOVER_BENCH_CLIENTS")
         .unwrap_or_else(|_| "blocking,tokio,async-std,smol,redis-rs".into());
+    let fault = match std::env::var("FAILOVER_BENCH_FAULT").as_deref() {
+        Ok("pause") => Fault::Pause(Duration::from_secs_f64(env_f64(
+            "FAILOVER_BENCH_PAUSE_SECS",
+            10.0,
+        ))),
+        Ok("forced") | Err(_) => Fault::Forced,
+        Ok(other) => {
+            eprintln!("failover bench: FAILOVER_BENCH_FAULT={other}: expected forced or pause");
+            std::process::exit(2);
+        }
+    };
     let bin = match drill_binary() {
         Ok(b) => b,
         Err(e) => {
@@ -367,16 +462,20 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let what = match fault {
+        Fault::Forced => "SENTINEL FAILOVER".to_string(),
+        Fault::Pause(p) => format!("master SIGSTOPped for {} s", p.as_secs_f64()),
+    };
     println!(
-        "failover drill: sequential INCR, SENTINEL FAILOVER at {at} s, {secs} s per client, \
+        "failover drill: sequential INCR, {what} at {at} s, {secs} s per client, \
          fresh topology per client (down-after 1500 ms, failover-timeout 5000 ms)"
     );
     let mut rows = Vec::new();
     let mut failed = false;
     for c in clients.split(',').map(str::trim).filter(|c| !c.is_empty()) {
         let r = match c {
-            "redis-rs" => run_redis_rs(secs, at),
-            rt => run_ours(&bin, rt, secs, at),
+            "redis-rs" => run_redis_rs(secs, at, fault),
+            rt => run_ours(&bin, rt, secs, at, fault),
         };
         match r {
             Ok(f) => {

@@ -13,9 +13,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Sentinel channels whose first publication is recorded.
-const CHANNELS: [&str; 4] = [
+const CHANNELS: [&str; 6] = [
     "+try-failover",
+    "+odown",
     "+failover-state-send-slaveof-noone",
+    "+failover-state-wait-promotion",
     "+switch-master",
     "+convert-to-slave",
 ];

@@ -33,6 +33,7 @@ pub fn drill(
     key: &str,
     duration: Duration,
     failover_at: Duration,
+    fault: crate::Fault,
 ) -> Result<(Figures, f64), String> {
     let urls: Vec<String> = topo
         .sentinel_addrs()
@@ -66,7 +67,13 @@ pub fn drill(
             if trigger_at.is_none() && start.elapsed() >= failover_at {
                 trigger_at = Some(Instant::now());
                 trigger_wall = crate::observe::wall();
-                trigger = Some(scope.spawn(|| topo.failover().map(|_| ())));
+                trigger = Some(match fault {
+                    crate::Fault::Forced => {
+                        scope.spawn(|| topo.failover().map(|_| ()).map_err(|e| e.to_string()))
+                    }
+                    crate::Fault::Pause(p) => scope
+                        .spawn(move || crate::pause_master(topo, Duration::ZERO, p).map(|_| ())),
+                });
             }
             f.attempted += 1;
             if conn.is_none() {

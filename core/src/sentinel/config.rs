@@ -97,6 +97,26 @@ pub enum ReplicaStrategy {
     LowestLatency,
 }
 
+/// Where a master client sends the commands the server flags read-only
+/// ([`crate::command_flags::reads_only`]); everything else always goes to the master.
+/// A read submitted with [`super::SubmitOptions::master_only`] goes to the master whatever this
+/// says (to read one's own writes). Replicas may lag the master: choose a replica policy only for
+/// reads that tolerate that. (A replica client, [`Role::Replica`], reads from replicas only,
+/// spread by [`ReplicaStrategy`].)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ReadFrom {
+    /// Every command to the master.
+    #[default]
+    Master,
+    /// Reads to the usable replicas (by [`ReplicaStrategy`]), to the master when none is.
+    ReplicaPreferred,
+    /// Reads to the node, master or replica, with the lowest `ROLE` round trip measured.
+    LowestLatency,
+    /// Reads to any node, master or replica, at random.
+    Any,
+}
+
 /// Everything the [`super::Machine`] needs to find and keep the right node.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
@@ -130,8 +150,11 @@ pub struct Config {
     pub sentinel_refresh_interval: Duration,
     /// Delays between failed attempts.
     pub backoff: Backoff,
-    /// Replica choice when `role` is [`Role::Replica`].
+    /// Replica choice when `role` is [`Role::Replica`] (and for reads `read_from` sends to
+    /// replicas).
     pub replica_strategy: ReplicaStrategy,
+    /// Where a master client sends read-only commands (default: the master).
+    pub read_from: ReadFrom,
     /// Raise the failover fence on failover-progress events (strongly recommended).
     pub fence: bool,
     /// Most commands held while the fence is up; more fail with `QueueFull`.
@@ -179,6 +202,7 @@ impl Config {
             sentinel_refresh_interval: Duration::from_secs(30),
             backoff: Backoff::default(),
             replica_strategy: ReplicaStrategy::Random,
+            read_from: ReadFrom::Master,
             fence: true,
             fence_max_queued: 65_536,
             fence_max_hold: Duration::from_secs(10),

@@ -36,6 +36,9 @@ pub struct SubmitOptions {
     /// How long to wait for the reply (from submission while queued, from writing once sent),
     /// instead of [`Config::command_timeout`].
     pub timeout: Option<Duration>,
+    /// Send it to the master even when [`Config::read_from`] sends reads elsewhere (to read
+    /// what this caller just wrote).
+    pub master_only: bool,
 }
 
 impl SubmitOptions {
@@ -43,8 +46,22 @@ impl SubmitOptions {
     pub fn idempotent() -> SubmitOptions {
         SubmitOptions {
             idempotent: true,
-            timeout: None,
+            ..SubmitOptions::default()
         }
+    }
+
+    /// Options for a read that must see the master's latest data.
+    pub fn master_only() -> SubmitOptions {
+        SubmitOptions {
+            master_only: true,
+            ..SubmitOptions::default()
+        }
+    }
+
+    /// These options, sent to the master only or not.
+    pub fn with_master_only(mut self, master_only: bool) -> SubmitOptions {
+        self.master_only = master_only;
+        self
     }
 
     /// These options, marked idempotent or not.
@@ -443,7 +460,7 @@ impl Machine {
         }
         if self.queue.is_empty() {
             if let Some(mut conn) = self.ready_conn() {
-                if self.cfg.role == Role::Replica && !matches!(q.work, Work::Transaction(_)) {
+                if !opts.master_only && self.may_spread(&q.work) {
                     conn = self.read_conn(conn);
                 }
                 self.io.send_user(conn, q, now);

@@ -102,7 +102,7 @@ mod watch;
 mod tests;
 
 pub use address_map::{AddressMap, AddressRule};
-pub use config::{Backoff, Config, Credentials, Jitter, Protocol, ReplicaStrategy};
+pub use config::{Backoff, Config, Credentials, Jitter, Protocol, ReadFrom, ReplicaStrategy};
 pub use dedicated::DedicatedId;
 pub use discovery::{Discovered, Discovery};
 pub use error::{CommandError, DiscoveryError};

@@ -1,19 +1,24 @@
-//! A replica client's reads, spread over every usable replica.
+//! Reads spread over every usable replica: a replica client's, and a master client's
+//! read-only commands when [`ReadFrom`] says so.
 //!
-//! The node in use (chosen by the strategy, `replicas.rs`) carries transactions and what waits
-//! in the queue; besides it the client keeps one connection to each other usable replica in
-//! the sentinels' last answer (at most [`MAX_SPREAD`]), verified with `ROLE` like the node.
-//! Each single command or pipeline submitted while the node is ready goes to one of the
-//! verified ones, chosen by the same strategy (random, in turn, or the lowest `ROLE` round
-//! trip). The spread follows the sentinels: a replica they stop listing (down, promoted,
+//! The node in use (a replica chosen by the strategy, `replicas.rs`, or the master) carries
+//! transactions and what waits in the queue; besides it the client keeps one connection to
+//! each other usable replica in the sentinels' last answer (at most [`MAX_SPREAD`]), verified
+//! with `ROLE` like the node. A replica client sends each single command or pipeline submitted
+//! while the node is ready to one of the verified ones, chosen by its strategy (random, in
+//! turn, or the lowest `ROLE` round trip). A master client sends only commands the server flags
+//! read-only there (a pipeline only if all its commands are), by [`ReadFrom`]; the rest, and
+//! reads marked `master_only`, go to the master. The spread follows the sentinels: a replica they stop listing (down, promoted,
 //! disconnected) loses its connection at the next answer; a connection that fails or refuses
 //! (`-LOADING`, `-MASTERDOWN`) is closed and its unsent or refused work goes back to the
 //! queue, and the replica is not tried again until the sentinels list it again. When the
 //! client falls back to the master (no usable replica), or has no node, there is no spread.
 
+use super::config::{ReadFrom, ReplicaStrategy};
 use super::connections::{Cause, Conn, Use};
 use super::interface::{Addr, ConnId, PeerKind, Role};
 use super::machine::Machine;
+use super::queue::Work;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -55,10 +60,15 @@ impl Machine {
     /// Keeps one verified connection to each usable replica besides the node, or none when
     /// the client is not reading from a replica right now.
     pub(crate) fn sync_spread(&mut self, now: Instant) {
+        let spreading = match self.cfg.role {
+            Role::Replica => Role::Replica,
+            Role::Master if self.cfg.read_from != ReadFrom::Master => Role::Master,
+            Role::Master => Role::Replica, // never matches a master node: no spread
+        };
         let node = self
             .phase
             .ready()
-            .filter(|n| n.expect == Role::Replica && self.cfg.role == Role::Replica)
+            .filter(|n| n.expect == spreading)
             .map(|n| n.addr.clone());
         let want: Vec<Addr> = match &node {
             Some(n) => self
@@ -104,27 +114,46 @@ impl Machine {
         self.picker.measured(addr, rtt);
     }
 
-    /// The connection a single command or pipeline of a replica client goes to: the node or
-    /// one of the verified spread connections, by the replica strategy.
+    /// Whether `work` may go elsewhere than the node: anything but a transaction on a replica
+    /// client; read-only commands on a master client whose `read_from` allows it.
+    pub(crate) fn may_spread(&self, work: &Work) -> bool {
+        if self.follow.spread.conns.is_empty() {
+            return false;
+        }
+        match (self.cfg.role, work) {
+            (_, Work::Transaction(_)) => false,
+            (Role::Replica, _) => true,
+            (Role::Master, w) => w.cmds().iter().all(crate::command_flags::reads_only),
+        }
+    }
+
+    /// The connection a unit that [`Machine::may_spread`] goes to: the node or one of the
+    /// verified spread connections. A replica client chooses among all by its strategy; a
+    /// master client by its [`ReadFrom`] (replicas only, by the strategy, for
+    /// `ReplicaPreferred`; the master too for `LowestLatency` and `Any`).
     pub(crate) fn read_conn(&mut self, node: ConnId) -> ConnId {
         let Some(node_addr) = self.io.get(node).map(|c| c.addr()) else {
             return node;
         };
+        let (with_node, strategy) = match (self.cfg.role, self.cfg.read_from) {
+            (Role::Replica, _) | (_, ReadFrom::Master) => (true, self.cfg.replica_strategy),
+            (Role::Master, ReadFrom::ReplicaPreferred) => (false, self.cfg.replica_strategy),
+            (Role::Master, ReadFrom::LowestLatency) => (true, ReplicaStrategy::LowestLatency),
+            (Role::Master, ReadFrom::Any) => (true, ReplicaStrategy::Random),
+        };
         let spread = &self.follow.spread.conns;
-        if spread.is_empty() {
-            return node;
-        }
-        // Candidate 0 is the node, then the verified spread connections in address order.
+        // Candidates: the node first (when it is one), then the verified spread connections
+        // in address order.
+        let first = usize::from(!with_node);
         let ready = |id: &ConnId| self.io.get(*id).is_some_and(|c| c.is_ready());
         let nth = |i: usize| spread.iter().filter(|(_, id)| ready(id)).nth(i);
-        let n = 1 + spread.values().filter(|id| ready(id)).count();
-        let addr = |i: usize| match i {
+        let n = usize::from(with_node) + spread.values().filter(|id| ready(id)).count();
+        let addr = |i: usize| match i + first {
             0 => node_addr,
-            i => nth(i - 1).map_or(node_addr, |(a, _)| a),
+            j => nth(j - 1).map_or(node_addr, |(a, _)| a),
         };
-        let strategy = self.cfg.replica_strategy;
         match self.picker.choose(n, addr, strategy, self.pacing.rng()) {
-            Some(i) if i > 0 => nth(i - 1).map_or(node, |(_, id)| *id),
+            Some(i) if i + first > 0 => nth(i + first - 1).map_or(node, |(_, id)| *id),
             _ => node,
         }
     }

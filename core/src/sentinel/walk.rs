@@ -107,7 +107,9 @@ impl Machine {
 
     fn wants_replicas(&self) -> bool {
         match self.goal {
-            Goal::Client => self.cfg.role == Role::Replica,
+            Goal::Client => {
+                self.cfg.role == Role::Replica || self.cfg.read_from != super::ReadFrom::Master
+            }
             Goal::Discover(t) => t == Target::Replicas,
         }
     }
@@ -433,7 +435,13 @@ impl Machine {
             self.ensure_notices(now);
         }
         match self.cfg.role {
-            Role::Master => self.master_named(master, from, now),
+            Role::Master => {
+                let usable = replicas.into_iter().filter(Instance::usable);
+                let usable = usable.map(|r| r.addr).collect();
+                self.follow.spread.set_usable(usable);
+                self.master_named(master, from, now);
+                self.sync_spread(now);
+            }
             Role::Replica => self.replicas_named(master, replicas, from, now),
         }
     }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::cmd;
+use crate::sentinel::{ReadFrom, SubmitOptions};
 
 fn rep(ip: &str) -> String {
     arr(&[
@@ -183,4 +184,103 @@ fn no_spread_on_the_master_fallback() {
     assert!(connects(&o)
         .iter()
         .all(|(_, _, k)| *k != PeerKind::DataRead(Role::Replica)));
+}
+
+/// A master client with `read_from`, ready on the master with two verified replicas beside it.
+fn master_with_replicas(read_from: ReadFrom) -> (T, ConnId, Vec<ConnId>) {
+    let mut c = T::cfg(1);
+    c.read_from = read_from;
+    c.replica_strategy = ReplicaStrategy::RoundRobin;
+    let mut t = T::new(c);
+    let o = t.out();
+    let q = connects(&o)[0].0;
+    let o = t.connected(q);
+    let s = sent(&o, q);
+    assert!(
+        s.contains("replicas"),
+        "a routing master client asks for replicas: {s}"
+    );
+    let mut r = arr(&["10.0.0.1", "6379"]);
+    if s.contains(&arr(&["SENTINEL", "MASTER", "svc"])) {
+        r += &info(0);
+    }
+    r += &format!("*2\r\n{}{}", rep("10.0.0.2"), rep("10.0.0.3"));
+    if s.contains("sentinels") {
+        r += "*0\r\n";
+    }
+    let o = t.feed(q, &r);
+    let (d, _) = connect_of(&o, PeerKind::Data(Role::Master)).unwrap();
+    let o = t.verify(d, ROLE_MASTER);
+    let spread: Vec<ConnId> = connects(&o)
+        .into_iter()
+        .filter(|(_, _, k)| *k == PeerKind::DataRead(Role::Replica))
+        .map(|(c, _, _)| c)
+        .collect();
+    assert_eq!(spread.len(), 2);
+    for &c in &spread {
+        t.connected(c);
+        t.feed(c, ROLE_SLAVE);
+    }
+    (t, d, spread)
+}
+
+#[test]
+fn a_master_client_sends_reads_to_replicas_and_the_rest_to_the_master() {
+    let (mut t, d, spread) = master_with_replicas(ReadFrom::ReplicaPreferred);
+    let all = [vec![d], spread.clone()].concat();
+    let went = targets(&mut t, 4, &all);
+    assert!(went.iter().all(|c| spread.contains(c)), "{went:?}");
+    assert!(
+        spread.iter().all(|c| went.contains(c)),
+        "both replicas: {went:?}"
+    );
+    let (_, o) = t.submit(cmd("SET").arg("k").arg(1));
+    assert!(sent(&o, d).contains("SET"), "writes go to the master");
+    let id =
+        t.m.submit_with(cmd("GET").arg("k"), SubmitOptions::master_only(), t.now);
+    let o = t.out();
+    assert!(sent(&o, d).contains("GET"), "a master-only read: {id:?}");
+    let (_, o) = t.submit(cmd("PING"));
+    assert!(
+        sent(&o, d).contains("PING"),
+        "not flagged read-only: the master"
+    );
+    let _ = t.m.submit_batch(
+        vec![cmd("GET").arg("a"), cmd("SET").arg("a").arg(1)],
+        Default::default(),
+        t.now,
+    );
+    let o = t.out();
+    assert!(
+        sent(&o, d).contains("SET"),
+        "a mixed pipeline stays whole on the master"
+    );
+    let _ = t.m.submit_batch(
+        vec![cmd("GET").arg("a"), cmd("MGET").arg("b").arg("c")],
+        Default::default(),
+        t.now,
+    );
+    let o = t.out();
+    assert!(
+        spread.iter().any(|c| sent(&o, *c).contains("MGET")),
+        "a read-only pipeline goes to a replica"
+    );
+}
+
+#[test]
+fn read_from_any_uses_the_master_too_and_master_keeps_everything() {
+    let (mut t, d, spread) = master_with_replicas(ReadFrom::Any);
+    let all = [vec![d], spread].concat();
+    let went = targets(&mut t, 60, &all);
+    for c in &all {
+        assert!(went.contains(c), "{c:?} never chosen: {went:?}");
+    }
+    let mut t = T::new(T::cfg(1));
+    let o = t.out();
+    let q = connects(&o)[0].0;
+    let o = t.connected(q);
+    assert!(
+        !sent(&o, q).contains("replicas"),
+        "a master client with the default read_from does not ask for replicas"
+    );
 }
