@@ -3,7 +3,7 @@
 //! a control, on a redis-rs connection straight to the master; a redis-rs writer keeps every
 //! acknowledged write through a forced failover; an atomic redis-rs pipeline is never
 //! interleaved with other callers' commands; WATCH is refused with a pointer to the dedicated
-//! connection API.
+//! connection API, where redis-rs's optimistic locking works.
 
 #[macro_use]
 mod support;
@@ -468,8 +468,70 @@ fn watch_is_refused_with_a_pointer_to_dedicated(rt: Rt) {
     assert_eq!(client.redis_incr("after").unwrap(), 1);
 }
 
+/// Optimistic locking in redis-rs code on a dedicated connection: `WATCH`, a read, another
+/// client's write to the watched key, then the atomic pipeline is discarded (`None`) and the
+/// retry commits. On the blocking flavor through `redis::transaction` itself.
+fn watch_and_exec_on_a_dedicated_connection(rt: Rt) {
+    let topo = topology(opts());
+    let mut client = ours(rt, config_for(&topo));
+    let attempts = std::cell::Cell::new(0);
+    match client.clone() {
+        Ours::Blocking(c) => {
+            let mut d = c.dedicated().expect("dedicated");
+            let mut other = c.clone();
+            let (v,): (i64,) = redis::transaction(&mut d, &["opt"], |con, pipe| {
+                attempts.set(attempts.get() + 1);
+                let v: i64 = con.get::<_, Option<i64>>("opt")?.unwrap_or(0);
+                if attempts.get() == 1 {
+                    Commands::set::<_, _, ()>(&mut other, "opt", 100)?;
+                }
+                pipe.set("opt", v + 1).ignore().get("opt").query(con)
+            })
+            .expect("redis::transaction");
+            assert_eq!(v, 101);
+        }
+        Ours::Async(c, exec) => exec.block_on(async {
+            let mut d = c.dedicated().await.expect("dedicated");
+            let mut other = c.clone();
+            let committed = loop {
+                attempts.set(attempts.get() + 1);
+                redis::cmd("WATCH")
+                    .arg("opt")
+                    .query_async::<()>(&mut d)
+                    .await
+                    .expect("WATCH");
+                let v: i64 = d
+                    .get::<_, Option<i64>>("opt")
+                    .await
+                    .expect("GET")
+                    .unwrap_or(0);
+                if attempts.get() == 1 {
+                    AsyncCommands::set::<_, _, ()>(&mut other, "opt", 100)
+                        .await
+                        .expect("SET");
+                }
+                let got: Option<(i64,)> = redis::pipe()
+                    .atomic()
+                    .set("opt", v + 1)
+                    .ignore()
+                    .get("opt")
+                    .query_async(&mut d)
+                    .await
+                    .expect("EXEC");
+                if let Some((v,)) = got {
+                    break v;
+                }
+            };
+            assert_eq!(committed, 101);
+        }),
+    }
+    assert_eq!(attempts.get(), 2, "the first EXEC must have been discarded");
+    assert_eq!(client.redis_incr("opt").unwrap(), 102);
+}
+
 on_every_runtime!(
     redis_rs_program,
+    watch_and_exec_on_a_dedicated_connection,
     redis_rs_writer_through_failover,
     atomic_pipeline_is_never_interleaved,
     watch_is_refused_with_a_pointer_to_dedicated,

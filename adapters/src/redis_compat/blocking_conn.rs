@@ -21,7 +21,7 @@ impl redis::ConnectionLike for Client {
         offset: usize,
         count: usize,
     ) -> redis::RedisResult<Vec<redis::Value>> {
-        let mut cmds = from_packed(cmd)?;
+        let cmds = from_packed(cmd)?;
         if offset == 0 {
             if cmds.is_empty() {
                 return Ok(Vec::new());
@@ -29,16 +29,8 @@ impl redis::ConnectionLike for Client {
             return Ok(window(self.pipeline(cmds)?, offset, count));
         }
         // An atomic pipeline: MULTI, the commands, EXEC; the replies of all but EXEC skipped.
-        let framed = cmds.len() >= 2
-            && offset == cmds.len() - 1
-            && cmds.first().is_some_and(|c| c.is("MULTI"))
-            && cmds.last().is_some_and(|c| c.is("EXEC"));
-        if !framed {
-            return Err(odd_pipeline());
-        }
-        cmds.pop();
-        cmds.remove(0);
-        exec_reply(self.transaction::<Value>(cmds), count)
+        let inner = super::framed(cmds, offset).ok_or_else(odd_pipeline)?;
+        exec_reply(self.transaction::<Value>(inner), count)
     }
 
     fn get_db(&self) -> i64 {

@@ -102,7 +102,8 @@ impl From<Error> for redis::RedisError {
                 "command rejected",
                 format!(
                     "{e}: redis-rs code that needs WATCH (e.g. redis::transaction) must run on \
-                     a dedicated connection (resp_sentinel Client::dedicated)"
+                     a dedicated connection (resp_sentinel Client::dedicated, which implements the \
+                     same redis-rs traits)"
                 ),
             )
                 .into(),

@@ -36,7 +36,10 @@
 //!   replaced by ours), so it is never interleaved either;
 //! - `WATCH` (and so `redis::transaction`, which uses it), `MULTI`, `SUBSCRIBE`...: refused with
 //!   an `ErrorKind::Client` error, as they would change the shared connection for every caller.
-//!   `WATCH` ... `EXEC` belongs on a dedicated connection ([`crate::Client::dedicated`]).
+//!   `WATCH` ... `EXEC` belongs on a dedicated connection ([`crate::Client::dedicated`]), which
+//!   implements the same traits: `redis::transaction` and `WATCH` + `.atomic()` run there (an
+//!   atomic pipeline there is [`crate::Dedicated::transaction`]; a plain one runs its commands
+//!   in order).
 //!
 //! Errors: see [`original_error`] and the table in its module for the kinds; a server error
 //! reply keeps its code (a `NOSCRIPT` is `ErrorKind::Server(NoScript)`, which is what makes
@@ -51,6 +54,7 @@
 mod async_conn;
 mod blocking_conn;
 mod command;
+mod dedicated_conn;
 mod error;
 mod value;
 
@@ -100,4 +104,21 @@ fn odd_pipeline() -> redis::RedisError {
         "only pipelines as redis::Pipeline sends them are supported",
     )
         .into()
+}
+
+/// Splits a packed atomic pipeline (`MULTI`, the commands, `EXEC`, answered from `offset`, as
+/// redis-rs's blocking `query` sends it) into its commands; `None` when it is not one.
+fn framed(
+    mut cmds: Vec<resp_sentinel_core::Cmd>,
+    offset: usize,
+) -> Option<Vec<resp_sentinel_core::Cmd>> {
+    let ok = cmds.len() >= 2
+        && offset == cmds.len() - 1
+        && cmds.first().is_some_and(|c| c.is("MULTI"))
+        && cmds.last().is_some_and(|c| c.is("EXEC"));
+    ok.then(|| {
+        cmds.pop();
+        cmds.remove(0);
+        cmds
+    })
 }
