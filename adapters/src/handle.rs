@@ -16,6 +16,8 @@ use std::sync::Arc;
 pub struct Handle {
     tx: Sender<Msg>,
     breaker: Option<SharedBreaker>,
+    /// The database the client's connections select (`Config::db`).
+    db: u32,
 }
 
 impl Drop for Handle {
@@ -28,8 +30,26 @@ impl Drop for Handle {
 pub type Shared = Arc<Handle>;
 
 impl Handle {
+    #[cfg(test)]
     pub(crate) fn new(tx: Sender<Msg>, breaker: Option<SharedBreaker>) -> Shared {
-        Arc::new(Handle { tx, breaker })
+        Handle::for_db(tx, breaker, 0)
+    }
+
+    /// A handle for a client whose connections select database `db`.
+    pub(crate) fn for_db(tx: Sender<Msg>, breaker: Option<SharedBreaker>, db: u32) -> Shared {
+        Arc::new(Handle { tx, breaker, db })
+    }
+
+    /// The database the client's connections select.
+    #[cfg_attr(not(feature = "redis-rs"), allow(dead_code))]
+    pub(crate) fn db(&self) -> u32 {
+        self.db
+    }
+
+    /// True once the driver loop is gone: nothing more can be sent.
+    #[cfg_attr(not(feature = "redis-rs"), allow(dead_code))]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.tx.is_disconnected()
     }
 
     /// Queues a unit of work; the reply arrives on the returned receiver.

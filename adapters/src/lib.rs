@@ -32,6 +32,8 @@ mod driver;
 mod error;
 mod handle;
 mod pubsub;
+#[cfg(feature = "redis-rs")]
+pub mod redis_compat;
 mod runtime;
 mod sentinel;
 mod surface;

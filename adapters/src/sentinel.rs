@@ -106,7 +106,8 @@ impl<R: Runtime> Sentinel<R> {
         let config = self.config_for(service, role);
         let machine = Machine::new(config.clone(), Instant::now());
         let tx = R::spawn_driver(Driven::Client(machine), config.connect_timeout);
-        R::client(Handle::new(tx, self.breaker.map(SharedBreaker::new)))
+        let breaker = self.breaker.map(SharedBreaker::new);
+        R::client(Handle::for_db(tx, breaker, config.db))
     }
 }
 

@@ -241,7 +241,7 @@ macro_rules! client_surface {
         )]
         pub struct Dedicated {
             id: resp_sentinel_core::sentinel::DedicatedId,
-            handle: $crate::handle::Shared,
+            pub(crate) handle: $crate::handle::Shared,
         }
 
         impl Dedicated {

@@ -48,6 +48,13 @@ pub enum ConversionError {
         /// How many elements it had.
         len: usize,
     },
+    /// An array converted into a tuple does not have as many elements as the tuple.
+    WrongLength {
+        /// How many elements the tuple has.
+        expected: usize,
+        /// How many the array had.
+        got: usize,
+    },
 }
 
 impl ConversionError {
@@ -78,6 +85,9 @@ impl fmt::Display for ConversionError {
                 f,
                 "a map as a flat array needs an even number of elements, got {len}"
             ),
+            ConversionError::WrongLength { expected, got } => {
+                write!(f, "expected an array of {expected} elements, got {got}")
+            }
         }
     }
 }
@@ -126,7 +136,8 @@ fn quote(b: &[u8]) -> String {
 /// Implemented for `()`, [`Value`], strings (`String`, `Vec<u8>`, `Bytes`, [`ByteStr`]),
 /// integers (every width but `u8`, so that `Vec<u8>` means the bytes of a string), `f64`,
 /// `bool`, `Option<T>` (null is `None`), `Vec<T>`, `HashMap` and `BTreeMap` (from a RESP3 map
-/// or a RESP2 flat array). Implement it for your own types to use them with the clients'
+/// or a RESP2 flat array), and tuples of up to 12 elements (from an array of exactly that
+/// many, each converted in turn: `transaction::<(i64, Option<String>)>(..)`). Implement it for your own types to use them with the clients'
 /// `query`.
 pub trait FromValue: Sized {
     /// Converts the reply, or says what was received instead.
@@ -311,6 +322,44 @@ impl<K: FromValue + Ord, V: FromValue> FromValue for BTreeMap<K, V> {
     }
 }
 
+/// `FromValue` for a tuple: an array-like reply of exactly as many elements, each converted
+/// into its place (an error reply among them is the conversion's error).
+macro_rules! tuple_from_value {
+    ($len:literal: $($t:ident),+) => {
+        impl<$($t: FromValue),+> FromValue for ($($t,)+) {
+            fn from_value(v: Value) -> Result<Self, ConversionError> {
+                let items = elements(v)?;
+                let wrong = ConversionError::WrongLength {
+                    expected: $len,
+                    got: items.len(),
+                };
+                if items.len() != $len {
+                    return Err(wrong);
+                }
+                let mut items = items.into_iter();
+                Ok(($(
+                    match items.next() {
+                        Some(item) => <$t as FromValue>::from_value(item)?,
+                        None => return Err(wrong),
+                    },
+                )+))
+            }
+        }
+    };
+}
+tuple_from_value!(1: A);
+tuple_from_value!(2: A, B);
+tuple_from_value!(3: A, B, C);
+tuple_from_value!(4: A, B, C, D);
+tuple_from_value!(5: A, B, C, D, E);
+tuple_from_value!(6: A, B, C, D, E, F);
+tuple_from_value!(7: A, B, C, D, E, F, G);
+tuple_from_value!(8: A, B, C, D, E, F, G, H);
+tuple_from_value!(9: A, B, C, D, E, F, G, H, I);
+tuple_from_value!(10: A, B, C, D, E, F, G, H, I, J);
+tuple_from_value!(11: A, B, C, D, E, F, G, H, I, J, K);
+tuple_from_value!(12: A, B, C, D, E, F, G, H, I, J, K, L);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,5 +477,67 @@ mod tests {
             Vec::<i64>::new()
         );
         assert_eq!(Vec::<u8>::from_value(bulk("ab")).unwrap(), b"ab".to_vec());
+    }
+
+    #[test]
+    fn tuples_take_exactly_their_length() {
+        let reply = Value::Array(vec![Value::Integer(3), bulk("x"), Value::Null]);
+        let (n, s, none): (i64, String, Option<String>) =
+            FromValue::from_value(reply.clone()).unwrap();
+        assert_eq!((n, s.as_str(), none), (3, "x", None));
+        assert_eq!(
+            <(i64, String)>::from_value(reply.clone()),
+            Err(ConversionError::WrongLength {
+                expected: 2,
+                got: 3
+            })
+        );
+        assert_eq!(
+            <(i64, String, i64, i64)>::from_value(reply)
+                .unwrap_err()
+                .to_string(),
+            "expected an array of 4 elements, got 3"
+        );
+        let (one,): (u16,) = FromValue::from_value(Value::Array(vec![bulk("7")])).unwrap();
+        assert_eq!(one, 7);
+        // Sets and RESP3 maps (as key, value) are arrays here too; nested tuples work.
+        let (a, b): (String, i64) =
+            FromValue::from_value(Value::Map(vec![(bulk("k"), Value::Integer(1))])).unwrap();
+        assert_eq!((a.as_str(), b), ("k", 1));
+        let nested: Vec<(String, f64)> = FromValue::from_value(Value::Array(vec![
+            Value::Array(vec![bulk("ada"), Value::Double(1.5)]),
+            Value::Array(vec![bulk("bob"), bulk("2")]),
+        ]))
+        .unwrap();
+        assert_eq!(nested, [("ada".into(), 1.5), ("bob".into(), 2.0)]);
+    }
+
+    #[test]
+    fn a_tuple_fails_on_an_error_element_or_a_non_array() {
+        let reply = Value::Array(vec![
+            Value::Integer(1),
+            Value::Error(ByteStr::from_static(b"WRONGTYPE nope")),
+        ]);
+        assert_eq!(
+            <(i64, i64)>::from_value(reply),
+            Err(ConversionError::Server(ErrorReply::parse(
+                b"WRONGTYPE nope"
+            )))
+        );
+        assert!(matches!(
+            <(i64,)>::from_value(Value::Integer(1)),
+            Err(ConversionError::UnexpectedType { .. })
+        ));
+        assert_eq!(
+            <(i64,)>::from_value(Value::Null),
+            Err(ConversionError::WrongLength {
+                expected: 1,
+                got: 0
+            })
+        );
+        let twelve = Value::Array((0..12).map(Value::Integer).collect());
+        let t: (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) =
+            FromValue::from_value(twelve).unwrap();
+        assert_eq!(t.11, 11);
     }
 }
