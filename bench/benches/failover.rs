@@ -310,8 +310,9 @@ fn finish(
     let new = topo.master_addr().map_err(|e| format!("new master: {e}"))?;
     f.new_master = new.to_string();
     f.seen = analyse(&seen, &old, &new, paused_at);
-    if let (Some(p), None) = (paused_at, f.trigger_to_new_ms) {
-        // The drill does not know when the bench paused the master: the observers do.
+    if let Some(p) = paused_at {
+        // The drill (run without a trigger) does not know when the bench paused the master:
+        // the observers do.
         f.trigger_to_new_ms = f.seen.fault_to_first_new_ms.map(|ms| ms.max(0.0) as u64);
         f.old_master_acks_after_trigger = seen.writes_after(&old, p) as u64;
     }

@@ -61,6 +61,16 @@ impl SentinelTarget {
                 .to_owned(),
             ));
         }
+        if let Some(r) = self.read_from {
+            use crate::sentinel::ReadFrom;
+            let v = match r {
+                ReadFrom::Master => "master",
+                ReadFrom::ReplicaPreferred => "replica_preferred",
+                ReadFrom::LowestLatency => "lowest_latency",
+                ReadFrom::Any => "any",
+            };
+            query.push(("read_from", v.to_owned()));
+        }
         if let Some(p) = self.protocol {
             query.push((
                 "protocol",

@@ -18,6 +18,9 @@ impl SentinelTarget {
         if let Some(role) = self.role {
             c.role = role;
         }
+        if let Some(r) = self.read_from {
+            c.read_from = r;
+        }
         c.db = self.db.unwrap_or(0);
         c.auth = self.password.as_ref().map(|p| Credentials {
             username: self.username.clone(),

@@ -66,6 +66,11 @@ pub enum UrlError {
         /// The value as written.
         value: String,
     },
+    /// `read_from=` is not a known policy.
+    UnknownReadFrom {
+        /// The value as written.
+        value: String,
+    },
     /// `is_master=` (django-redis) is neither `0` nor `1`.
     BadIsMaster {
         /// The value as written.
@@ -219,6 +224,12 @@ impl fmt::Display for UrlError {
             UnknownRole { value } => {
                 write!(f, "unknown role {}: accepted values are `master` and `replica`", Q(value))
             }
+            UnknownReadFrom { value } => write!(
+                f,
+                "unknown read_from {}: accepted values are `master`, `replica_preferred`, \
+                 `lowest_latency` and `any`",
+                Q(value)
+            ),
             BadIsMaster { value } => write!(
                 f,
                 "bad is_master value {}: must be `1` (master) or `0` (replica)",

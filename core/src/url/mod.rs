@@ -40,8 +40,11 @@
 //!
 //! **Ours** (`redis+sentinel`, `valkey+sentinel`; `rediss+sentinel`, `valkeys+sentinel` set
 //! [`SentinelTarget::tls`]): query keys `sentinel_username`, `sentinel_password`,
-//! `role=master|replica`, `protocol=2|3`, `timeout` (see below), and `db` (only needed when the
-//! path has no service). The service may be left out, for `--master` to supply.
+//! `role=master|replica`, `protocol=2|3`, `timeout` (see below), `db` (only needed when the
+//! path has no service), `read_from=master|replica_preferred|lowest_latency|any` (where a
+//! master client sends reads, [`crate::sentinel::ReadFrom`]) and `map=announced=>dial`
+//! (repeatable: [`crate::sentinel::AddressRule`], e.g. `map=10.0.0.5:6379=>127.0.0.1:7001`).
+//! The service may be left out, for `--master` to supply.
 //!
 //! **Celery/Kombu** (`sentinel://`, `;`-separated, one sentinel per segment): Kombu builds its
 //! sentinel list from every segment, takes the credentials and database from the first URL only

@@ -29,6 +29,8 @@ pub struct SentinelTarget {
     pub sentinel_password: Option<Secret>,
     /// Which data node to use; `None` means the client default (the master).
     pub role: Option<Role>,
+    /// Where a master client sends reads (`read_from=`); `None` means the default (master).
+    pub read_from: Option<crate::sentinel::ReadFrom>,
     /// RESP version to negotiate; `None` means the client default.
     pub protocol: Option<Protocol>,
     /// Connect/command timeout; `None` means the client default.
@@ -58,6 +60,7 @@ impl fmt::Debug for SentinelTarget {
             )
             .field("sentinel_password", &self.sentinel_password)
             .field("role", &self.role)
+            .field("read_from", &self.read_from)
             .field("protocol", &self.protocol)
             .field("timeout", &self.timeout)
             .field("tls", &self.tls)
@@ -100,6 +103,7 @@ impl SentinelTarget {
             sentinel_username: None,
             sentinel_password: None,
             role: None,
+            read_from: None,
             protocol: None,
             timeout: None,
             tls: false,

@@ -43,6 +43,23 @@ pub(crate) fn role(text: &str) -> Result<Role, UrlError> {
     }
 }
 
+/// `master`, `replica_preferred`, `lowest_latency` or `any` (also with `-` for `_`, any case).
+pub(crate) fn read_from(text: &str) -> Result<crate::sentinel::ReadFrom, UrlError> {
+    use crate::sentinel::ReadFrom;
+    let norm = text.to_ascii_lowercase().replace('-', "_");
+    Ok(match norm.as_str() {
+        "master" => ReadFrom::Master,
+        "replica_preferred" => ReadFrom::ReplicaPreferred,
+        "lowest_latency" => ReadFrom::LowestLatency,
+        "any" => ReadFrom::Any,
+        _ => {
+            return Err(UrlError::UnknownReadFrom {
+                value: text.to_owned(),
+            })
+        }
+    })
+}
+
 /// `2` or `3`.
 pub(crate) fn protocol(text: &str) -> Result<Protocol, UrlError> {
     match text {

@@ -15,6 +15,7 @@ const PLUS_KEYS: &[&str] = &[
     "timeout",
     "db",
     "map",
+    "read_from",
 ];
 
 /// `redis+sentinel://[user:pass@]h1[:p1][,h2[:p2]...][/service[/db]][?key=value...]`.
@@ -62,6 +63,9 @@ pub(super) fn plus(p: Parts<'_>, tls: bool) -> Result<SentinelTarget, UrlError> 
         .map(Secret::new);
     if let Some(r) = q.take("role")? {
         t.role = Some(values::role(&r)?);
+    }
+    if let Some(r) = q.take("read_from")? {
+        t.read_from = Some(values::read_from(&r)?);
     }
     if let Some(v) = q.take("protocol")? {
         t.protocol = Some(values::protocol(&v)?);
@@ -388,6 +392,16 @@ mod tests {
             c.address_map.dial(&Addr::new("10.0.0.5", 6379)),
             Some(Addr::new("127.0.0.1", 7001))
         );
+        let r = parse("redis+sentinel://h1/svc?read_from=replica-preferred").unwrap();
+        assert_eq!(
+            r.to_config().unwrap().read_from,
+            crate::sentinel::ReadFrom::ReplicaPreferred
+        );
+        assert_eq!(parse(&r.to_url()).unwrap().read_from, r.read_from);
+        assert!(matches!(
+            parse("redis+sentinel://h1/svc?read_from=nearest"),
+            Err(UrlError::UnknownReadFrom { .. })
+        ));
         let e = parse("redis+sentinel://h1/svc?map=10.0.0.5:6379").unwrap_err();
         assert!(matches!(e, UrlError::BadAddressRule { .. }), "{e:?}");
         assert!(e.to_string().contains("announced=>dial"), "{e}");
