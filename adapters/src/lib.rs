@@ -35,6 +35,7 @@ mod pubsub;
 mod runtime;
 mod sentinel;
 mod surface;
+mod tls;
 
 pub mod blocking;
 

@@ -153,6 +153,10 @@ pub struct Config {
     /// Most connections for blocking commands (`BLPOP`, `XREAD ... BLOCK`, `WAIT`...), each
     /// carrying one at a time so none stalls other callers (default 8); more wait their turn.
     pub max_blocking_connections: usize,
+    /// TLS to masters and replicas; `None` speaks plain TCP.
+    pub tls: Option<super::TlsConfig>,
+    /// TLS to sentinels (separate from `tls`: either side may be plain); `None` is plain TCP.
+    pub sentinel_tls: Option<super::TlsConfig>,
 }
 
 impl Config {
@@ -183,6 +187,8 @@ impl Config {
             max_retries: 3,
             max_reply_len: crate::Limits::default().max_frame_len,
             max_blocking_connections: 8,
+            tls: None,
+            sentinel_tls: None,
         }
     }
 }

@@ -93,6 +93,7 @@ mod queue;
 mod replicas;
 mod sentinel_list;
 mod timers;
+mod tls;
 mod walk;
 mod watch;
 
@@ -109,3 +110,4 @@ pub use interface::{
 pub use machine::{Machine, SubmitOptions};
 pub use message::Message;
 pub use parse::Instance;
+pub use tls::{ClientIdentity, Pem, TlsConfig, TlsFailure, TlsProblem, TlsRoots, TlsSide};
