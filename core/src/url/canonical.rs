@@ -74,6 +74,7 @@ impl SentinelTarget {
         if let Some(t) = self.timeout {
             query.push(("timeout", format_timeout(t)));
         }
+        query.extend(self.tls_settings.query_pairs());
         for (i, (k, v)) in query.iter().enumerate() {
             url.push(if i == 0 { '?' } else { '&' });
             url.push_str(k);

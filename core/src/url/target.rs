@@ -33,8 +33,10 @@ pub struct SentinelTarget {
     pub protocol: Option<Protocol>,
     /// Connect/command timeout; `None` means the client default.
     pub timeout: Option<Duration>,
-    /// TLS to sentinels and data nodes (the `rediss`/`valkeys` schemes).
+    /// TLS to data nodes, and by default to sentinels (the `rediss`/`valkeys` schemes).
     pub tls: bool,
+    /// CA, client certificate, server name and per-side TLS switches (query keys or flags).
+    pub tls_settings: super::TlsSettings,
     /// Query keys the source client knows that have no effect here (e.g. `client_name`),
     /// so a caller can warn about them.
     pub ignored_keys: Vec<String>,
@@ -59,6 +61,7 @@ impl fmt::Debug for SentinelTarget {
             .field("protocol", &self.protocol)
             .field("timeout", &self.timeout)
             .field("tls", &self.tls)
+            .field("tls_settings", &self.tls_settings)
             .field("ignored_keys", &self.ignored_keys)
             .finish()
     }
@@ -100,6 +103,7 @@ impl SentinelTarget {
             protocol: None,
             timeout: None,
             tls: false,
+            tls_settings: super::TlsSettings::default(),
             ignored_keys: Vec::new(),
         }
     }
