@@ -16,7 +16,7 @@ use bytes::Bytes;
 use flume::{Receiver, Sender};
 use resp_sentinel_core::sentinel::{
     Addr, ConnId, ConnectFailure, DedicatedId, Discovered, Discovery, DiscoveryError, Event, Input,
-    Machine, Message, Output, RequestId, SubmitOptions,
+    Machine, Message, Output, PeerKind, RequestId, SubmitOptions, TlsFailure,
 };
 use resp_sentinel_core::{Cmd, Value};
 
@@ -98,6 +98,8 @@ pub enum Msg {
     Connected(ConnId, Link),
     /// A connection could not be opened.
     ConnectFailed(ConnId, io::Error),
+    /// A TLS handshake failed, or an open TLS connection ended with an alert.
+    TlsFailed(ConnId, TlsFailure),
     /// Bytes arrived.
     Received(ConnId, Bytes),
     /// The connection ended.
@@ -132,10 +134,30 @@ pub(crate) fn peer_addr(sa: Option<std::net::SocketAddr>) -> Option<Addr> {
     sa.map(|sa| Addr::new(sa.ip().to_string(), sa.port()))
 }
 
+/// How a driver's connections are opened: the connect timeout (which also bounds a TLS
+/// handshake) and the TLS clients of both sides.
+#[derive(Clone, Debug)]
+pub struct NetOptions {
+    pub(crate) connect_timeout: std::time::Duration,
+    pub(crate) tls: std::sync::Arc<crate::tls::Tls>,
+}
+
+impl NetOptions {
+    /// Plain TCP with this connect timeout.
+    #[cfg(test)]
+    pub(crate) fn plain(connect_timeout: std::time::Duration) -> NetOptions {
+        NetOptions {
+            connect_timeout,
+            tls: Default::default(),
+        }
+    }
+}
+
 /// Opens connections for the driver; implemented once per runtime.
 pub(crate) trait Net {
-    /// Starts connecting to `addr` and reports [`Msg::Connected`] or [`Msg::ConnectFailed`].
-    fn open(&self, conn: ConnId, addr: Addr, tx: Sender<Msg>);
+    /// Starts connecting to `addr` (with TLS when `kind`'s side is configured for it) and
+    /// reports [`Msg::Connected`], [`Msg::ConnectFailed`] or [`Msg::TlsFailed`].
+    fn open(&self, conn: ConnId, addr: Addr, kind: PeerKind, tx: Sender<Msg>);
 }
 
 /// Where the outcome of a one-shot discovery goes.
@@ -375,6 +397,16 @@ impl<N: Net> Driver<N> {
                     self.driven.handle_input(input, now);
                 }
             }
+            Msg::TlsFailed(conn, why) => {
+                tracing::debug!(conn = conn.0, error = %why, "TLS failed");
+                let why = ConnectFailure::Tls(why);
+                if self.opening.remove(&conn) {
+                    self.driven
+                        .handle_input(Input::ConnectFailedWith(conn, why), now);
+                } else if self.links.remove(&conn).is_some() {
+                    self.driven.handle_input(Input::ClosedBy(conn, why), now);
+                }
+            }
             Msg::Received(conn, bytes) => {
                 if self.links.contains_key(&conn) {
                     self.driven.handle_input(Input::Received(conn, &bytes), now);
@@ -410,7 +442,7 @@ impl<N: Net> Driver<N> {
                 Output::Connect { conn, addr, kind } => {
                     tracing::debug!(conn = conn.0, %addr, ?kind, "connecting");
                     self.opening.insert(conn);
-                    self.net.open(conn, addr, self.tx.clone());
+                    self.net.open(conn, addr, kind, self.tx.clone());
                 }
                 Output::Transmit { conn, bytes } => {
                     if let Some(link) = self.links.get(&conn) {

@@ -69,6 +69,17 @@ pub enum Error {
     /// No node could serve the command within its timeout; the text says what went wrong
     /// with the last node tried (e.g. it reports role `slave`, or is loading). Never sent.
     Unavailable(String),
+    /// The TLS settings of one side cannot be used (an unreadable or invalid CA, certificate or
+    /// key file, an invalid server name); the text names the file, never its contents.
+    /// Reported when the client is built ([`crate::Sentinel::try_new`], `from_url`).
+    TlsSetup {
+        /// Sentinels or data nodes.
+        side: resp_sentinel_core::sentinel::TlsSide,
+        /// What is wrong.
+        why: String,
+    },
+    /// TLS is configured but this build of `resp-sentinel` lacks its `tls` cargo feature.
+    TlsUnavailable,
 }
 
 impl fmt::Display for Error {
@@ -99,6 +110,10 @@ impl fmt::Display for Error {
             Error::Closed => f.write_str("client closed"),
             Error::DedicatedEnded(why) => write!(f, "dedicated connection ended: {why}"),
             Error::Unavailable(why) => write!(f, "no usable node: {why}"),
+            Error::TlsSetup { side, why } => write!(f, "TLS settings for {side}s: {why}"),
+            Error::TlsUnavailable => f.write_str(
+                "TLS is configured, but resp-sentinel was built without its `tls` cargo feature",
+            ),
         }
     }
 }

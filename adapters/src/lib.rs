@@ -37,6 +37,7 @@ pub mod redis_compat;
 mod runtime;
 mod sentinel;
 mod surface;
+mod tls;
 
 pub mod blocking;
 

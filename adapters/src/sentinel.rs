@@ -2,7 +2,7 @@
 //! replicas are made.
 
 use crate::breaker::SharedBreaker;
-use crate::driver::{Driven, Outcome};
+use crate::driver::{Driven, NetOptions, Outcome};
 use crate::error::Error;
 use crate::handle::Handle;
 use crate::runtime::Runtime;
@@ -21,6 +21,8 @@ use std::time::Instant;
 #[derive(Debug, Clone)]
 pub struct Sentinel<R> {
     config: Config,
+    /// The TLS clients built from `config` (or why they could not be).
+    tls: Result<std::sync::Arc<crate::tls::Tls>, Error>,
     breaker: Option<BreakerConfig>,
     /// Seed every client with this instead of one drawn from the OS (for reproducible runs).
     seed: Option<u64>,
@@ -29,21 +31,53 @@ pub struct Sentinel<R> {
 
 impl<R: Runtime> Sentinel<R> {
     /// Clients made from this take every option from `config` (sentinels, credentials,
-    /// timeouts...), with the service name and role of each call.
+    /// timeouts, TLS...), with the service name and role of each call.
+    ///
+    /// TLS settings (`config.tls`, `config.sentinel_tls`) are loaded here, once. When they
+    /// cannot be (an unreadable CA file, a key that does not match its certificate, a build
+    /// without the `tls` feature), the error is logged and every connection of that side
+    /// fails with a TLS setup failure: use [`Sentinel::try_new`] to get the error instead.
     pub fn new(config: Config) -> Self {
+        let tls = crate::tls::Tls::build(&config);
+        if let Err(e) = &tls {
+            tracing::error!(error = %e, "TLS settings unusable; connections will fail");
+        }
         Sentinel {
             seed: None,
             config,
+            tls,
             breaker: None,
             _rt: PhantomData,
         }
     }
 
+    /// Like [`Sentinel::new`], but TLS settings that cannot be used are an error
+    /// ([`Error::TlsSetup`] naming the side and the file, or [`Error::TlsUnavailable`]).
+    pub fn try_new(config: Config) -> Result<Self, Error> {
+        let s = Sentinel::new(config);
+        match &s.tls {
+            Ok(_) => Ok(s),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
     /// Options from a URL of any form [`resp_sentinel_core::url::parse`] accepts, e.g.
-    /// `redis+sentinel://:pass@h1:26379,h2:26379/mymaster/0?sentinel_password=..`.
+    /// `redis+sentinel://:pass@h1:26379,h2:26379/mymaster/0?sentinel_password=..`; TLS
+    /// settings are checked as [`Sentinel::try_new`] does.
     pub fn from_url(url: &str) -> Result<Self, Error> {
         let config = resp_sentinel_core::url::parse(url).and_then(|t| t.to_config())?;
-        Ok(Sentinel::new(config))
+        Sentinel::try_new(config)
+    }
+
+    /// How drivers of clients made from this open connections.
+    fn net(&self) -> NetOptions {
+        NetOptions {
+            connect_timeout: self.config.connect_timeout,
+            tls: self
+                .tls
+                .clone()
+                .unwrap_or_else(|_| crate::tls::Tls::unusable(&self.config)),
+        }
     }
 
     /// The service named by the URL or configuration this was made from.
@@ -105,7 +139,7 @@ impl<R: Runtime> Sentinel<R> {
     fn client(&self, service: &str, role: Role) -> R::Client {
         let config = self.config_for(service, role);
         let machine = Machine::new(config.clone(), Instant::now());
-        let tx = R::spawn_driver(Driven::Client(machine), config.connect_timeout);
+        let tx = R::spawn_driver(Driven::Client(machine), self.net());
         let breaker = self.breaker.map(SharedBreaker::new);
         R::client(Handle::for_db(tx, breaker, config.db))
     }
@@ -157,14 +191,14 @@ impl Sentinel<crate::blocking::Blocking> {
     /// connecting to it.
     pub fn discover_master(&self, service: &str) -> Result<Addr, Error> {
         let (driven, rx) = self.discovery(service, Role::Master);
-        crate::runtime::threads::spawn_driver(driven, self.config.connect_timeout);
+        crate::runtime::threads::spawn_driver(driven, self.net());
         master_of(rx.recv())
     }
 
     /// The usable replicas of `service` the sentinels know (down or disconnected ones left out).
     pub fn discover_replicas(&self, service: &str) -> Result<Vec<Addr>, Error> {
         let (driven, rx) = self.discovery(service, Role::Replica);
-        crate::runtime::threads::spawn_driver(driven, self.config.connect_timeout);
+        crate::runtime::threads::spawn_driver(driven, self.net());
         replicas_of(rx.recv())
     }
 }
@@ -174,14 +208,14 @@ impl<R: Runtime<Client = crate::Client>> Sentinel<R> {
     /// connecting to it.
     pub async fn discover_master(&self, service: &str) -> Result<Addr, Error> {
         let (driven, rx) = self.discovery(service, Role::Master);
-        R::spawn_driver(driven, self.config.connect_timeout);
+        R::spawn_driver(driven, self.net());
         master_of(rx.recv_async().await)
     }
 
     /// The usable replicas of `service` the sentinels know (down or disconnected ones left out).
     pub async fn discover_replicas(&self, service: &str) -> Result<Vec<Addr>, Error> {
         let (driven, rx) = self.discovery(service, Role::Replica);
-        R::spawn_driver(driven, self.config.connect_timeout);
+        R::spawn_driver(driven, self.net());
         replicas_of(rx.recv_async().await)
     }
 }

@@ -32,6 +32,9 @@ redis-sentinel://h:p#service, redis://h:p?master_name=service...) and/or these f
   --sentinel-password P  --sentinel-username U
   --map ANNOUNCED=>DIAL (repeatable: dial an address sentinels announce elsewhere,
         `10.0.0.5:6379=>127.0.0.1:7001`, or a whole host `10.0.0.5=>127.0.0.1`)
+TLS (rediss+sentinel:// or --tls: data nodes, and sentinels unless --sentinel-tls no):
+  --tls  --sentinel-tls yes|no  --tls-ca-file PEM  --tls-cert-file PEM --tls-key-file PEM
+  --tls-server-name NAME  --tls-danger-accept-any-hostname (skips the name check only)
 
 logging (standard error): warnings by default; -q errors only, -v info, -vv debug, -vvv trace;
 without -v/-q, RUST_LOG (e.g. RUST_LOG=resp_sentinel=debug) chooses
@@ -94,7 +97,9 @@ impl From<String> for Failure {
 pub fn parse_args(argv: &[String], extra: &[&str], switches: &[&str]) -> Result<Args, UsageError> {
     let mut with_value = target::TARGET_FLAGS.to_vec();
     with_value.extend_from_slice(extra);
-    let args = Args::parse(argv, &with_value, switches)?;
+    let mut all_switches = target::TARGET_SWITCHES.to_vec();
+    all_switches.extend_from_slice(switches);
+    let args = Args::parse(argv, &with_value, &all_switches)?;
     logging::init(args.verbose, args.quiet)?;
     Ok(args)
 }

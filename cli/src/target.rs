@@ -15,7 +15,15 @@ pub const TARGET_FLAGS: &[&str] = &[
     "sentinel-password",
     "sentinel-username",
     "map",
+    "sentinel-tls",
+    "tls-ca-file",
+    "tls-cert-file",
+    "tls-key-file",
+    "tls-server-name",
 ];
+
+/// Switches that describe a target, shared by every subcommand.
+pub const TARGET_SWITCHES: &[&str] = &["tls", "tls-danger-accept-any-hostname"];
 
 /// Builds the client configuration from the positional URL (if any) and the target flags.
 pub fn config_from(args: &Args) -> Result<Config, UsageError> {
@@ -66,6 +74,7 @@ pub fn config_from(args: &Args) -> Result<Config, UsageError> {
     if let Some(u) = args.value("sentinel-username") {
         target = target.with_sentinel_username(u);
     }
+    tls_flags(args, &mut target)?;
     for key in &target.ignored_keys {
         tracing::warn!("URL key `{}` has no effect here", escape(key));
     }
@@ -80,7 +89,84 @@ pub fn config_from(args: &Args) -> Result<Config, UsageError> {
         role = ?config.role,
         data_password = config.auth.is_some(),
         sentinel_password = config.sentinel_auth.is_some(),
+        tls = config.tls.is_some(),
+        sentinel_tls = config.sentinel_tls.is_some(),
         "target"
     );
+    // Unreadable certificate files are a usage error now, not a failure of every connection.
+    resp_sentinel::blocking::Sentinel::try_new(config.clone())
+        .map_err(|e| UsageError(format!("target: {e}")))?;
     Ok(config)
+}
+
+/// `--tls`, `--sentinel-tls yes|no` and the certificate flags; each overrides the URL.
+fn tls_flags(args: &Args, target: &mut SentinelTarget) -> Result<(), UsageError> {
+    if args.switch("tls") {
+        target.tls = true;
+    }
+    if let Some(v) = args.value("sentinel-tls") {
+        target.tls_settings.sentinel_tls = Some(match v {
+            "yes" | "true" | "1" => true,
+            "no" | "false" | "0" => false,
+            _ => {
+                return Err(UsageError(format!(
+                    "--sentinel-tls {}: expected yes or no",
+                    escape(v)
+                )))
+            }
+        });
+    }
+    let s = &mut target.tls_settings;
+    for (flag, field) in [
+        ("tls-ca-file", &mut s.ca_file),
+        ("tls-cert-file", &mut s.cert_file),
+        ("tls-key-file", &mut s.key_file),
+        ("tls-server-name", &mut s.server_name),
+    ] {
+        if let Some(v) = args.value(flag) {
+            *field = Some(v.to_owned());
+        }
+    }
+    if args.switch("tls-danger-accept-any-hostname") {
+        s.danger_accept_any_hostname = true;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(argv: &[&str]) -> Result<Config, UsageError> {
+        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        let args = Args::parse(&argv, TARGET_FLAGS, TARGET_SWITCHES)?;
+        config_from(&args)
+    }
+
+    #[test]
+    fn tls_flags_set_each_side_and_files_are_checked() {
+        let ca = std::env::temp_dir().join(format!("resp-sentinel-cli-ca-{}", std::process::id()));
+        let c = config(&[
+            "--sentinel",
+            "127.0.0.1:26379",
+            "--master",
+            "m",
+            "--sentinel-tls",
+            "yes",
+        ])
+        .unwrap();
+        assert!(c.tls.is_none() && c.sentinel_tls.is_some());
+        let err = config(&[
+            "redis+sentinel://127.0.0.1/m",
+            "--tls",
+            "--tls-ca-file",
+            ca.to_str().unwrap(),
+        ])
+        .unwrap_err();
+        assert!(err.0.contains(ca.to_str().unwrap()), "{}", err.0);
+        let err = config(&["redis+sentinel://127.0.0.1/m", "--tls-ca-file", "/x"]).unwrap_err();
+        assert!(err.0.contains("tls_ca_file"), "{}", err.0);
+        let err = config(&["redis+sentinel://127.0.0.1/m", "--sentinel-tls", "maybe"]).unwrap_err();
+        assert!(err.0.contains("--sentinel-tls"), "{}", err.0);
+    }
 }

@@ -107,9 +107,13 @@ impl From<io::Error> for AdminError {
     }
 }
 
+/// A plain or TLS byte stream.
+trait Stream: Read + Write + Send {}
+impl<T: Read + Write + Send> Stream for T {}
+
 /// One connection to a node.
 pub struct AdminConn {
-    reader: BufReader<TcpStream>,
+    reader: BufReader<Box<dyn Stream>>,
 }
 
 impl AdminConn {
@@ -120,7 +124,26 @@ impl AdminConn {
         s.set_write_timeout(Some(timeout))?;
         s.set_nodelay(true)?;
         Ok(AdminConn {
-            reader: BufReader::new(s),
+            reader: BufReader::new(Box::new(s)),
+        })
+    }
+
+    /// [`AdminConn::connect`] over TLS with the harness's client (the handshake happens
+    /// with the first command).
+    pub fn connect_tls(
+        addr: SocketAddr,
+        timeout: Duration,
+        client: std::sync::Arc<rustls::ClientConfig>,
+    ) -> Result<AdminConn, AdminError> {
+        let s = TcpStream::connect_timeout(&addr, timeout)?;
+        s.set_read_timeout(Some(timeout))?;
+        s.set_write_timeout(Some(timeout))?;
+        s.set_nodelay(true)?;
+        let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+        let conn = rustls::ClientConnection::new(client, name)
+            .map_err(|e| AdminError::Io(io::Error::other(e)))?;
+        Ok(AdminConn {
+            reader: BufReader::new(Box::new(rustls::StreamOwned::new(conn, s))),
         })
     }
 

@@ -8,14 +8,36 @@ use crate::options::TopologyOptions;
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// Settings shared by both kinds of node.
-fn common(out: &mut String, port: u16, dir: &Path, log: &Path) {
-    let _ = writeln!(out, "port {port}");
+/// Settings shared by both kinds of node; `tls_listen` moves the port to TLS only.
+fn common(out: &mut String, port: u16, tls_listen: bool, dir: &Path, log: &Path) {
+    if tls_listen {
+        out.push_str("port 0\n");
+        let _ = writeln!(out, "tls-port {port}");
+    } else {
+        let _ = writeln!(out, "port {port}");
+    }
     out.push_str("bind 127.0.0.1\n");
     out.push_str("protected-mode no\n");
     out.push_str("daemonize no\n");
     let _ = writeln!(out, "dir \"{}\"", dir.display());
     let _ = writeln!(out, "logfile \"{}\"", log.display());
+}
+
+/// The certificate settings, when the node speaks TLS at all: the files are in the topology's
+/// `tls` directory, beside the node directories; `tls-replication yes` makes the node's own
+/// outgoing links (replication, sentinel links) TLS.
+fn tls_files(out: &mut String, opts: &TopologyOptions, dir: &Path, dials_tls: bool) {
+    let Some(t) = opts.tls else { return };
+    if !dials_tls {
+        return;
+    }
+    let tls = dir.parent().unwrap_or(dir).join("tls");
+    let _ = writeln!(out, "tls-cert-file \"{}\"", tls.join("node.pem").display());
+    let _ = writeln!(out, "tls-key-file \"{}\"", tls.join("node.key").display());
+    let _ = writeln!(out, "tls-ca-cert-file \"{}\"", tls.join("ca.pem").display());
+    out.push_str("tls-replication yes\n");
+    let auth = if t.auth_clients { "yes" } else { "no" };
+    let _ = writeln!(out, "tls-auth-clients {auth}");
 }
 
 /// `redis.conf` of a data node; `master_port` makes it a replica of 127.0.0.1:`master_port`.
@@ -27,7 +49,9 @@ pub(crate) fn data_node(
     log: &Path,
 ) -> String {
     let mut out = String::new();
-    common(&mut out, port, dir, log);
+    let tls = opts.tls.is_some_and(|t| t.data);
+    common(&mut out, port, tls, dir, log);
+    tls_files(&mut out, opts, dir, tls);
     out.push_str("save \"\"\n");
     out.push_str("appendonly no\n");
     out.push_str("repl-diskless-sync yes\n");
@@ -62,7 +86,16 @@ pub(crate) fn sentinel(
 ) -> String {
     let name = &opts.service_name;
     let mut out = String::new();
-    common(&mut out, port, dir, log);
+    common(
+        &mut out,
+        port,
+        opts.tls.is_some_and(|t| t.sentinels),
+        dir,
+        log,
+    );
+    // Sentinels dial data nodes and each other with TLS when either listens on TLS.
+    let dials_tls = opts.tls.is_some_and(|t| t.data || t.sentinels);
+    tls_files(&mut out, opts, dir, dials_tls);
     out.push_str("sentinel resolve-hostnames no\n");
     out.push_str("sentinel announce-hostnames no\n");
     if let Some(c) = &opts.sentinel_auth {

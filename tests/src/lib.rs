@@ -30,6 +30,7 @@ mod error;
 pub mod fake;
 pub mod forward;
 mod options;
+mod pki;
 mod ports;
 mod process;
 mod tempdir;
@@ -38,6 +39,7 @@ pub mod url;
 
 pub use admin::{AdminConn, AdminError, Reply};
 pub use error::HarnessError;
-pub use options::{Credentials, TopologyOptions};
+pub use options::{Credentials, TlsTopology, TopologyOptions};
+pub use pki::TlsFiles;
 pub use resp_sentinel_core::sentinel::Addr;
 pub use topology::{NodeKind, NodeState, Topology};

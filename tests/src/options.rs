@@ -38,6 +38,9 @@ pub struct TopologyOptions {
     pub redis_sentinel: PathBuf,
     /// The `redis-cli` binary, used only by [`crate::Topology::redis_cli`].
     pub redis_cli: PathBuf,
+    /// TLS-only listeners (certificates generated per topology, see [`crate::TlsFiles`]);
+    /// `None` is plain TCP everywhere.
+    pub tls: Option<TlsTopology>,
     /// Keep the temp dir (configs, logs) after the topology is dropped, for debugging.
     /// Also enabled by the environment variable `RESP_SENTINEL_KEEP_TMP=1`.
     pub keep_dir: bool,
@@ -60,11 +63,41 @@ impl Default for TopologyOptions {
             redis_sentinel: PathBuf::from("redis-sentinel"),
             redis_cli: PathBuf::from("redis-cli"),
             keep_dir: false,
+            tls: None,
         }
     }
 }
 
+/// Which nodes listen only on TLS, and whether they require client certificates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TlsTopology {
+    /// Master and replicas (`port 0`, `tls-port`, `tls-replication yes`).
+    pub data: bool,
+    /// Sentinels (`port 0`, `tls-port`). Sentinels reach TLS data nodes and each other with
+    /// `tls-replication yes` whenever either side is TLS, so plain sentinels with TLS data
+    /// nodes need a single sentinel (their links to each other would speak TLS to plain ports).
+    pub sentinels: bool,
+    /// `tls-auth-clients yes`: clients must present a certificate from the topology's CA.
+    pub auth_clients: bool,
+}
+
 impl TopologyOptions {
+    /// Every node listens only on TLS.
+    pub fn tls(mut self) -> Self {
+        self.tls = Some(TlsTopology {
+            data: true,
+            sentinels: true,
+            auth_clients: false,
+        });
+        self
+    }
+
+    /// Sets which nodes speak TLS.
+    pub fn tls_with(mut self, tls: TlsTopology) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// Sets the monitored service name.
     pub fn service_name(mut self, name: impl Into<String>) -> Self {
         self.service_name = name.into();
@@ -114,6 +147,16 @@ impl TopologyOptions {
     /// Checks the options describe a topology that can work, with a message saying what not.
     pub fn validate(&self) -> Result<(), HarnessError> {
         let bad = |m: String| Err(HarnessError::InvalidOptions(m));
+        if let Some(t) = self.tls {
+            if t.data && !t.sentinels && self.sentinels > 1 {
+                return bad("TLS data nodes with plain sentinels need exactly one sentinel".into());
+            }
+            if t.sentinels && !t.data {
+                return bad(
+                    "TLS sentinels dial data nodes with TLS: make the data nodes TLS".into(),
+                );
+            }
+        }
         if !is_config_word(&self.service_name) {
             return bad(format!(
                 "service name {:?} must be 1-64 characters of [A-Za-z0-9._-]",

@@ -4,6 +4,7 @@ use crate::admin::{AdminConn, AdminError, Reply};
 use crate::config;
 use crate::error::HarnessError;
 use crate::options::{Credentials, TopologyOptions};
+use crate::pki::TlsFiles;
 use crate::ports::pick_ports;
 use crate::process::{file_tail, find_binary, signal, spawn};
 use crate::tempdir::TempDir;
@@ -14,7 +15,7 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Read/write timeout of the harness's own connections while polling.
@@ -149,6 +150,8 @@ pub struct Topology {
     redis_sentinel: PathBuf,
     data: Vec<Node>,
     sentinels: Vec<Node>,
+    /// The certificates and the harness's TLS client, for TLS topologies.
+    tls: Option<(TlsFiles, Arc<rustls::ClientConfig>)>,
     // Dropped after `Drop::drop` has killed the processes.
     dir: TempDir,
 }
@@ -193,6 +196,14 @@ impl Topology {
             opts.keep_dir || std::env::var_os("RESP_SENTINEL_KEEP_TMP").is_some_and(|v| v == "1");
         let ports = pick_ports(1 + opts.replicas + opts.sentinels)?;
         let dir = TempDir::new(keep)?;
+        let tls = match opts.tls {
+            Some(_) => {
+                let files = TlsFiles::generate(&dir.path().join("tls"))?;
+                let client = files.admin_client()?;
+                Some((files, client))
+            }
+            None => None,
+        };
         let make = |name: String, kind: NodeKind, port: u16| -> Result<Node, HarnessError> {
             let d = dir.path().join(&name);
             std::fs::create_dir(&d)
@@ -241,6 +252,7 @@ impl Topology {
             redis_sentinel: redis_sentinel.to_path_buf(),
             data,
             sentinels,
+            tls,
             dir,
         };
         for n in &topo.data {
@@ -307,13 +319,33 @@ impl Topology {
     }
 
     fn url_with(&self, redact: bool) -> String {
-        sentinel_url(
+        let url = sentinel_url(
             &self.sentinel_addrs(),
             &self.opts.service_name,
             self.opts.data_auth.as_ref(),
             self.opts.sentinel_auth.as_ref(),
             redact,
-        )
+        );
+        let (Some(t), Some(f)) = (self.opts.tls, self.tls_files()) else {
+            return url;
+        };
+        // TLS: the scheme says the data nodes, `sentinel_tls` the sentinels when they differ.
+        let mut url = match t.data {
+            true => url.replacen("redis+sentinel://", "rediss+sentinel://", 1),
+            false => url,
+        };
+        let path = |p: &Path| crate::url::percent_encode(&p.display().to_string());
+        let mut keys = vec![format!("tls_ca_file={}", path(&f.ca))];
+        if t.sentinels != t.data {
+            keys.push(format!("sentinel_tls={}", t.sentinels));
+        }
+        if t.auth_clients {
+            keys.push(format!("tls_cert_file={}", path(&f.client_cert)));
+            keys.push(format!("tls_key_file={}", path(&f.client_key)));
+        }
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&keys.join("&"));
+        url
     }
 
     fn node(&self, addr: &Addr) -> Result<&Node, HarnessError> {
@@ -367,8 +399,26 @@ impl Topology {
         }
     }
 
+    /// Whether this kind of node listens on TLS.
+    fn speaks_tls(&self, kind: NodeKind) -> bool {
+        self.opts.tls.is_some_and(|t| match kind {
+            NodeKind::Data => t.data,
+            NodeKind::Sentinel => t.sentinels,
+        })
+    }
+
+    /// The certificate files of a TLS topology.
+    pub fn tls_files(&self) -> Option<&TlsFiles> {
+        self.tls.as_ref().map(|(f, _)| f)
+    }
+
     fn connect(&self, node: &Node, timeout: Duration) -> Result<AdminConn, AdminError> {
-        let mut c = AdminConn::connect(node.socket(), timeout)?;
+        let mut c = match &self.tls {
+            Some((_, client)) if self.speaks_tls(node.kind) => {
+                AdminConn::connect_tls(node.socket(), timeout, client.clone())?
+            }
+            _ => AdminConn::connect(node.socket(), timeout)?,
+        };
         if let Some(cr) = self.credentials(node.kind) {
             c.auth(cr.username.as_deref(), &cr.password)?;
         }
@@ -416,6 +466,15 @@ impl Topology {
             .arg("--no-auth-warning")
             .stdin(Stdio::null())
             .env_remove("REDISCLI_AUTH");
+        if let Some((f, _)) = self.tls.as_ref().filter(|_| self.speaks_tls(node.kind)) {
+            c.arg("--tls")
+                .arg("--cacert")
+                .arg(&f.ca)
+                .arg("--cert")
+                .arg(&f.client_cert)
+                .arg("--key")
+                .arg(&f.client_key);
+        }
         if let Some(cr) = self.credentials(node.kind) {
             if let Some(u) = &cr.username {
                 c.arg("--user").arg(u);

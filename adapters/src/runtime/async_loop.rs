@@ -2,49 +2,131 @@
 //! task per connection.
 
 use super::AsyncIo;
-use crate::driver::{Driven, Driver, Link, Msg, Net};
+use crate::driver::{Driven, Driver, Link, Msg, Net, NetOptions};
+use crate::tls::{self, Connector, Inbound, Session, Step};
 use bytes::Bytes;
 use flume::Sender;
 use futures_lite::FutureExt;
-use resp_sentinel_core::sentinel::{Addr, ConnId};
+use resp_sentinel_core::sentinel::{Addr, ConnId, PeerKind, TlsFailure, TlsProblem};
 use std::io;
 use std::marker::PhantomData;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Opens connections as tasks of runtime `R`.
 pub(crate) struct AsyncNet<R> {
-    connect_timeout: Duration,
+    opts: NetOptions,
     _rt: PhantomData<R>,
 }
 
 impl<R> AsyncNet<R> {
-    pub(crate) fn new(connect_timeout: Duration) -> Self {
+    pub(crate) fn new(opts: NetOptions) -> Self {
         AsyncNet {
-            connect_timeout,
+            opts,
             _rt: PhantomData,
         }
     }
 }
 
+/// Why opening failed.
+enum OpenError {
+    Io(io::Error),
+    Tls(TlsFailure),
+}
+
+/// Connects to `addr` and, when `tls` is set, completes the TLS handshake.
+async fn open<R: AsyncIo>(
+    addr: &Addr,
+    tls: Option<Connector>,
+) -> Result<
+    (
+        R::Reader,
+        R::Writer,
+        Option<std::net::SocketAddr>,
+        Option<Session>,
+    ),
+    OpenError,
+> {
+    let (mut reader, mut writer, peer) = R::connect(addr.host.clone(), addr.port)
+        .await
+        .map_err(OpenError::Io)?;
+    let Some(c) = tls else {
+        return Ok((reader, writer, peer, None));
+    };
+    match handshake::<R>(&c, &addr.host, &mut reader, &mut writer).await {
+        Ok(s) => Ok((reader, writer, peer, Some(s))),
+        Err(why) => {
+            R::shutdown(&mut writer).await;
+            Err(OpenError::Tls(why))
+        }
+    }
+}
+
+/// The TLS handshake on a fresh connection (bounded by the caller's connect timeout).
+async fn handshake<R: AsyncIo>(
+    c: &Connector,
+    host: &str,
+    reader: &mut R::Reader,
+    writer: &mut R::Writer,
+) -> Result<Session, TlsFailure> {
+    let session = c.start(host)?;
+    let fail = |problem| TlsFailure {
+        side: c.side,
+        problem,
+    };
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match session.step() {
+            Step::Write(bytes) => R::write_all(writer, &bytes)
+                .await
+                .map_err(|_| fail(TlsProblem::Handshake))?,
+            Step::Read => {
+                let n = R::read(reader, &mut buf)
+                    .await
+                    .map_err(|_| fail(TlsProblem::Handshake))?;
+                session.handshake_input(&buf[..n])?;
+            }
+            Step::Done => return Ok(session),
+        }
+    }
+}
+
 impl<R: AsyncIo> Net for AsyncNet<R> {
-    fn open(&self, conn: ConnId, addr: Addr, tx: Sender<Msg>) {
+    fn open(&self, conn: ConnId, addr: Addr, kind: PeerKind, tx: Sender<Msg>) {
         // A timeout no `Instant` can hold (the core clamps its own copy) means no timeout here.
-        let deadline = Instant::now().checked_add(self.connect_timeout);
+        let deadline = Instant::now().checked_add(self.opts.connect_timeout);
+        let tls = self.opts.tls.for_kind(kind).cloned();
         R::spawn(async move {
-            let connect = R::connect(addr.host.clone(), addr.port);
+            let connect = open::<R>(&addr, tls);
             let timeout = async {
                 match deadline {
                     Some(deadline) => R::sleep_until(deadline).await,
                     None => futures_lite::future::pending().await,
                 }
-                Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))
+                Err(OpenError::Io(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "connect timed out",
+                )))
             };
             match connect.or(timeout).await {
-                Ok((reader, writer, peer)) => {
+                Ok((reader, writer, peer, session)) => {
                     let (wtx, wrx) = flume::unbounded::<Bytes>();
                     let (cancel, cancelled) = flume::bounded::<()>(0);
-                    R::spawn(write_loop::<R>(conn, writer, wrx, tx.clone()));
-                    R::spawn(read_loop::<R>(conn, reader, cancelled, tx.clone()));
+                    let nudge = wtx.downgrade();
+                    R::spawn(write_loop::<R>(
+                        conn,
+                        writer,
+                        session.clone(),
+                        wrx,
+                        tx.clone(),
+                    ));
+                    R::spawn(read_loop::<R>(
+                        conn,
+                        reader,
+                        session,
+                        nudge,
+                        cancelled,
+                        tx.clone(),
+                    ));
                     let link = Link {
                         writer: wtx,
                         _cancel: cancel,
@@ -52,8 +134,11 @@ impl<R: AsyncIo> Net for AsyncNet<R> {
                     };
                     let _ = tx.send_async(Msg::Connected(conn, link)).await;
                 }
-                Err(e) => {
+                Err(OpenError::Io(e)) => {
                     let _ = tx.send_async(Msg::ConnectFailed(conn, e)).await;
+                }
+                Err(OpenError::Tls(why)) => {
+                    let _ = tx.send_async(Msg::TlsFailed(conn, why)).await;
                 }
             }
         });
@@ -63,15 +148,25 @@ impl<R: AsyncIo> Net for AsyncNet<R> {
 async fn write_loop<R: AsyncIo>(
     conn: ConnId,
     mut writer: R::Writer,
+    session: Option<Session>,
     rx: flume::Receiver<Bytes>,
     tx: Sender<Msg>,
 ) {
+    let mut failed = false;
     while let Ok(first) = rx.recv_async().await {
         let bytes = super::coalesce(first, &rx);
-        if R::write_all(&mut writer, &bytes).await.is_err() {
+        let written = match tls::outbound(session.as_ref(), bytes) {
+            Ok(b) => R::write_all(&mut writer, &b).await,
+            Err(e) => Err(e),
+        };
+        if written.is_err() {
             let _ = tx.send_async(Msg::Closed(conn)).await;
+            failed = true;
             break;
         }
+    }
+    if !failed {
+        let _ = R::write_all(&mut writer, &tls::closing(session.as_ref())).await;
     }
     // Both directions, as on every runtime (see `crate::driver`).
     R::shutdown(&mut writer).await;
@@ -80,6 +175,8 @@ async fn write_loop<R: AsyncIo>(
 async fn read_loop<R: AsyncIo>(
     conn: ConnId,
     mut reader: R::Reader,
+    session: Option<Session>,
+    nudge: flume::WeakSender<Bytes>,
     cancelled: flume::Receiver<()>,
     tx: Sender<Msg>,
 ) {
@@ -92,9 +189,17 @@ async fn read_loop<R: AsyncIo>(
         };
         match read.or(cancel).await {
             Some(Ok(n)) if n > 0 => {
-                let bytes = Bytes::copy_from_slice(&buf[..n]);
+                let (bytes, end) = match tls::inbound(session.as_ref(), &buf[..n], &nudge) {
+                    Inbound::Data(b) => (b, None),
+                    Inbound::DataThenClosed(b) => (b, Some(Msg::Closed(conn))),
+                    Inbound::Failed(why) => (Bytes::new(), Some(Msg::TlsFailed(conn, why))),
+                };
                 // Waits while the driver is behind: the socket is not read meanwhile.
-                if tx.send_async(Msg::Received(conn, bytes)).await.is_err() {
+                if !bytes.is_empty() && tx.send_async(Msg::Received(conn, bytes)).await.is_err() {
+                    return;
+                }
+                if let Some(end) = end {
+                    let _ = tx.send_async(end).await;
                     return;
                 }
             }
@@ -108,12 +213,12 @@ async fn read_loop<R: AsyncIo>(
 }
 
 /// Starts the driver task for `driven` on runtime `R`; returns the loop's sender.
-pub(crate) fn spawn_driver<R: AsyncIo>(driven: Driven, connect_timeout: Duration) -> Sender<Msg> {
+pub(crate) fn spawn_driver<R: AsyncIo>(driven: Driven, opts: NetOptions) -> Sender<Msg> {
     let ((tx, rx), (io_tx, io_rx)) = crate::driver::channels();
     // The loop holds a request sender of its own, so a discovery (which no handle feeds)
     // is not ended by its request channel closing; a client's loop ends on `Shutdown`.
     let keep = tx.clone();
-    let net = AsyncNet::<R>::new(connect_timeout);
+    let net = AsyncNet::<R>::new(opts);
     let mut driver = Driver::new(driven, net, io_tx);
     R::spawn(async move {
         let _keep = keep;
@@ -156,12 +261,17 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let net = AsyncNet::<crate::runtime::smol::Smol> {
-            connect_timeout: Duration::MAX,
+            opts: NetOptions::plain(std::time::Duration::MAX),
             _rt: PhantomData,
         };
         let (tx, rx) = flume::unbounded();
-        net.open(ConnId(7), Addr::new("127.0.0.1", port), tx);
-        match rx.recv_timeout(Duration::from_secs(10)) {
+        net.open(
+            ConnId(7),
+            Addr::new("127.0.0.1", port),
+            PeerKind::Sentinel,
+            tx,
+        );
+        match rx.recv_timeout(std::time::Duration::from_secs(10)) {
             Ok(Msg::Connected(ConnId(7), _)) => {}
             Ok(_) => panic!("expected Connected"),
             Err(e) => panic!("no answer: {e:?}"),

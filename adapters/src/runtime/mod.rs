@@ -5,7 +5,7 @@
 //! written once over [`AsyncIo`]), `futures_io` (the async-std and smol glue, written once over
 //! futures-io streams) and `tokio`.
 
-mod async_loop;
+pub(crate) mod async_loop;
 #[cfg(feature = "async-std")]
 pub mod async_std;
 #[cfg(any(feature = "async-std", feature = "smol"))]
@@ -16,13 +16,13 @@ pub(crate) mod threads;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
-use crate::driver::{Driven, Msg};
+use crate::driver::{Driven, Msg, NetOptions};
 use crate::handle::Shared;
 use flume::Sender;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 mod sealed {
     /// Only this crate's runtimes implement [`super::Runtime`].
@@ -39,7 +39,7 @@ pub trait Runtime: sealed::Sealed + Sized + Send + Sync + 'static {
 
     /// Starts a driver loop for `driven`; returns the loop's sender.
     #[doc(hidden)]
-    fn spawn_driver(driven: Driven, connect_timeout: Duration) -> Sender<Msg>;
+    fn spawn_driver(driven: Driven, opts: NetOptions) -> Sender<Msg>;
 
     /// Wraps a handle to a running client driver.
     #[doc(hidden)]
@@ -51,8 +51,8 @@ impl sealed::Sealed for crate::blocking::Blocking {}
 impl Runtime for crate::blocking::Blocking {
     type Client = crate::blocking::Client;
 
-    fn spawn_driver(driven: Driven, connect_timeout: Duration) -> Sender<Msg> {
-        threads::spawn_driver(driven, connect_timeout)
+    fn spawn_driver(driven: Driven, opts: NetOptions) -> Sender<Msg> {
+        threads::spawn_driver(driven, opts)
     }
 
     fn client(handle: Shared) -> crate::blocking::Client {
@@ -65,8 +65,8 @@ impl<R: AsyncIo> sealed::Sealed for R {}
 impl<R: AsyncIo> Runtime for R {
     type Client = crate::Client;
 
-    fn spawn_driver(driven: Driven, connect_timeout: Duration) -> Sender<Msg> {
-        async_loop::spawn_driver::<R>(driven, connect_timeout)
+    fn spawn_driver(driven: Driven, opts: NetOptions) -> Sender<Msg> {
+        async_loop::spawn_driver::<R>(driven, opts)
     }
 
     fn client(handle: Shared) -> crate::Client {
@@ -106,9 +106,9 @@ pub trait AsyncIo: Send + Sync + 'static {
 
 #[cfg(test)]
 mod tests {
-    use crate::driver::{Msg, Net};
+    use crate::driver::{Msg, Net, NetOptions};
     use bytes::Bytes;
-    use resp_sentinel_core::sentinel::{Addr, ConnId};
+    use resp_sentinel_core::sentinel::{Addr, ConnId, PeerKind};
     use std::io::Read;
     use std::net::TcpListener;
     use std::time::Duration;
@@ -119,7 +119,12 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let (tx, rx) = flume::unbounded();
-        net.open(ConnId(1), Addr::new("127.0.0.1", port), tx);
+        net.open(
+            ConnId(1),
+            Addr::new("127.0.0.1", port),
+            PeerKind::Sentinel,
+            tx,
+        );
         let (mut peer, _) = listener.accept().unwrap();
         peer.set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
@@ -141,7 +146,7 @@ mod tests {
     #[test]
     fn blocking_closes_like_the_others() {
         closes_after_writing_what_was_queued(super::threads::ThreadNet {
-            connect_timeout: Duration::from_secs(5),
+            opts: NetOptions::plain(Duration::from_secs(5)),
         });
     }
 
@@ -155,7 +160,9 @@ mod tests {
             .unwrap();
         let _guard = rt.enter();
         closes_after_writing_what_was_queued(
-            super::async_loop::AsyncNet::<super::tokio::Tokio>::new(Duration::from_secs(5)),
+            super::async_loop::AsyncNet::<super::tokio::Tokio>::new(NetOptions::plain(
+                Duration::from_secs(5),
+            )),
         );
     }
 
@@ -164,14 +171,18 @@ mod tests {
     fn async_std_closes_like_the_others() {
         closes_after_writing_what_was_queued(super::async_loop::AsyncNet::<
             super::async_std::AsyncStd,
-        >::new(Duration::from_secs(5)));
+        >::new(NetOptions::plain(
+            Duration::from_secs(5),
+        )));
     }
 
     #[cfg(feature = "smol")]
     #[test]
     fn smol_closes_like_the_others() {
         closes_after_writing_what_was_queued(
-            super::async_loop::AsyncNet::<super::smol::Smol>::new(Duration::from_secs(5)),
+            super::async_loop::AsyncNet::<super::smol::Smol>::new(NetOptions::plain(
+                Duration::from_secs(5),
+            )),
         );
     }
 }

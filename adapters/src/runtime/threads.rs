@@ -1,31 +1,79 @@
 //! The blocking driver: one thread owns the state machine; each connection has a reader and a
 //! writer thread over std sockets.
 
-use crate::driver::{Driven, Driver, Link, Msg, Net};
+use crate::driver::{Driven, Driver, Link, Msg, Net, NetOptions};
+use crate::tls::{self, Connector, Inbound, Session, Step};
 use bytes::Bytes;
 use flume::{RecvTimeoutError, Sender};
-use resp_sentinel_core::sentinel::{Addr, ConnId};
+use resp_sentinel_core::sentinel::{Addr, ConnId, PeerKind, TlsFailure, TlsProblem};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 /// Opens connections on short-lived threads.
 pub(crate) struct ThreadNet {
-    pub(crate) connect_timeout: Duration,
+    pub(crate) opts: NetOptions,
 }
 
 impl Net for ThreadNet {
-    fn open(&self, conn: ConnId, addr: Addr, tx: Sender<Msg>) {
-        let timeout = self.connect_timeout;
+    fn open(&self, conn: ConnId, addr: Addr, kind: PeerKind, tx: Sender<Msg>) {
+        let timeout = self.opts.connect_timeout;
+        let tls = self.opts.tls.for_kind(kind).cloned();
         spawn("resp-sentinel-connect", move || {
-            match connect(&addr, timeout) {
-                Ok(stream) => start_io(conn, stream, tx),
+            let stream = match connect(&addr, timeout) {
+                Ok(stream) => stream,
                 Err(e) => {
                     let _ = tx.send(Msg::ConnectFailed(conn, e));
+                    return;
                 }
-            }
+            };
+            let session = match tls.map(|c| handshake(&c, &addr.host, &stream, timeout)) {
+                None => None,
+                Some(Ok(s)) => Some(s),
+                Some(Err(why)) => {
+                    let _ = stream.shutdown(Shutdown::Both);
+                    let _ = tx.send(Msg::TlsFailed(conn, why));
+                    return;
+                }
+            };
+            start_io(conn, stream, session, tx)
         });
     }
+}
+
+/// The TLS handshake on a fresh connection, within `timeout` per read.
+fn handshake(
+    c: &Connector,
+    host: &str,
+    mut stream: &TcpStream,
+    timeout: Duration,
+) -> Result<Session, TlsFailure> {
+    let session = c.start(host)?;
+    let fail = |problem| TlsFailure {
+        side: c.side,
+        problem,
+    };
+    // A zero timeout is refused by the socket; the connect already took its time.
+    let _ = stream.set_read_timeout(Some(timeout.max(Duration::from_millis(1))));
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match session.step() {
+            Step::Write(bytes) => stream
+                .write_all(&bytes)
+                .map_err(|_| fail(TlsProblem::Handshake))?,
+            Step::Read => {
+                let n = match stream.read(&mut buf) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => return Err(fail(TlsProblem::Handshake)),
+                };
+                session.handshake_input(&buf[..n])?;
+            }
+            Step::Done => break,
+        }
+    }
+    let _ = stream.set_read_timeout(None);
+    Ok(session)
 }
 
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
@@ -48,7 +96,7 @@ fn connect(addr: &Addr, timeout: Duration) -> io::Result<TcpStream> {
     Err(last)
 }
 
-fn start_io(conn: ConnId, stream: TcpStream, tx: Sender<Msg>) {
+fn start_io(conn: ConnId, stream: TcpStream, session: Option<Session>, tx: Sender<Msg>) {
     let (reader, writer) = match (stream.try_clone(), stream.try_clone()) {
         (Ok(r), Ok(w)) => (r, w),
         (Err(e), _) | (_, Err(e)) => {
@@ -61,11 +109,13 @@ fn start_io(conn: ConnId, stream: TcpStream, tx: Sender<Msg>) {
     let (cancel, _) = flume::bounded::<()>(0);
     let reader_tx = tx.clone();
     let writer_tx = tx.clone();
+    let nudge = wtx.downgrade();
+    let reader_session = session.clone();
     spawn("resp-sentinel-read", move || {
-        read_loop(conn, reader, reader_tx)
+        read_loop(conn, reader, reader_session, nudge, reader_tx)
     });
     spawn("resp-sentinel-write", move || {
-        write_loop(conn, writer, wrx, writer_tx)
+        write_loop(conn, writer, session, wrx, writer_tx)
     });
     let link = Link {
         writer: wtx,
@@ -77,27 +127,51 @@ fn start_io(conn: ConnId, stream: TcpStream, tx: Sender<Msg>) {
     }
 }
 
-fn write_loop(conn: ConnId, mut w: TcpStream, rx: flume::Receiver<Bytes>, tx: Sender<Msg>) {
+fn write_loop(
+    conn: ConnId,
+    mut w: TcpStream,
+    session: Option<Session>,
+    rx: flume::Receiver<Bytes>,
+    tx: Sender<Msg>,
+) {
+    let mut failed = false;
     while let Ok(first) = rx.recv() {
         let bytes = super::coalesce(first, &rx);
-        if w.write_all(&bytes).is_err() {
+        let written = tls::outbound(session.as_ref(), bytes).and_then(|b| w.write_all(&b));
+        if written.is_err() {
             let _ = tx.send(Msg::Closed(conn));
+            failed = true;
             break;
         }
+    }
+    if !failed {
+        let _ = w.write_all(&tls::closing(session.as_ref()));
     }
     // Both directions, as on every runtime; this also wakes the reader thread, which exits.
     let _ = w.shutdown(Shutdown::Both);
 }
 
-fn read_loop(conn: ConnId, mut stream: TcpStream, tx: Sender<Msg>) {
+fn read_loop(
+    conn: ConnId,
+    mut stream: TcpStream,
+    session: Option<Session>,
+    nudge: flume::WeakSender<Bytes>,
+    tx: Sender<Msg>,
+) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         match stream.read(&mut buf) {
             Ok(n) if n > 0 => {
-                if tx
-                    .send(Msg::Received(conn, Bytes::copy_from_slice(&buf[..n])))
-                    .is_err()
-                {
+                let (bytes, end) = match tls::inbound(session.as_ref(), &buf[..n], &nudge) {
+                    Inbound::Data(b) => (b, None),
+                    Inbound::DataThenClosed(b) => (b, Some(Msg::Closed(conn))),
+                    Inbound::Failed(why) => (Bytes::new(), Some(Msg::TlsFailed(conn, why))),
+                };
+                if !bytes.is_empty() && tx.send(Msg::Received(conn, bytes)).is_err() {
+                    return;
+                }
+                if let Some(end) = end {
+                    let _ = tx.send(end);
                     return;
                 }
             }
@@ -111,12 +185,12 @@ fn read_loop(conn: ConnId, mut stream: TcpStream, tx: Sender<Msg>) {
 }
 
 /// Starts the driver thread for `driven`; returns the loop's sender.
-pub(crate) fn spawn_driver(driven: Driven, connect_timeout: Duration) -> Sender<Msg> {
+pub(crate) fn spawn_driver(driven: Driven, opts: NetOptions) -> Sender<Msg> {
     let ((tx, rx), (io_tx, io_rx)) = crate::driver::channels();
     // The loop holds a request sender of its own, so a discovery (which no handle feeds)
     // is not ended by its request channel closing; a client's loop ends on `Shutdown`.
     let keep = tx.clone();
-    let mut driver = Driver::new(driven, ThreadNet { connect_timeout }, io_tx);
+    let mut driver = Driver::new(driven, ThreadNet { opts }, io_tx);
     spawn("resp-sentinel-driver", move || loop {
         let _keep = &keep;
         driver.flush();

@@ -180,6 +180,10 @@ pub struct Config {
     /// Docker and Kubernetes; empty: dial what is announced. Configured sentinels are dialled
     /// as given (unless a rule covers them too).
     pub address_map: super::AddressMap,
+    /// TLS to masters and replicas; `None` speaks plain TCP.
+    pub tls: Option<super::TlsConfig>,
+    /// TLS to sentinels (separate from `tls`: either side may be plain); `None` is plain TCP.
+    pub sentinel_tls: Option<super::TlsConfig>,
 }
 
 impl Config {
@@ -212,6 +216,8 @@ impl Config {
             max_reply_len: crate::Limits::default().max_frame_len,
             max_blocking_connections: 8,
             address_map: super::AddressMap::default(),
+            tls: None,
+            sentinel_tls: None,
         }
     }
 }

@@ -78,6 +78,8 @@ impl Cause {
             Cause::ConnectFailed(super::interface::ConnectFailure::Other) => {
                 "connect failed".into()
             }
+            // The TCP connection opened: "connect failed" would mislead.
+            Cause::ConnectFailed(why @ super::interface::ConnectFailure::Tls(_)) => why.to_string(),
             Cause::ConnectFailed(why) => format!("connect failed: {why}"),
             Cause::Closed => "connection closed".into(),
             Cause::Timeout => "timed out".into(),

@@ -24,6 +24,11 @@ impl Machine {
                     self.lost(id, c, Cause::Closed, now);
                 }
             }
+            Input::ClosedBy(id, why) => {
+                if let Some(c) = self.io.forget(id) {
+                    self.lost(id, c, Cause::ConnectFailed(why), now);
+                }
+            }
             Input::Received(id, bytes) => self.on_received(id, bytes, now),
         }
     }

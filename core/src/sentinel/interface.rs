@@ -124,11 +124,17 @@ pub enum ConnectFailure {
     Unreachable,
     /// Another reason (the driver did not say, or it fits none of the above).
     Other,
+    /// The TCP connection opened but the TLS handshake failed.
+    Tls(super::TlsFailure),
 }
 
 impl fmt::Display for ConnectFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let ConnectFailure::Tls(t) = self {
+            return t.fmt(f);
+        }
         f.write_str(match self {
+            ConnectFailure::Tls(_) => "TLS failed",
             ConnectFailure::Unresolved => "host name not found",
             ConnectFailure::Refused => "connection refused",
             ConnectFailure::TimedOut => "connect timed out",
@@ -155,6 +161,10 @@ pub enum Input<'a> {
     Received(ConnId, &'a [u8]),
     /// The peer closed the connection, or reading/writing failed.
     Closed(ConnId),
+    /// An open connection ended for a reason the driver can name, e.g. a TLS 1.3 server's
+    /// alert refusing the client certificate, which arrives only after the client finished
+    /// its handshake (errors then say so instead of "connection closed").
+    ClosedBy(ConnId, ConnectFailure),
 }
 
 /// Something the machine asks its driver to do, or tells its user.

@@ -95,6 +95,7 @@ mod replicas;
 mod sentinel_list;
 mod spread;
 mod timers;
+mod tls;
 mod walk;
 mod watch;
 
@@ -112,3 +113,4 @@ pub use interface::{
 pub use machine::{Machine, SubmitOptions};
 pub use message::Message;
 pub use parse::Instance;
+pub use tls::{ClientIdentity, Pem, TlsConfig, TlsFailure, TlsProblem, TlsRoots, TlsSide};

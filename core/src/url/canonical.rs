@@ -87,6 +87,7 @@ impl SentinelTarget {
         for r in &self.address_map {
             query.push(("map", r.to_string()));
         }
+        query.extend(self.tls_settings.query_pairs());
         for (i, (k, v)) in query.iter().enumerate() {
             url.push(if i == 0 { '?' } else { '&' });
             url.push_str(k);

@@ -5,14 +5,10 @@ use crate::sentinel::{Config, Credentials};
 
 impl SentinelTarget {
     /// The client configuration this target describes, with defaults for everything it leaves
-    /// open. Fails when the target is incomplete ([`SentinelTarget::validate`]) or asks for TLS.
+    /// open. Fails when the target is incomplete ([`SentinelTarget::validate`]) or its TLS
+    /// settings do not add up ([`UrlError::TlsKeysWithoutTls`], [`UrlError::TlsIncomplete`]).
     pub fn to_config(&self) -> Result<Config, UrlError> {
         self.validate()?;
-        if self.tls {
-            return Err(UrlError::TlsUnsupported {
-                scheme: self.scheme.clone(),
-            });
-        }
         let service = self.service.clone().unwrap_or_default();
         let mut c = Config::new(self.sentinels.clone(), service);
         if let Some(role) = self.role {
@@ -39,6 +35,7 @@ impl SentinelTarget {
             c.command_timeout = t;
             c.sentinel_timeout = t;
         }
+        self.apply_tls(&mut c)?;
         Ok(c)
     }
 }
@@ -76,15 +73,11 @@ mod tests {
     }
 
     #[test]
-    fn incomplete_and_tls_are_errors() {
+    fn incomplete_is_an_error() {
         let no_service = parse("redis+sentinel://h1:26379").unwrap();
         assert!(matches!(
             no_service.to_config(),
             Err(UrlError::Incomplete { .. })
         ));
-        let tls = parse("rediss+sentinel://h1:26379/svc").unwrap();
-        let err = tls.to_config().unwrap_err();
-        assert!(matches!(err, UrlError::TlsUnsupported { .. }));
-        assert!(err.to_string().contains("rediss+sentinel"));
     }
 }

@@ -172,10 +172,16 @@ pub enum UrlError {
         /// True for the sentinel credentials, false for the data-node ones.
         sentinel: bool,
     },
-    /// A TLS scheme (`rediss+sentinel://`...): TLS is not supported yet.
-    TlsUnsupported {
-        /// The scheme as written.
-        scheme: String,
+    /// A TLS query key (e.g. `tls_ca_file`) while neither side speaks TLS (a plain scheme
+    /// and no `sentinel_tls=true`).
+    TlsKeysWithoutTls {
+        /// The key.
+        key: &'static str,
+    },
+    /// A client certificate without its key, or a key without its certificate.
+    TlsIncomplete {
+        /// The key missing (`tls_key_file` or `tls_cert_file`).
+        missing: &'static str,
     },
 }
 
@@ -302,11 +308,15 @@ impl fmt::Display for UrlError {
                     (false, false) => f.write_str("incomplete target"),
                 }
             }
-            TlsUnsupported { scheme } => write!(
+            TlsKeysWithoutTls { key } => write!(
                 f,
-                "{}:// asks for TLS, which resp-sentinel does not support yet; \
-                 use the plain scheme on a trusted network",
-                Q(scheme)
+                "`{key}` is a TLS setting, but nothing speaks TLS: use a TLS scheme \
+                 (rediss+sentinel://, valkeys+sentinel://...) or `sentinel_tls=true`"
+            ),
+            TlsIncomplete { missing } => write!(
+                f,
+                "a client certificate needs both `tls_cert_file` and `tls_key_file`; \
+                 `{missing}` is missing"
             ),
             UsernameWithoutPassword { sentinel: true } => {
                 f.write_str("sentinel username given without a sentinel password")

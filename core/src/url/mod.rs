@@ -80,6 +80,20 @@
 //! userinfo goes to the data nodes (rueidis takes sentinel credentials only from code, so use
 //! flags). Also `db`, `protocol`, `dial_timeout`.
 //!
+//! **TLS** (ours and the Lettuce/fred form): a TLS scheme (`rediss+sentinel`, `valkeys+sentinel`,
+//! `rediss-sentinel`, `valkeys-sentinel`) speaks TLS to the data nodes and, unless
+//! `sentinel_tls=false`, to the sentinels; a plain scheme with `sentinel_tls=true` speaks TLS to
+//! the sentinels only. Certificates are verified against the system's roots (found as
+//! rustls-native-certs finds them, so `SSL_CERT_FILE` works) and the dialled host (an IP address
+//! against the certificate's IP SANs). Keys ([`TlsSettings`]), applied to every TLS side:
+//! `tls_ca_file=PATH` (trust only these CAs), `tls_cert_file=PATH` and `tls_key_file=PATH` (a
+//! client certificate, for `tls-auth-clients yes`), `tls_server_name=NAME` (verify this name
+//! instead of the dialled host), and `tls_danger_accept_any_hostname=true`, which skips the name
+//! check only (the chain is still verified: any certificate from a trusted CA then passes, so
+//! prefer `tls_server_name`). TLS keys without any TLS side are refused
+//! ([`UrlError::TlsKeysWithoutTls`]). Separate settings per side are available on
+//! [`crate::sentinel::Config`] (`tls`, `sentinel_tls`).
+//!
 //! **Timeouts** are a plain number of seconds (`5`, `1.5`) or number-unit groups (`500ms`, `5s`,
 //! `1m30s`) with units `ns`, `us`, `ms`, `s`, `m`, `h`, `d`; they must be greater than zero.
 //!
@@ -110,6 +124,7 @@ mod percent;
 mod query;
 mod secret;
 mod target;
+mod tls;
 mod values;
 
 pub use error::UrlError;
@@ -117,6 +132,7 @@ pub use hosts::{parse_host_port, DEFAULT_SENTINEL_PORT};
 pub use kinds::{Protocol, UrlForm};
 pub use secret::Secret;
 pub use target::SentinelTarget;
+pub use tls::TlsSettings;
 
 /// Parses a target URL in any accepted form (see the module docs for the forms and how each
 /// one's userinfo maps). The result may still lack sentinels or a service name that flags must

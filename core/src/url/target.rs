@@ -35,10 +35,12 @@ pub struct SentinelTarget {
     pub protocol: Option<Protocol>,
     /// Connect/command timeout; `None` means the client default.
     pub timeout: Option<Duration>,
-    /// TLS to sentinels and data nodes (the `rediss`/`valkeys` schemes).
+    /// TLS to data nodes, and by default to sentinels (the `rediss`/`valkeys` schemes).
     pub tls: bool,
     /// Where to dial announced addresses (`map=announced=>dial`, repeated; `--map`).
     pub address_map: Vec<AddressRule>,
+    /// CA, client certificate, server name and per-side TLS switches (query keys or flags).
+    pub tls_settings: super::TlsSettings,
     /// Query keys the source client knows that have no effect here (e.g. `client_name`),
     /// so a caller can warn about them.
     pub ignored_keys: Vec<String>,
@@ -65,6 +67,7 @@ impl fmt::Debug for SentinelTarget {
             .field("timeout", &self.timeout)
             .field("tls", &self.tls)
             .field("address_map", &self.address_map)
+            .field("tls_settings", &self.tls_settings)
             .field("ignored_keys", &self.ignored_keys)
             .finish()
     }
@@ -108,6 +111,7 @@ impl SentinelTarget {
             timeout: None,
             tls: false,
             address_map: Vec::new(),
+            tls_settings: super::TlsSettings::default(),
             ignored_keys: Vec::new(),
         }
     }

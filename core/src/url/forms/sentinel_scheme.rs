@@ -5,7 +5,7 @@ use super::{db_only_path, service_name, set_db, set_once};
 use crate::url::hosts::{parse_host_list, push_unique, DEFAULT_SENTINEL_PORT};
 use crate::url::parts::{self, Parts};
 use crate::url::query::Query;
-use crate::url::{hosts, values, Secret, SentinelTarget, UrlError, UrlForm};
+use crate::url::{hosts, values, Secret, SentinelTarget, TlsSettings, UrlError, UrlForm};
 
 const PLUS_KEYS: &[&str] = &[
     "sentinel_username",
@@ -16,6 +16,8 @@ const PLUS_KEYS: &[&str] = &[
     "db",
     "map",
     "read_from",
+    "sentinel_tls",
+    "tls_* (see the url module docs)",
 ];
 
 /// `redis+sentinel://[user:pass@]h1[:p1][,h2[:p2]...][/service[/db]][?key=value...]`.
@@ -73,6 +75,7 @@ pub(super) fn plus(p: Parts<'_>, tls: bool) -> Result<SentinelTarget, UrlError> 
     if let Some(v) = q.take("timeout")? {
         t.timeout = Some(values::timeout("timeout", &v)?);
     }
+    t.tls_settings = TlsSettings::take(&mut q)?;
     t.ignored_keys = q.finish(t.form, PLUS_KEYS, &[])?;
     Ok(t)
 }
@@ -87,6 +90,8 @@ const DASH_KEYS: &[&str] = &[
     "db",
     "timeout",
     "protocol",
+    "sentinel_tls",
+    "tls_* (see the url module docs)",
     "clientName (ignored)",
     "libraryName (ignored)",
     "libraryVersion (ignored)",
@@ -143,6 +148,7 @@ pub(super) fn dash(p: Parts<'_>, tls: bool) -> Result<SentinelTarget, UrlError> 
     if let Some(v) = q.take("protocol")? {
         t.protocol = Some(values::protocol(&v)?);
     }
+    t.tls_settings = TlsSettings::take(&mut q)?;
     t.ignored_keys = q.finish(t.form, DASH_KEYS, DASH_IGNORED)?;
     Ok(t)
 }
