@@ -16,6 +16,7 @@ mod robustness;
 mod subs;
 mod units;
 mod units_sim_found;
+mod valkey_replies;
 
 use super::*;
 use crate::Value;
