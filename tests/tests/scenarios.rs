@@ -8,9 +8,9 @@ mod support;
 use resp_sentinel::core::sentinel::{Addr, Credentials, Protocol, ReplicaStrategy, Role};
 use resp_sentinel::{cmd, Error};
 use resp_sentinel_tests::TopologyOptions;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
+use support::writer::{wait_for_writes, Writer};
 use support::{audit_counter, config_for, eventually, topology, Rt, TestClient};
 
 fn opts() -> TopologyOptions {
@@ -168,72 +168,6 @@ fn replica_fallback_to_master(rt: Rt) {
     assert_eq!(v, None, "the refused write never reached the master");
     let read: Option<String> = replica.query(cmd("GET").arg("fallback:x")).unwrap();
     assert_eq!(read, None);
-}
-
-/// Writes in a loop on a second thread; returns every acknowledged value and the error count.
-struct Writer {
-    stop: Arc<AtomicBool>,
-    acked: Arc<Mutex<Vec<i64>>>,
-    errors: Arc<Mutex<Vec<String>>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Writer {
-    fn start(client: Arc<TestClient>, key: &'static str) -> Writer {
-        let stop = Arc::new(AtomicBool::new(false));
-        let acked = Arc::new(Mutex::new(Vec::new()));
-        let errors = Arc::new(Mutex::new(Vec::new()));
-        let (s, a, e) = (stop.clone(), acked.clone(), errors.clone());
-        let thread = std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                match client.incr(key) {
-                    Ok(v) => a.lock().unwrap().push(v),
-                    Err(err) => e.lock().unwrap().push(err.to_string()),
-                }
-            }
-        });
-        Writer {
-            stop,
-            acked,
-            errors,
-            thread: Some(thread),
-        }
-    }
-
-    fn acked(&self) -> usize {
-        self.acked.lock().unwrap().len()
-    }
-
-    fn finish(mut self) -> (Vec<i64>, Vec<String>) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            t.join().expect("writer thread");
-        }
-        let acked = std::mem::take(&mut *self.acked.lock().unwrap());
-        let errors = std::mem::take(&mut *self.errors.lock().unwrap());
-        (acked, errors)
-    }
-}
-
-/// Waits until the writer has acknowledged `n` more writes.
-fn wait_for_writes(w: &Writer, n: usize, timeout: Duration) {
-    let target = w.acked() + n;
-    let deadline = Instant::now() + timeout;
-    while w.acked() < target {
-        assert!(
-            Instant::now() < deadline,
-            "writes did not resume within {timeout:?}: {} acknowledged, last errors {:?}",
-            w.acked(),
-            w.errors
-                .lock()
-                .unwrap()
-                .iter()
-                .rev()
-                .take(3)
-                .collect::<Vec<_>>()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// `SENTINEL FAILOVER` in the middle of a stream of writes: no acknowledged write lost, none

@@ -166,8 +166,8 @@ pub struct Config {
     pub fence_poll_interval: Duration,
     /// Most commands queued while no node is ready (outside the fence).
     pub max_queued: usize,
-    /// How many times a command is re-sent after `-READONLY`/`-LOADING`/`-MASTERDOWN` or, when
-    /// idempotent, after a lost connection.
+    /// How many times a command is re-sent after `-READONLY`/`-REDIRECT`/`-LOADING`/
+    /// `-MASTERDOWN` or, when idempotent, after a lost connection.
     pub max_retries: u32,
     /// Most bytes one reply may span (default 1 GiB, above the server's 512 MiB strings). A
     /// connection whose reply grows past it is closed with a `FrameTooLong` protocol error, so a

@@ -5,6 +5,7 @@ use super::connections::{Answer, Cause, Conn, Decoded, Pending, Use};
 use super::error::CommandError;
 use super::interface::{ConnId, ConnectFailure, Input};
 use super::machine::Machine;
+use super::parse::{error_text, show};
 use crate::Value;
 use std::time::Instant;
 
@@ -106,13 +107,17 @@ impl Machine {
         }
         let role = self.phase.node().filter(|n| n.conn == id).map(|n| n.expect);
         let refusal = |v: &Value| role.is_some_and(|r| super::node::redirecting(v, r));
+        // The refusal's own text (`-REDIRECT host:port` carries a hint), kept for a partial one.
+        let refused_with = refusal(&v).then(|| error_text(&v).map(show).unwrap_or_default());
         let (p, sent, v) = match self.io.answer(id, v, refusal) {
             Some(Answer::Complete(p, sent, v)) => (p, sent, v),
             Some(Answer::Partial { refused }) => {
                 // A unit's reply mid-way says the node cannot serve us: stop writing there now,
                 // not when the unit's last reply arrives (it is settled then, on its own).
                 if refused {
-                    self.node_refused("a refusal inside a pipeline or transaction".into(), now);
+                    let why = refused_with
+                        .unwrap_or_else(|| "a refusal inside a pipeline or transaction".into());
+                    self.node_refused(why, now);
                 }
                 return;
             }

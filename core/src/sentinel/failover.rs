@@ -85,7 +85,8 @@ impl Machine {
                     .phase
                     .node()
                     .is_some_and(|x| Some(&x.addr) == n.other.as_ref());
-                if self.cfg.role == Role::Replica && n.instance_type == "slave" && ours {
+                let replica = matches!(n.instance_type.as_str(), "slave" | "replica");
+                if self.cfg.role == Role::Replica && replica && ours {
                     self.io
                         .event(Event::Error(format!("replica {} is down", n.master)));
                     self.retire_node(now);
@@ -192,7 +193,7 @@ impl Machine {
 
     /// Sentinels named `replica` as the successor of `master`: if that is the master we fenced,
     /// probe it now (a different candidate replaces one still being probed).
-    fn candidate_named(&mut self, master: &Addr, replica: Addr, now: Instant) {
+    pub(crate) fn candidate_named(&mut self, master: &Addr, replica: Addr, now: Instant) {
         let Some(f) = self.phase.fence().filter(|f| f.old() == master) else {
             return;
         };

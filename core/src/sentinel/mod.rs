@@ -59,8 +59,9 @@
 //! newer epoch). See `watch.rs` and `epoch.rs`.
 //!
 //! Retry promises: a command never written is sent to the next verified node. A command written
-//! and answered `-READONLY` / `-LOADING` / `-MASTERDOWN` was refused, so it is re-sent (up to
-//! `max_retries`). A command written and unanswered when its connection died fails with
+//! and answered `-READONLY` / `-LOADING` / `-MASTERDOWN` (or Valkey's `-REDIRECT host:port`,
+//! whose address becomes the fence's candidate, used once it answers `ROLE` master) was
+//! refused, so it is re-sent (up to `max_retries`). A command written and unanswered when its connection died fails with
 //! [`CommandError::ConnectionLost`] `{ sent: true }` (or `Timeout`) unless it was submitted as
 //! idempotent, in which case it is re-sent. Replies are matched to requests in order on one
 //! pipelined connection; RESP3 push frames are never replies: a published message comes out as

@@ -3,9 +3,10 @@
 
 use super::connections::{Cause, Conn, Pending, Use};
 use super::error::CommandError;
+use super::fence::Stage;
 use super::interface::{Addr, ConnId, Event, PeerKind, Role};
 use super::machine::Machine;
-use super::parse::{error_is, error_text, show};
+use super::parse::{error_is, error_text, redirect_hint, show};
 use super::phase::NodeRef;
 use super::queue::{Queued, Work};
 use crate::{cmd, Value};
@@ -28,7 +29,11 @@ fn first_error(v: &Value) -> String {
 
 /// Errors that say "this node cannot serve us now": re-send the command elsewhere. That
 /// includes `-EXECABORT Transaction discarded because of: READONLY ...`, Redis' answer to an
-/// `EXEC` when the node turned replica after the commands were queued (nothing ran).
+/// `EXEC` when the node turned replica after the commands were queued (nothing ran), and
+/// Valkey's `-REDIRECT host:port`, a replica's answer instead of `-READONLY` on a connection
+/// that declared `CLIENT CAPA redirect` (like `-READONLY`, a refusal only for the master role:
+/// a replica-role connection that declared it gets its reads redirected, which is the
+/// caller's own choice and is passed on as the reply).
 pub(crate) fn redirecting(v: &Value, role: Role) -> bool {
     let refusal = |e: &[u8]| {
         let is = |code: &str| {
@@ -36,7 +41,9 @@ pub(crate) fn redirecting(v: &Value, role: Role) -> bool {
                 && e[..code.len()].eq_ignore_ascii_case(code.as_bytes())
                 && e.get(code.len()).is_none_or(|b| *b == b' ')
         };
-        (role == Role::Master && is("READONLY")) || is("LOADING") || is("MASTERDOWN")
+        (role == Role::Master && (is("READONLY") || is("REDIRECT")))
+            || is("LOADING")
+            || is("MASTERDOWN")
     };
     let Some(e) = error_text(v) else {
         return false;
@@ -157,6 +164,26 @@ impl Machine {
         self.handshake.trouble_with(what);
         self.io
             .event(Event::Error(format!("node answered `{why}`")));
+        // `-REDIRECT host:port` says the master turned replica of host:port, as that node
+        // sees it: a failover signal with a hint. The fence goes up against the node (nothing
+        // more is written there, the sentinels are polled) and the hint becomes its candidate,
+        // probed with `ROLE` and used only once it answers master, as a replica named by
+        // `+selected-slave` is. Without the fence (disabled, or raised against another node),
+        // it is handled as `-READONLY`: leave the node and ask the sentinels.
+        let redirected = self
+            .phase
+            .node()
+            .filter(|n| n.expect == Role::Master)
+            .map(|n| n.addr.clone())
+            .zip(redirect_hint(why.as_bytes()))
+            .filter(|(old, hint)| old != hint);
+        if let Some((old, hint)) = redirected {
+            self.raise_fence(&old, Stage::InProgress, "-REDIRECT", now);
+            if self.phase.fence().is_some_and(|f| *f.old() == old) {
+                // raise_fence retired the node and started the walk.
+                return self.candidate_named(&old, hint, now);
+            }
+        }
         self.retire_node(now);
         self.start_walk(now);
     }

@@ -91,7 +91,7 @@ pub(crate) fn parse(channel: &[u8], payload: &[u8]) -> Option<Notice> {
             instance_type,
         });
     }
-    if instance_type != "master" {
+    if !matches!(instance_type.as_str(), "master" | "primary") {
         return None;
     }
     Some(Notice {

@@ -41,6 +41,20 @@ pub(crate) fn error_is(v: &Value, code: &str) -> bool {
     })
 }
 
+/// The address of a `REDIRECT host:port` error text (Valkey 8+, on a connection that declared
+/// `CLIENT CAPA redirect`); `None` for any other text or an unreadable address.
+pub(crate) fn redirect_hint(e: &[u8]) -> Option<Addr> {
+    let code = b"REDIRECT ";
+    if e.len() <= code.len() || !e[..code.len()].eq_ignore_ascii_case(code) {
+        return None;
+    }
+    let rest = std::str::from_utf8(&e[code.len()..]).ok()?;
+    let word = rest.split_ascii_whitespace().next()?;
+    let a: Addr = word.parse().ok()?;
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':');
+    a.host.chars().all(plain).then_some(a)
+}
+
 /// Key/value pairs of a RESP3 map or of a RESP2 flat array with string keys.
 pub(crate) fn pairs(v: &Value) -> Option<Vec<(&[u8], &Value)>> {
     match v {
@@ -182,7 +196,7 @@ pub(crate) enum RoleReply {
 pub(crate) fn role(v: &Value) -> RoleReply {
     let first = items(v).and_then(|a| a.first()).and_then(text);
     match first {
-        Some(b"master") => RoleReply::Master,
+        Some(b"master") | Some(b"primary") => RoleReply::Master,
         Some(b"slave") | Some(b"replica") => RoleReply::Replica,
         Some(other) => RoleReply::Other(show(other)),
         None => RoleReply::Other(describe(v)),
@@ -243,7 +257,12 @@ pub(crate) fn instances(v: &Value) -> Result<Vec<Instance>, String> {
             .and_then(text)
             .map(|t| String::from_utf8_lossy(t).into_owned())
             .unwrap_or_default();
-        let link_ok = get("master-link-status").and_then(text) == Some(b"ok");
+        // Valkey 9.1 still sends `master-link-status`; `primary-link-status` is the spelling
+        // Valkey's renaming (`PRIMARY`, `primary-*` config) would give it: both are read.
+        let link_ok = get("master-link-status")
+            .or_else(|| get("primary-link-status"))
+            .and_then(text)
+            == Some(b"ok");
         out.push(Instance {
             addr: Addr::new(ip, port),
             flags,
@@ -335,6 +354,32 @@ mod tests {
         assert!(error_is(&e, "READONLY"));
         assert!(!error_is(&e, "READ"));
         assert!(!error_is(&b("READONLY"), "READONLY"));
+    }
+
+    #[test]
+    fn redirect_hints() {
+        // As a Valkey 9.1 replica answers a write after `CLIENT CAPA redirect`.
+        assert_eq!(
+            redirect_hint(b"REDIRECT 127.0.0.1:24212"),
+            Some(Addr::new("127.0.0.1", 24212))
+        );
+        assert_eq!(
+            redirect_hint(b"redirect [::1]:6380"),
+            Some(Addr::new("::1", 6380))
+        );
+        for bad in [
+            &b"REDIRECT"[..],
+            b"REDIRECT ",
+            b"REDIRECT host",
+            b"REDIRECT host:0",
+            b"REDIRECT host:70000",
+            b"REDIRECTED 1.2.3.4:5",
+            b"READONLY You can't write",
+            b"REDIRECT \xff:1",
+            b"REDIRECT a\\x1b:1",
+        ] {
+            assert_eq!(redirect_hint(bad), None, "{}", show(bad));
+        }
     }
 
     #[test]

@@ -9,6 +9,8 @@ use resp_sentinel_tests::{Topology, TopologyOptions};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+pub mod writer;
+
 /// Emits one `#[test]` per scenario and runtime: `blocking::name`, `tokio::name`,
 /// `async_std::name`, `smol::name`, each calling `name(Rt::...)` of the including file.
 #[allow(unused_macros)]

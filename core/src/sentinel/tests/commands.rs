@@ -196,3 +196,126 @@ fn close_fails_everything_and_closes_every_connection() {
     assert_eq!(replies(&o), vec![(b, Err(CommandError::Closed))]);
     assert_eq!(t.m.poll_timeout(), None);
 }
+
+/// A Valkey 9.1 replica's answer to a write on a connection that declared `CLIENT CAPA
+/// redirect` (captured from `valkey-server` 9.1.2).
+const REDIRECT: &str = "-REDIRECT 10.0.0.2:6380\r\n";
+
+#[test]
+fn redirect_reply_fences_the_node_and_probes_its_hint_with_role() {
+    let (mut t, d) = T::ready(T::cfg(1), "10.0.0.1:6379");
+    let a = t.m.submit(cmd("SET").arg("a").arg(1), t.now);
+    t.out();
+    let o = t.feed(d, REDIRECT);
+    assert!(replies(&o).is_empty(), "refused, so re-sent: {o:?}");
+    assert!(events(&o).contains(&Event::FenceRaised {
+        old: addr("10.0.0.1:6379"),
+        reason: "-REDIRECT".into()
+    }));
+    assert!(closed(&o, d), "drained refusing node is closed");
+    assert!(sent(&o, t.query().unwrap()).contains("get-master"));
+    let (d2, a2) = connect_of(&o, PeerKind::Data(Role::Master)).expect("the hint is probed");
+    assert_eq!(a2, addr("10.0.0.2:6380"));
+    let b = t.m.submit(cmd("SET").arg("b").arg(2), t.now);
+    let o = t.connected(d2);
+    assert_eq!(
+        sent(&o, d2),
+        arr(&["ROLE"]),
+        "nothing but ROLE before it says master"
+    );
+    let o = t.feed(d2, ROLE_MASTER);
+    assert!(!t.m.is_fenced());
+    assert!(events(&o).contains(&Event::MasterChanged {
+        old: Some(addr("10.0.0.1:6379")),
+        new: addr("10.0.0.2:6380")
+    }));
+    assert_eq!(
+        sent(&o, d2),
+        arr(&["SET", "a", "1"]) + &arr(&["SET", "b", "2"])
+    );
+    let o = t.feed(d2, "+OK\r\n+OK\r\n");
+    let ids: Vec<_> = replies(&o).into_iter().map(|r| r.0).collect();
+    assert_eq!(ids, vec![a, b]);
+}
+
+#[test]
+fn a_redirect_hint_that_is_not_master_is_not_used() {
+    let (mut t, d) = T::ready(T::cfg(1), "10.0.0.1:6379");
+    let a = t.m.submit(cmd("SET").arg("a").arg(1), t.now);
+    t.out();
+    let o = t.feed(d, REDIRECT);
+    let q = t.query().unwrap();
+    let asked = sent(&o, q);
+    let (d2, _) = connect_of(&o, PeerKind::Data(Role::Master)).expect("the hint is probed");
+    t.connected(d2);
+    let o = t.feed(d2, ROLE_SLAVE);
+    assert_eq!(sent(&o, d2), "", "a replica gets no command: {o:?}");
+    assert!(t.m.is_fenced());
+    // The sentinels name the real new master: it is verified and gets the command.
+    let o = t.answer(q, &asked, &arr(&["10.0.0.3", "6381"]));
+    let (d3, a3) = connect_of(&o, PeerKind::Data(Role::Master)).expect("sentinels' choice");
+    assert_eq!(a3, addr("10.0.0.3:6381"));
+    let o = t.verify(d3, ROLE_MASTER);
+    assert_eq!(sent(&o, d3), arr(&["SET", "a", "1"]));
+    let o = t.feed(d3, "+OK\r\n");
+    assert_eq!(replies(&o), vec![(a, Ok(Value::SimpleString("OK".into())))]);
+}
+
+#[test]
+fn redirect_without_the_fence_is_handled_as_readonly() {
+    let mut c = T::cfg(1);
+    c.fence = false;
+    let (mut t, d) = T::ready(c, "10.0.0.1:6379");
+    let a = t.m.submit(cmd("SET").arg("a").arg(1), t.now);
+    t.out();
+    let o = t.feed(d, REDIRECT);
+    assert!(replies(&o).is_empty());
+    assert!(closed(&o, d));
+    assert!(
+        connect_of(&o, PeerKind::Data(Role::Master)).is_none(),
+        "the hint is not dialed without the fence: {o:?}"
+    );
+    let d2 = rediscover(&mut t, &o, "10.0.0.2:6380");
+    let o = t.verify(d2, ROLE_MASTER);
+    assert_eq!(sent(&o, d2), arr(&["SET", "a", "1"]));
+    let o = t.feed(d2, "+OK\r\n");
+    assert_eq!(replies(&o), vec![(a, Ok(Value::SimpleString("OK".into())))]);
+}
+
+#[test]
+fn redirect_retries_are_bounded_and_a_transaction_is_resent_whole() {
+    let mut c = T::cfg(1);
+    c.max_retries = 0;
+    let (mut t, d) = T::ready(c, "10.0.0.1:6379");
+    let a = t.m.submit(cmd("SET").arg("a").arg(1), t.now);
+    t.out();
+    let o = t.feed(d, REDIRECT);
+    assert_eq!(
+        replies(&o),
+        vec![(a, Ok(Value::Error("REDIRECT 10.0.0.2:6380".into())))]
+    );
+
+    let (mut t, d) = T::ready(T::cfg(1), "10.0.0.1:6379");
+    let id =
+        t.m.submit_transaction(vec![cmd("INCR").arg("n")], SubmitOptions::default(), t.now);
+    t.out();
+    // Valkey 9.1: the queued write is redirected and EXEC discards the transaction.
+    let o = t.feed(
+        d,
+        "+OK\r\n-REDIRECT 10.0.0.2:6380\r\n\
+         -EXECABORT Transaction discarded because of previous errors.\r\n",
+    );
+    assert!(replies(&o).is_empty(), "nothing ran: re-sent whole, {o:?}");
+    let (d2, _) = connect_of(&o, PeerKind::Data(Role::Master)).unwrap_or_else(|| panic!("{o:?}"));
+    t.connected(d2);
+    let o = t.feed(d2, ROLE_MASTER);
+    assert_eq!(
+        sent(&o, d2),
+        arr(&["MULTI"]) + &arr(&["INCR", "n"]) + &arr(&["EXEC"])
+    );
+    let o = t.feed(d2, "+OK\r\n+QUEUED\r\n*1\r\n:1\r\n");
+    assert_eq!(
+        replies(&o),
+        vec![(id, Ok(Value::Array(vec![Value::Integer(1)])))]
+    );
+}

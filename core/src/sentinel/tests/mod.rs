@@ -18,6 +18,7 @@ mod spread;
 mod subs;
 mod units;
 mod units_sim_found;
+mod valkey_replies;
 
 use super::*;
 use crate::Value;

@@ -65,6 +65,16 @@ fn filters_unusable_replicas_and_verifies_the_choice() {
         vec![(id, Ok(Value::Error("READONLY no".into())))]
     );
     assert!(t.m.current_node().is_some());
+    // Nor is Valkey's `-REDIRECT` (reads on a replica connection that declared `CLIENT CAPA
+    // redirect` without `READONLY`): that is the caller's own choice, passed on.
+    let (id, _) = t.submit(cmd("GET").arg("k"));
+    let o = t.feed(d, "-REDIRECT 10.0.0.1:6379\r\n");
+    assert_eq!(
+        replies(&o),
+        vec![(id, Ok(Value::Error("REDIRECT 10.0.0.1:6379".into())))]
+    );
+    assert!(t.m.current_node().is_some());
+    assert!(!t.m.is_fenced());
 }
 
 #[test]
