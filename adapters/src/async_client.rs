@@ -13,6 +13,21 @@ use std::time::Duration;
 
 client_surface!("async", async; recv_async; .await);
 
+impl Scan {
+    /// The next item, fetching pages as needed; `None` once the iteration is complete.
+    pub async fn next(&mut self) -> Option<Result<bytes::Bytes, Error>> {
+        loop {
+            if let Some(item) = self.page.pop_front() {
+                return Some(Ok(item));
+            }
+            match self.next_page().await? {
+                Ok(items) => self.page.extend(items),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
 impl Events {
     /// The next event, or `None` once the client is closed.
     pub async fn next(&mut self) -> Option<Event> {

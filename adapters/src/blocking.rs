@@ -44,6 +44,23 @@ fn recv_timeout<T>(rx: &flume::Receiver<T>, timeout: Duration) -> Option<T> {
     }
 }
 
+impl Iterator for Scan {
+    type Item = Result<bytes::Bytes, Error>;
+
+    /// The next item, fetching pages as needed; `None` once the iteration is complete.
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(item) = self.page.pop_front() {
+                return Some(Ok(item));
+            }
+            match self.next_page()? {
+                Ok(items) => self.page.extend(items),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
 impl Events {
     /// Waits up to `timeout` for the next event; `None` on timeout or once the client is closed.
     pub fn next_timeout(&mut self, timeout: Duration) -> Option<Event> {

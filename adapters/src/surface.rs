@@ -79,6 +79,18 @@ macro_rules! client_surface {
                 }
             }
 
+            /// Like [`Client::pipeline`], converting the replies into `T`: a tuple of one type
+            /// per command (`(u64, Option<String>)`), or a `Vec` of one type; an error reply
+            /// among them fails the conversion.
+            pub $($async_)? fn pipeline_as<T: FromValue>(
+                &self,
+                cmds: impl IntoIterator<Item = Cmd>,
+            ) -> Result<T, Error> {
+                let work = $crate::driver::Work::Batch(cmds.into_iter().collect());
+                let rx = self.handle.submit(work, $crate::SubmitOptions::default());
+                self.handle.finish(rx.$recv()$($aw)*)
+            }
+
             /// Runs the commands atomically: `MULTI`, the commands, `EXEC`, sent as one unit on
             /// the shared connection, and converts `EXEC`'s array of replies into `T` (e.g.
             /// `Vec<Value>`, or `Vec<i64>`). When the server discards the transaction
@@ -221,6 +233,52 @@ macro_rules! client_surface {
                 self.query(commands::ping())$($aw)*
             }
 
+            /// Sends a typed command ([`resp_sentinel_core::typed`]: strings, hashes, lists,
+            /// sets, sorted sets, keys and expiry) and converts the reply to the type it names,
+            /// e.g. `client.run(typed::hset("h", [("f", "v")]))` is the number of fields added.
+            pub $($async_)? fn run<R: FromValue>(
+                &self,
+                cmd: resp_sentinel_core::typed::Typed<R>,
+            ) -> Result<R, Error> {
+                self.query(cmd.into_cmd())$($aw)*
+            }
+
+            /// Runs a Lua script by its SHA1 (`EVALSHA`), and in full (`EVAL`, which also
+            /// loads it) when the server does not have it yet (`NOSCRIPT`, e.g. after a
+            /// failover to a node that never saw it).
+            pub $($async_)? fn eval<R: FromValue>(
+                &self,
+                script: &resp_sentinel_core::typed::Script,
+                keys: &[impl Arg],
+                args: &[impl Arg],
+            ) -> Result<R, Error> {
+                match self.query(script.evalsha::<R>(keys, args).into_cmd())$($aw)* {
+                    Err(Error::Server(e)) if resp_sentinel_core::typed::is_noscript(&e.code) => {
+                        self.query(script.eval::<R>(keys, args).into_cmd())$($aw)*
+                    }
+                    other => other,
+                }
+            }
+
+            /// Iterates over the keys (`ScanOver::Keys`), or a hash's, set's or sorted set's
+            /// items, matching `pattern` if given (`MATCH`), a page (`SCAN` cursor) at a time.
+            /// Every page goes to the node in use (never spread to other replicas, so the
+            /// cursor stays meaningful); across a failover the iteration goes on with the new
+            /// master, which may repeat or skip items that changed meanwhile.
+            pub fn scan(
+                &self,
+                over: resp_sentinel_core::typed::ScanOver,
+                pattern: Option<&[u8]>,
+            ) -> Scan {
+                Scan {
+                    client: self.clone(),
+                    over,
+                    pattern: pattern.map(bytes::Bytes::copy_from_slice),
+                    cursor: Some(0),
+                    page: std::collections::VecDeque::new(),
+                }
+            }
+
             /// A dedicated connection: exclusive to the caller, to the node this client
             /// uses, verified with `ROLE`, for connection state such as `WATCH` ... `MULTI`
             /// ... `EXEC`. It is never moved: a failover (or losing that node) ends it, and
@@ -278,6 +336,42 @@ macro_rules! client_surface {
         impl Drop for Dedicated {
             fn drop(&mut self) {
                 self.handle.close_dedicated(self.id);
+            }
+        }
+
+        /// A SCAN-family iteration, from [`Client::scan`]: pages on demand.
+        pub struct Scan {
+            client: Client,
+            over: resp_sentinel_core::typed::ScanOver,
+            pattern: Option<bytes::Bytes>,
+            /// The next cursor; `None` once the iteration is complete or failed.
+            cursor: Option<u64>,
+            /// Items of the current page not yet handed out.
+            page: std::collections::VecDeque<bytes::Bytes>,
+        }
+
+        impl Scan {
+            /// The next page of items (it may be empty), or `None` once the iteration is
+            /// complete. After an error the iteration ends.
+            pub $($async_)? fn next_page(&mut self) -> Option<Result<Vec<bytes::Bytes>, Error>> {
+                let cursor = self.cursor?;
+                let page = resp_sentinel_core::typed::scan_page(
+                    &self.over,
+                    cursor,
+                    self.pattern.as_deref(),
+                    None,
+                );
+                let opts = $crate::SubmitOptions::master_only().with_idempotent(true);
+                match self.client.query_with::<(u64, Vec<bytes::Bytes>)>(page.into_cmd(), opts)$($aw)* {
+                    Ok((next, items)) => {
+                        self.cursor = (next != 0).then_some(next);
+                        Some(Ok(items))
+                    }
+                    Err(e) => {
+                        self.cursor = None;
+                        Some(Err(e))
+                    }
+                }
             }
         }
 

@@ -23,6 +23,7 @@ pub mod resp;
 pub mod sentinel;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod typed;
 pub mod url;
 
 pub use breaker::{Breaker, BreakerConfig, BreakerState};

@@ -46,7 +46,7 @@
 //! `Script`'s fallback to `EVAL` work).
 //!
 //! In code that is not generic over the redis-rs traits, the client's own methods of the same
-//! names (`get`, `set`, `del`, `incr`, `expire`, `publish`, `ping`) take precedence over the
+//! names (`get`, `set`, `del`, `incr`, `expire`, `publish`, `ping`, `scan`) take precedence over the
 //! trait's: call those through the trait (`AsyncCommands::incr(&mut con, "k", 1)`) or from a
 //! function generic over `C: AsyncCommands`. Commands marked `set_no_response` are not
 //! supported (the client always waits for a reply).

@@ -58,6 +58,49 @@ macro_rules! int_arg {
 }
 int_arg!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
 
+macro_rules! float_arg {
+    ($($t:ty),*) => {$(
+        /// The shortest decimal that reads back as the same number, in exponent form when
+        /// that is long (`1e300`); `inf` and `-inf` as the server writes them. On the stack.
+        impl Arg for $t {
+            fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+                use std::fmt::Write;
+                let mut w = StackText { buf: [0u8; 64], len: 0 };
+                let v = *self;
+                let plain = if v.is_infinite() {
+                    w.write_str(if v > 0.0 { "inf" } else { "-inf" })
+                } else {
+                    write!(w, "{v}")
+                };
+                if plain.is_err() {
+                    w.len = 0;
+                    let _ = write!(w, "{v:e}");
+                }
+                f(&w.buf[..w.len])
+            }
+        }
+    )*};
+}
+float_arg!(f32, f64);
+
+/// A small text buffer on the stack; a write that does not fit fails.
+struct StackText {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(std::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
 /// Formats `n` in decimal into the tail of `buf` and returns the written slice.
 pub(crate) fn format_int(n: i128, buf: &mut [u8; 40]) -> &[u8] {
     let mut i = buf.len();
@@ -126,6 +169,25 @@ impl Cmd {
     /// Appends one argument.
     pub fn arg(mut self, a: impl Arg) -> Cmd {
         self.push(a);
+        self
+    }
+
+    /// Appends every item as an argument: a slice, a `Vec`, an array, any iterator
+    /// (`cmd("DEL").args(["a", "b"])`, `cmd("SADD").arg("s").args(&members)`).
+    pub fn args<A: Arg>(mut self, items: impl IntoIterator<Item = A>) -> Cmd {
+        for a in items {
+            self.push(a);
+        }
+        self
+    }
+
+    /// Appends each pair as two arguments: a map or a list of field/value (or score/member)
+    /// pairs (`cmd("HSET").arg("h").pairs([("f1", "v1"), ("f2", "v2")])`).
+    pub fn pairs<K: Arg, V: Arg>(mut self, items: impl IntoIterator<Item = (K, V)>) -> Cmd {
+        for (k, v) in items {
+            self.push(k);
+            self.push(v);
+        }
         self
     }
 
@@ -222,6 +284,38 @@ impl fmt::Debug for Cmd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn words(c: &Cmd) -> Vec<String> {
+        c.words()
+            .map(|w| String::from_utf8_lossy(w).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn floats_read_back_and_lists_expand() {
+        for v in [1.5f64, -0.25, 3.0, 1e300, 5e-324, f64::MAX, 0.1 + 0.2] {
+            let c = cmd("X").arg(v);
+            let w = words(&c);
+            assert_eq!(w[1].parse::<f64>().unwrap(), v, "{}", w[1]);
+            assert!(w[1].len() <= 64);
+        }
+        assert_eq!(
+            words(&cmd("X").arg(f64::INFINITY).arg(f64::NEG_INFINITY)),
+            ["X", "inf", "-inf"]
+        );
+        assert_eq!(words(&cmd("X").arg(2.5f32)), ["X", "2.5"]);
+        let c = cmd("DEL")
+            .args(["a", "b"])
+            .args(vec![String::from("c")])
+            .args([1, 2].iter());
+        assert_eq!(words(&c), ["DEL", "a", "b", "c", "1", "2"]);
+        let mut m = std::collections::BTreeMap::new();
+        m.insert("f1", 1);
+        m.insert("f2", 2);
+        let c = cmd("HSET").arg("h").pairs(m).pairs([(1.5, "m")]);
+        assert_eq!(words(&c), ["HSET", "h", "f1", "1", "f2", "2", "1.5", "m"]);
+        assert_eq!(c.encoded_len(), c.to_bytes().len());
+    }
 
     #[test]
     fn encodes_set_with_integer() {

@@ -37,7 +37,8 @@ pub struct SubmitOptions {
     /// instead of [`Config::command_timeout`].
     pub timeout: Option<Duration>,
     /// Send it to the master even when [`Config::read_from`] sends reads elsewhere (to read
-    /// what this caller just wrote).
+    /// what this caller just wrote); on a replica client, to its node rather than spread over
+    /// the other replicas (SCAN pages, which must stay on one node, are sent so).
     pub master_only: bool,
 }
 

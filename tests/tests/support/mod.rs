@@ -107,6 +107,61 @@ impl TestClient {
         }
     }
 
+    /// Sends a typed command.
+    pub fn typed<R: FromValue>(
+        &self,
+        cmd: resp_sentinel::core::typed::Typed<R>,
+    ) -> Result<R, Error> {
+        match &self.inner {
+            Inner::Blocking(c) => c.run(cmd),
+            Inner::Tokio(c, _) | Inner::AsyncStd(c) | Inner::Smol(c) => self.run(c.run(cmd)),
+        }
+    }
+
+    /// Runs a script (EVALSHA, EVAL on NOSCRIPT).
+    pub fn eval<R: FromValue>(
+        &self,
+        script: &resp_sentinel::core::typed::Script,
+        keys: &[&str],
+        args: &[&str],
+    ) -> Result<R, Error> {
+        match &self.inner {
+            Inner::Blocking(c) => c.eval(script, keys, args),
+            Inner::Tokio(c, _) | Inner::AsyncStd(c) | Inner::Smol(c) => {
+                self.run(c.eval(script, keys, args))
+            }
+        }
+    }
+
+    /// Every item of a SCAN-family iteration.
+    pub fn scan_all(
+        &self,
+        over: resp_sentinel::core::typed::ScanOver,
+        pattern: Option<&[u8]>,
+    ) -> Result<Vec<bytes::Bytes>, Error> {
+        match &self.inner {
+            Inner::Blocking(c) => c.scan(over, pattern).collect(),
+            Inner::Tokio(c, _) | Inner::AsyncStd(c) | Inner::Smol(c) => self.run(async {
+                let mut s = c.scan(over, pattern);
+                let mut out = Vec::new();
+                while let Some(item) = s.next().await {
+                    out.push(item?);
+                }
+                Ok(out)
+            }),
+        }
+    }
+
+    /// Sends the commands as one pipeline, converting the replies.
+    pub fn pipeline_as<T: FromValue>(&self, cmds: Vec<Cmd>) -> Result<T, Error> {
+        match &self.inner {
+            Inner::Blocking(c) => c.pipeline_as(cmds),
+            Inner::Tokio(c, _) | Inner::AsyncStd(c) | Inner::Smol(c) => {
+                self.run(c.pipeline_as(cmds))
+            }
+        }
+    }
+
     /// Sends the commands as one pipeline.
     pub fn pipeline(&self, cmds: Vec<Cmd>) -> Result<Vec<resp_sentinel::Value>, Error> {
         match &self.inner {
