@@ -5,7 +5,9 @@
 #[macro_use]
 mod support;
 
-use resp_sentinel::core::sentinel::{Addr, Credentials, Protocol, ReplicaStrategy, Role};
+use resp_sentinel::core::sentinel::{
+    Addr, Credentials, Protocol, ReadFrom, ReplicaStrategy, Role, SubmitOptions,
+};
 use resp_sentinel::{cmd, Error};
 use resp_sentinel_tests::TopologyOptions;
 use std::sync::Arc;
@@ -129,6 +131,44 @@ fn replicas_each_strategy(rt: Rt) {
             "{strategy:?}: the master served reads"
         );
     }
+    // A master client with read_from = ReplicaPreferred: reads to the replicas, writes and
+    // master-only reads to the master.
+    let mut config = config_for(&topo);
+    config.read_from = ReadFrom::ReplicaPreferred;
+    config.replica_strategy = ReplicaStrategy::RoundRobin;
+    let routed = TestClient::new(rt, config, Role::Master);
+    let master = topo.master_addr().unwrap();
+    routed
+        .query::<()>(cmd("SET").arg("routed").arg("1"))
+        .unwrap();
+    // Once the replica connections are open and verified, reads go round them.
+    eventually(Duration::from_secs(10), || {
+        let before: Vec<u64> = replicas.iter().map(|a| gets_served(&topo, a)).collect();
+        for _ in 0..20 {
+            let _: Option<String> = routed.query(cmd("GET").arg("routed")).unwrap();
+        }
+        let after: Vec<u64> = replicas.iter().map(|a| gets_served(&topo, a)).collect();
+        let each: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+        (each.iter().all(|n| *n == 10))
+            .then_some(())
+            .ok_or(format!("{each:?}"))
+    });
+    let m0 = gets_served(&topo, &master);
+    for _ in 0..100 {
+        let _: Option<String> = routed.query(cmd("GET").arg("routed")).unwrap();
+    }
+    assert_eq!(
+        gets_served(&topo, &master),
+        m0,
+        "reads went to the replicas"
+    );
+    for _ in 0..5 {
+        let v: Option<String> = routed
+            .query_with(cmd("GET").arg("routed"), SubmitOptions::master_only())
+            .unwrap();
+        assert_eq!(v.as_deref(), Some("1"));
+    }
+    assert_eq!(gets_served(&topo, &master), m0 + 5, "master-only reads");
 }
 
 /// How many GETs the node at `a` has served (`INFO commandstats`).
