@@ -37,7 +37,7 @@ pub mod redis_compat;
 mod runtime;
 mod sentinel;
 mod surface;
-mod tls;
+pub mod tls;
 
 pub mod blocking;
 

@@ -6,16 +6,75 @@
 
 use crate::escape::escape_bytes;
 use bytes::BytesMut;
-use resp_sentinel_core::sentinel::{Addr, Credentials};
+use resp_sentinel_core::sentinel::{Addr, Config, Credentials, TlsConfig, TlsSide};
 use resp_sentinel_core::{cmd, Cmd, Decoder, ErrorReply, Value};
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+/// How to reach the sentinels: their credentials and TLS settings.
+#[derive(Clone, Debug, Default)]
+pub struct Access {
+    /// Sentinel credentials.
+    pub auth: Option<Credentials>,
+    /// TLS to sentinels, when they speak it.
+    pub tls: Option<TlsConfig>,
+}
+
+impl Access {
+    /// What `config` says about the sentinels.
+    pub fn of(config: &Config) -> Access {
+        Access {
+            auth: config.sentinel_auth.clone(),
+            tls: config.sentinel_tls.clone(),
+        }
+    }
+}
+
+/// A sentinel connection's bytes: plain TCP or TLS over it.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<resp_sentinel::tls::BlockingTlsStream>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(t) => t.tcp(),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(t) => t.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(t) => t.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(t) => t.flush(),
+        }
+    }
+}
+
 /// One blocking connection to a sentinel.
 pub struct SentinelConn {
     addr: Addr,
-    stream: TcpStream,
+    stream: Stream,
     /// The read timeout in force, for messages.
     timeout: Duration,
     buf: BytesMut,
@@ -23,13 +82,9 @@ pub struct SentinelConn {
 }
 
 impl SentinelConn {
-    /// Connects to `addr` and authenticates with `auth` if given; `timeout` bounds the connect
-    /// and every reply.
-    pub fn open(
-        addr: &Addr,
-        auth: Option<&Credentials>,
-        timeout: Duration,
-    ) -> Result<Self, String> {
+    /// Connects to `addr` (over TLS when `access` says so) and authenticates if `access` has
+    /// credentials; `timeout` bounds the connect, the handshake and every reply.
+    pub fn open(addr: &Addr, access: &Access, timeout: Duration) -> Result<Self, String> {
         let sa = (addr.host.as_str(), addr.port)
             .to_socket_addrs()
             .map_err(|e| format!("cannot resolve sentinel {addr}: {e}"))?
@@ -42,6 +97,18 @@ impl SentinelConn {
             .set_read_timeout(Some(timeout))
             .and_then(|()| stream.set_write_timeout(Some(timeout)))
             .map_err(|e| format!("sentinel {addr}: {e}"))?;
+        let stream = match &access.tls {
+            None => Stream::Plain(stream),
+            Some(tls) => Stream::Tls(Box::new(
+                resp_sentinel::tls::BlockingTlsStream::connect(
+                    stream,
+                    &addr.host,
+                    TlsSide::Sentinel,
+                    tls,
+                )
+                .map_err(|e| format!("sentinel {addr}: {e}"))?,
+            )),
+        };
         let mut conn = SentinelConn {
             addr: addr.clone(),
             stream,
@@ -54,7 +121,7 @@ impl SentinelConn {
                 ..resp_sentinel_core::Limits::default()
             }),
         };
-        if let Some(c) = auth {
+        if let Some(c) = &access.auth {
             let auth = match &c.username {
                 Some(u) => cmd("AUTH").arg(u.as_str()).arg(c.password.as_str()),
                 None => cmd("AUTH").arg(c.password.as_str()),
@@ -81,7 +148,7 @@ impl SentinelConn {
     /// The next value the sentinel sends (for subscriptions), waiting up to `timeout` if given.
     pub fn next_value(&mut self, timeout: Option<Duration>) -> Result<Value, String> {
         if let Some(t) = timeout {
-            if self.stream.set_read_timeout(Some(t)).is_ok() {
+            if self.stream.tcp().set_read_timeout(Some(t)).is_ok() {
                 self.timeout = t;
             }
         }
@@ -156,7 +223,7 @@ pub fn describe(v: &Value) -> String {
 /// the old master hands over with `FAILOVER TO`, pausing writes until the replica caught up).
 pub fn trigger_failover(
     sentinels: &[Addr],
-    auth: Option<&Credentials>,
+    access: &Access,
     service: &str,
     coordinated: bool,
 ) -> Result<Addr, String> {
@@ -166,7 +233,8 @@ pub fn trigger_failover(
         if coordinated {
             c = c.arg("COORDINATED");
         }
-        match SentinelConn::open(s, auth, Duration::from_secs(2)).and_then(|mut conn| conn.call(&c))
+        match SentinelConn::open(s, access, Duration::from_secs(2))
+            .and_then(|mut conn| conn.call(&c))
         {
             Ok(_) => return Ok(s.clone()),
             Err(e) => why.push(e),

@@ -1,6 +1,6 @@
 //! Runs a subcommand's client on the runtime the user picked.
 
-use crate::admin::{trigger_failover, SentinelConn};
+use crate::admin::{trigger_failover, Access, SentinelConn};
 use crate::drill::{self, DrillClient, DrillPlan};
 use crate::escape::escape;
 use crate::{parse_args, target, Failure};
@@ -54,7 +54,7 @@ pub fn replicas(argv: &[String]) -> Result<ExitCode, Failure> {
     let config = target::config_from(&parse_args(argv, &[], &[])?)?;
     let mut why = Vec::new();
     for s in &config.sentinels {
-        let reply = SentinelConn::open(s, config.sentinel_auth.as_ref(), config.sentinel_timeout)
+        let reply = SentinelConn::open(s, &Access::of(&config), config.sentinel_timeout)
             .and_then(|mut c| c.call(&cmd("SENTINEL").arg("REPLICAS").arg(config.service.as_str())))
             .and_then(|v| {
                 replica_list(&v).map_err(|e| format!("sentinel {s} sent a bad replica list: {e}"))
@@ -162,14 +162,13 @@ pub fn drill(argv: &[String]) -> Result<ExitCode, Failure> {
         progress: !json,
         runtime,
     };
-    let (sentinels, auth, service) = (
+    let (sentinels, access, service) = (
         config.sentinels.clone(),
-        config.sentinel_auth.clone(),
+        Access::of(&config),
         config.service.clone(),
     );
     let asked = sentinels.clone();
-    let trigger =
-        move || trigger_failover(&sentinels, auth.as_ref(), &service, coordinated).map(drop);
+    let trigger = move || trigger_failover(&sentinels, &access, &service, coordinated).map(drop);
     let report = run_on(runtime, config, &plan, trigger)
         .map_err(|e| format!("drill: {}", name_sentinels(e, &asked)))?;
     if json {
@@ -192,11 +191,20 @@ pub fn drill(argv: &[String]) -> Result<ExitCode, Failure> {
             report.acked_lost
         );
     }
-    Ok(if report.acked_lost == 0 && report.ok > 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    // A drill whose failover never happened did not test what it was asked to.
+    if let Some(e) = &report.trigger_error {
+        eprintln!(
+            "resp-sentinel: drill: the failover was not triggered: {}",
+            escape(e)
+        );
+    }
+    Ok(
+        if report.acked_lost == 0 && report.ok > 0 && report.trigger_error.is_none() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
 }
 
 fn run_on(

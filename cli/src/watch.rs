@@ -5,10 +5,10 @@
 //! retried every half second. When no sentinel can be subscribed to at the start, `watch` has
 //! nothing to do: it says why and exits 1.
 
-use crate::admin::{describe, SentinelConn};
+use crate::admin::{describe, Access, SentinelConn};
 use crate::escape::{escape, escape_bytes};
 use crate::{parse_args, target, Failure};
-use resp_sentinel_core::sentinel::{Addr, Credentials, Message};
+use resp_sentinel_core::sentinel::{Addr, Message};
 use resp_sentinel_core::{cmd, Value};
 use std::process::ExitCode;
 use std::sync::mpsc;
@@ -23,10 +23,10 @@ pub fn watch(argv: &[String]) -> Result<ExitCode, Failure> {
         .iter()
         .cloned()
         .map(|s| {
-            let auth = config.sentinel_auth.clone();
+            let access = Access::of(&config);
             let timeout = config.sentinel_timeout;
             let first = first_tx.clone();
-            std::thread::spawn(move || watch_one(&s, auth.as_ref(), timeout, first))
+            std::thread::spawn(move || watch_one(&s, &access, timeout, first))
         })
         .collect();
     drop(first_tx);
@@ -49,12 +49,8 @@ pub fn watch(argv: &[String]) -> Result<ExitCode, Failure> {
 }
 
 /// Subscribes to every channel of `s`.
-fn subscribe(
-    s: &Addr,
-    auth: Option<&Credentials>,
-    timeout: Duration,
-) -> Result<SentinelConn, String> {
-    let mut conn = SentinelConn::open(s, auth, timeout)?;
+fn subscribe(s: &Addr, access: &Access, timeout: Duration) -> Result<SentinelConn, String> {
+    let mut conn = SentinelConn::open(s, access, timeout)?;
     let reply = conn.call(&cmd("PSUBSCRIBE").arg("*"))?;
     if !is_psubscribe_confirmation(&reply) {
         return Err(format!(
@@ -77,13 +73,13 @@ fn is_psubscribe_confirmation(v: &Value) -> bool {
 /// Watches `s` forever; the outcome of the first attempt goes to `first`.
 fn watch_one(
     s: &Addr,
-    auth: Option<&Credentials>,
+    access: &Access,
     timeout: Duration,
     first: mpsc::Sender<Result<(), String>>,
 ) {
     let mut first = Some(first);
     loop {
-        match subscribe(s, auth, timeout) {
+        match subscribe(s, access, timeout) {
             Ok(mut conn) => {
                 if let Some(tx) = first.take() {
                     let _ = tx.send(Ok(()));

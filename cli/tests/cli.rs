@@ -101,6 +101,61 @@ fn drill_json_through_a_forced_failover_loses_nothing() {
 }
 
 #[test]
+fn drill_over_tls_triggers_the_failover_and_resolve_and_watch_speak_tls() {
+    let topo = Topology::start(TopologyOptions::default().tls())
+        .unwrap_or_else(|e| panic!("cannot start the TLS topology: {e}"));
+    let url = topo.url();
+    assert!(url.starts_with("rediss+sentinel://"), "{url}");
+    let (code, out, err) = run(&["resolve", &url]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), topo.master_addr().unwrap().to_string());
+    let old = topo.master_addr().unwrap();
+    let (code, out, err) = run(&[
+        "drill",
+        &url,
+        "--duration",
+        "5s",
+        "--failover-at",
+        "1s",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "stdout {out}\nstderr {err}");
+    let line = out.trim();
+    assert!(
+        !line.contains("trigger_error"),
+        "the trigger reached a TLS sentinel: {line}"
+    );
+    assert_eq!(field(line, "acked_lost"), "0");
+    assert_ne!(field(line, "new_master"), old.to_string(), "{line}");
+}
+
+#[test]
+fn a_drill_whose_failover_cannot_be_triggered_fails() {
+    // No replica: every write is acknowledged, but Sentinel refuses the failover (NOGOODSLAVE),
+    // so the drill did not test what it was asked to and must not report success.
+    let topo = Topology::start(TopologyOptions {
+        replicas: 0,
+        sentinels: 1,
+        quorum: 1,
+        ..TopologyOptions::default()
+    })
+    .unwrap_or_else(|e| panic!("cannot start the Redis topology: {e}"));
+    let (code, out, err) = run(&[
+        "drill",
+        &topo.url(),
+        "--duration",
+        "2s",
+        "--failover-at",
+        "1s",
+        "--json",
+    ]);
+    assert_ne!(code, 0, "stdout {out}\nstderr {err}");
+    assert_eq!(field(out.trim(), "acked_lost"), "0");
+    assert!(out.contains("trigger_error"), "{out}");
+    assert!(err.contains("not triggered"), "{err}");
+}
+
+#[test]
 fn a_bad_target_is_a_usage_error() {
     let (code, _, err) = run(&["resolve", "redis+sentinel://:s3cret@127.0.0.1:70000/svc"]);
     assert_eq!(code, 2);

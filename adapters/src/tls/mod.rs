@@ -16,6 +16,10 @@ mod failure;
 mod session;
 #[cfg(feature = "tls")]
 mod settings;
+#[cfg(feature = "tls")]
+mod stream;
+#[cfg(feature = "tls")]
+pub use stream::BlockingTlsStream;
 
 #[cfg(not(feature = "tls"))]
 mod disabled;

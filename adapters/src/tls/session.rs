@@ -60,6 +60,19 @@ pub(crate) struct Decrypted {
 impl Connector {
     /// A new client session for a connection to `host` (or to the configured server name).
     pub(crate) fn start(&self, host: &str) -> Result<Session, TlsFailure> {
+        let conn = self.connection(host)?;
+        Ok(Session {
+            inner: Arc::new(Mutex::new(Inner {
+                conn,
+                early: Vec::new(),
+            })),
+            side: self.side,
+            has_identity: self.has_identity(),
+        })
+    }
+
+    /// A rustls client connection to `host` (or to the configured server name).
+    pub(crate) fn connection(&self, host: &str) -> Result<ClientConnection, TlsFailure> {
         let fail = |problem| TlsFailure {
             side: self.side,
             problem,
@@ -67,16 +80,14 @@ impl Connector {
         let client = self.client.as_ref().ok_or(fail(TlsProblem::Setup))?;
         let name = self.server_name.as_deref().unwrap_or(host);
         let name = ServerName::try_from(name.to_owned()).map_err(|_| fail(TlsProblem::Setup))?;
-        let conn =
-            ClientConnection::new(client.clone(), name).map_err(|_| fail(TlsProblem::Setup))?;
-        Ok(Session {
-            inner: Arc::new(Mutex::new(Inner {
-                conn,
-                early: Vec::new(),
-            })),
-            side: self.side,
-            has_identity: client.client_auth_cert_resolver.has_certs(),
-        })
+        ClientConnection::new(client.clone(), name).map_err(|_| fail(TlsProblem::Setup))
+    }
+
+    /// A client certificate is configured (tells a refused one from a missing one).
+    pub(crate) fn has_identity(&self) -> bool {
+        self.client
+            .as_ref()
+            .is_some_and(|c| c.client_auth_cert_resolver.has_certs())
     }
 }
 

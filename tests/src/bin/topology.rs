@@ -26,6 +26,8 @@ options:
   --sentinel-username U      with --sentinel-password: sentinels accept only ACL user U
   --down-after-ms N          sentinel down-after-milliseconds (default 1500)
   --failover-timeout-ms N    sentinel failover-timeout (default 5000)
+  --tls                      every node listens on TLS only, with certificates made for the run
+                             (RESP_SENTINEL_URL is rediss+sentinel://...&tls_ca_file=...)
   --failover-at S            (repeatable) S seconds after <command> starts, ask a sentinel for
                              SENTINEL FAILOVER and wait for the new master and the old one's demotion
   --kill-master-at S         (repeatable) S seconds after <command> starts, SIGKILL the master, wait
@@ -85,6 +87,7 @@ fn parse(argv: &[String]) -> Result<Args, String> {
             "--sentinel-username" => suser = Some(value()?),
             "--down-after-ms" => opts.down_after = millis(value()?)?,
             "--failover-timeout-ms" => opts.failover_timeout = millis(value()?)?,
+            "--tls" => opts = opts.tls(),
             "--failover-at" => schedule.push((secs(value()?)?, Fault::Failover)),
             "--kill-master-at" => schedule.push((secs(value()?)?, Fault::KillMaster)),
             "-h" | "--help" => return Err(String::new()),
