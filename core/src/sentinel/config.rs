@@ -109,6 +109,13 @@ pub enum ReadFrom {
     /// Every command to the master.
     #[default]
     Master,
+    /// Reads to the master while it is ready; while there is none (a failover is running,
+    /// the fence is up, the master is being found) reads go to the usable replicas instead of
+    /// waiting.
+    MasterPreferred,
+    /// Reads to the usable replicas only (by [`ReplicaStrategy`]); while none is verified
+    /// (also right after the client starts) a read fails at once with `Unavailable`.
+    Replica,
     /// Reads to the usable replicas (by [`ReplicaStrategy`]), to the master when none is.
     ReplicaPreferred,
     /// Reads to the node, master or replica, with the lowest `ROLE` round trip measured.

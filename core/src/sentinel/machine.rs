@@ -462,10 +462,29 @@ impl Machine {
         if self.queue.is_empty() {
             if let Some(mut conn) = self.ready_conn() {
                 if !opts.master_only && self.may_spread(&q.work) {
-                    conn = self.read_conn(conn);
+                    match self.read_conn(conn) {
+                        Ok(c) => conn = c,
+                        Err(e) => {
+                            self.io.reply(id, Err(e));
+                            return id;
+                        }
+                    }
                 }
                 self.io.send_user(conn, q, now);
                 return id;
+            }
+        }
+        if !opts.master_only && self.ready_conn().is_none() {
+            match self.read_without_node(&q.work) {
+                Some(Ok(conn)) => {
+                    self.io.send_user(conn, q, now);
+                    return id;
+                }
+                Some(Err(e)) => {
+                    self.io.reply(id, Err(e));
+                    return id;
+                }
+                None => {}
             }
         }
         let limit = if self.is_fenced() {

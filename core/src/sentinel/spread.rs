@@ -70,17 +70,21 @@ impl Machine {
             .ready()
             .filter(|n| n.expect == spreading)
             .map(|n| n.addr.clone());
-        let want: Vec<Addr> = match &node {
-            Some(n) => self
-                .follow
+        // MasterPreferred reads from the replicas exactly while there is no master to read.
+        let without_node = self.cfg.role == Role::Master
+            && self.cfg.read_from == ReadFrom::MasterPreferred
+            && !self.phase.is_over();
+        let want: Vec<Addr> = if node.is_some() || without_node {
+            self.follow
                 .spread
                 .usable
                 .iter()
-                .filter(|a| *a != n)
+                .filter(|a| Some(*a) != node.as_ref())
                 .take(MAX_SPREAD)
                 .cloned()
-                .collect(),
-            None => Vec::new(),
+                .collect()
+        } else {
+            Vec::new()
         };
         let stale: Vec<ConnId> = self
             .follow
@@ -117,27 +121,71 @@ impl Machine {
     /// Whether `work` may go elsewhere than the node: anything but a transaction on a replica
     /// client; read-only commands on a master client whose `read_from` allows it.
     pub(crate) fn may_spread(&self, work: &Work) -> bool {
-        if self.follow.spread.conns.is_empty() {
-            return false;
+        let spread = !self.follow.spread.conns.is_empty();
+        match (self.cfg.role, self.cfg.read_from, work) {
+            (_, _, Work::Transaction(_)) => false,
+            (Role::Replica, _, _) => spread,
+            // With a master ready, MasterPreferred reads it.
+            (Role::Master, ReadFrom::Master | ReadFrom::MasterPreferred, _) => false,
+            // Replica-only reads are decided (sent or refused) even with no replica.
+            (Role::Master, policy, w) => {
+                (spread || policy == ReadFrom::Replica)
+                    && w.cmds().iter().all(crate::command_flags::reads_only)
+            }
         }
-        match (self.cfg.role, work) {
-            (_, Work::Transaction(_)) => false,
-            (Role::Replica, _) => true,
-            (Role::Master, w) => w.cmds().iter().all(crate::command_flags::reads_only),
+    }
+
+    /// Where a read-only unit goes while no node is ready, for the policies that read
+    /// replicas then (`MasterPreferred`, `Replica`); `Err` when `Replica` has none verified.
+    pub(crate) fn read_without_node(
+        &mut self,
+        work: &Work,
+    ) -> Option<Result<ConnId, super::CommandError>> {
+        let policy = self.cfg.read_from;
+        let reads = self.cfg.role == Role::Master
+            && matches!(policy, ReadFrom::MasterPreferred | ReadFrom::Replica)
+            && !matches!(work, Work::Transaction(_))
+            && work.cmds().iter().all(crate::command_flags::reads_only);
+        if !reads {
+            return None;
         }
+        match self.pick_spread() {
+            Some(id) => Some(Ok(id)),
+            None if policy == ReadFrom::Replica => Some(Err(no_replica())),
+            None => None,
+        }
+    }
+
+    /// A verified spread connection by the replica strategy, if any.
+    fn pick_spread(&mut self) -> Option<ConnId> {
+        let spread = &self.follow.spread.conns;
+        let ready = |id: &ConnId| self.io.get(*id).is_some_and(|c| c.is_ready());
+        let nth = |i: usize| spread.iter().filter(|(_, id)| ready(id)).nth(i);
+        let n = spread.values().filter(|id| ready(id)).count();
+        let fallback = nth(0).map(|(a, _)| a)?;
+        let addr = |i: usize| nth(i).map_or(fallback, |(a, _)| a);
+        let strategy = self.cfg.replica_strategy;
+        let i = self.picker.choose(n, addr, strategy, self.pacing.rng())?;
+        nth(i).map(|(_, id)| *id)
     }
 
     /// The connection a unit that [`Machine::may_spread`] goes to: the node or one of the
     /// verified spread connections. A replica client chooses among all by its strategy; a
     /// master client by its [`ReadFrom`] (replicas only, by the strategy, for
     /// `ReplicaPreferred`; the master too for `LowestLatency` and `Any`).
-    pub(crate) fn read_conn(&mut self, node: ConnId) -> ConnId {
+    pub(crate) fn read_conn(&mut self, node: ConnId) -> Result<ConnId, super::CommandError> {
         let Some(node_addr) = self.io.get(node).map(|c| c.addr()) else {
-            return node;
+            return Ok(node);
         };
         let (with_node, strategy) = match (self.cfg.role, self.cfg.read_from) {
-            (Role::Replica, _) | (_, ReadFrom::Master) => (true, self.cfg.replica_strategy),
+            (Role::Replica, _) | (_, ReadFrom::Master | ReadFrom::MasterPreferred) => {
+                (true, self.cfg.replica_strategy)
+            }
             (Role::Master, ReadFrom::ReplicaPreferred) => (false, self.cfg.replica_strategy),
+            (Role::Master, ReadFrom::Replica) => match self.pick_spread() {
+                Some(id) => return Ok(id),
+                None => return Err(no_replica()),
+            },
             (Role::Master, ReadFrom::LowestLatency) => (true, ReplicaStrategy::LowestLatency),
             (Role::Master, ReadFrom::Any) => (true, ReplicaStrategy::Random),
         };
@@ -152,10 +200,12 @@ impl Machine {
             0 => node_addr,
             j => nth(j - 1).map_or(node_addr, |(a, _)| a),
         };
-        match self.picker.choose(n, addr, strategy, self.pacing.rng()) {
-            Some(i) if i + first > 0 => nth(i + first - 1).map_or(node, |(_, id)| *id),
-            _ => node,
-        }
+        Ok(
+            match self.picker.choose(n, addr, strategy, self.pacing.rng()) {
+                Some(i) if i + first > 0 => nth(i + first - 1).map_or(node, |(_, id)| *id),
+                _ => node,
+            },
+        )
     }
 
     /// A spread connection is gone: what it had not sent (and idempotent work) goes back to
@@ -176,4 +226,13 @@ impl Machine {
         self.drop_conn(id, Cause::Unexpected(why), now);
         self.flush_queue(now);
     }
+}
+
+/// Why a read with `read_from = Replica` cannot be sent.
+fn no_replica() -> super::CommandError {
+    super::CommandError::Unavailable(
+        "read_from is Replica and no replica is usable now (none listed by the sentinels, or \
+         none verified yet)"
+            .into(),
+    )
 }

@@ -65,6 +65,8 @@ impl SentinelTarget {
             use crate::sentinel::ReadFrom;
             let v = match r {
                 ReadFrom::Master => "master",
+                ReadFrom::MasterPreferred => "master_preferred",
+                ReadFrom::Replica => "replica",
                 ReadFrom::ReplicaPreferred => "replica_preferred",
                 ReadFrom::LowestLatency => "lowest_latency",
                 ReadFrom::Any => "any",

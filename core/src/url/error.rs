@@ -232,8 +232,8 @@ impl fmt::Display for UrlError {
             }
             UnknownReadFrom { value } => write!(
                 f,
-                "unknown read_from {}: accepted values are `master`, `replica_preferred`, \
-                 `lowest_latency` and `any`",
+                "unknown read_from {}: accepted values are `master`, `master_preferred`, \
+                 `replica`, `replica_preferred`, `lowest_latency` and `any`",
                 Q(value)
             ),
             BadIsMaster { value } => write!(

@@ -41,7 +41,7 @@
 //! **Ours** (`redis+sentinel`, `valkey+sentinel`; `rediss+sentinel`, `valkeys+sentinel` set
 //! [`SentinelTarget::tls`]): query keys `sentinel_username`, `sentinel_password`,
 //! `role=master|replica`, `protocol=2|3`, `timeout` (see below), `db` (only needed when the
-//! path has no service), `read_from=master|replica_preferred|lowest_latency|any` (where a
+//! path has no service), `read_from=master|master_preferred|replica|replica_preferred|lowest_latency|any` (where a
 //! master client sends reads, [`crate::sentinel::ReadFrom`]) and `map=announced=>dial`
 //! (repeatable: [`crate::sentinel::AddressRule`], e.g. `map=10.0.0.5:6379=>127.0.0.1:7001`).
 //! The service may be left out, for `--master` to supply.

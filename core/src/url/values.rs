@@ -43,12 +43,14 @@ pub(crate) fn role(text: &str) -> Result<Role, UrlError> {
     }
 }
 
-/// `master`, `replica_preferred`, `lowest_latency` or `any` (also with `-` for `_`, any case).
+/// `master`, `master_preferred`, `replica`, `replica_preferred`, `lowest_latency` or `any` (also with `-` for `_`, any case).
 pub(crate) fn read_from(text: &str) -> Result<crate::sentinel::ReadFrom, UrlError> {
     use crate::sentinel::ReadFrom;
     let norm = text.to_ascii_lowercase().replace('-', "_");
     Ok(match norm.as_str() {
         "master" => ReadFrom::Master,
+        "master_preferred" => ReadFrom::MasterPreferred,
+        "replica" => ReadFrom::Replica,
         "replica_preferred" => ReadFrom::ReplicaPreferred,
         "lowest_latency" => ReadFrom::LowestLatency,
         "any" => ReadFrom::Any,

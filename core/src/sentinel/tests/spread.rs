@@ -208,11 +208,13 @@ fn master_with_replicas(read_from: ReadFrom) -> (T, ConnId, Vec<ConnId>) {
     if s.contains("sentinels") {
         r += "*0\r\n";
     }
-    let o = t.feed(q, &r);
-    let (d, _) = connect_of(&o, PeerKind::Data(Role::Master)).unwrap();
+    let answered = t.feed(q, &r);
+    let (d, _) = connect_of(&answered, PeerKind::Data(Role::Master)).unwrap();
     let o = t.verify(d, ROLE_MASTER);
-    let spread: Vec<ConnId> = connects(&o)
+    // (MasterPreferred opens them before there is a master, the others once it is verified.)
+    let spread: Vec<ConnId> = connects(&answered)
         .into_iter()
+        .chain(connects(&o))
         .filter(|(_, _, k)| *k == PeerKind::DataRead(Role::Replica))
         .map(|(c, _, _)| c)
         .collect();
@@ -283,4 +285,45 @@ fn read_from_any_uses_the_master_too_and_master_keeps_everything() {
         !sent(&o, q).contains("replicas"),
         "a master client with the default read_from does not ask for replicas"
     );
+}
+
+#[test]
+fn master_preferred_reads_the_master_and_the_replicas_only_without_one() {
+    let (mut t, d, spread) = master_with_replicas(ReadFrom::MasterPreferred);
+    let all = [vec![d], spread.clone()].concat();
+    let went = targets(&mut t, 4, &all);
+    assert!(
+        went.iter().all(|c| *c == d),
+        "the master is ready: {went:?}"
+    );
+    // The master's connection is lost: reads go to the replicas meanwhile, writes wait.
+    let o = t.input(Input::Closed(d));
+    assert!(spread.iter().all(|c| !closed(&o, *c)), "the replicas stay");
+    let went = targets(&mut t, 4, &spread);
+    assert!(went.iter().all(|c| spread.contains(c)), "{went:?}");
+    let (_, o) = t.submit(cmd("SET").arg("k").arg(1));
+    assert!(
+        spread.iter().all(|c| !sent(&o, *c).contains("SET")),
+        "writes wait for a master"
+    );
+}
+
+#[test]
+fn replica_only_reads_never_reach_the_master() {
+    let (mut t, d, spread) = master_with_replicas(ReadFrom::Replica);
+    let all = [vec![d], spread.clone()].concat();
+    let went = targets(&mut t, 6, &all);
+    assert!(went.iter().all(|c| spread.contains(c)), "{went:?}");
+    let (_, o) = t.submit(cmd("SET").arg("k").arg(1));
+    assert!(sent(&o, d).contains("SET"), "writes go to the master");
+    // Both replicas gone: a read fails at once instead of reaching the master.
+    for &c in &spread {
+        t.input(Input::Closed(c));
+    }
+    let (id, o) = t.submit(cmd("GET").arg("k"));
+    assert!(!sent(&o, d).contains("GET"));
+    assert!(matches!(
+        &replies(&o)[..],
+        [(r, Err(CommandError::Unavailable(why)))] if *r == id && why.contains("Replica")
+    ));
 }
