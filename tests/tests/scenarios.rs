@@ -10,8 +10,9 @@ use resp_sentinel::core::sentinel::{
 };
 use resp_sentinel::{cmd, Error};
 use resp_sentinel_tests::TopologyOptions;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use support::writer::{wait_for_writes, Writer};
 use support::{audit_counter, config_for, eventually, topology, Rt, TestClient};
 
@@ -248,13 +249,49 @@ fn master_killed_then_restarted(rt: Rt) {
     let topo = topology(opts());
     let client = Arc::new(TestClient::new(rt, config_for(&topo), Role::Master));
     let writer = Writer::start(client.clone(), "drill");
+    // A MasterPreferred reader: reads go on from the replicas while there is no master.
+    let mut config = config_for(&topo);
+    config.read_from = ReadFrom::MasterPreferred;
+    let reader = TestClient::new(rt, config, Role::Master);
+    reader
+        .query::<()>(cmd("SET").arg("read:k").arg("v"))
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let reads = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (mut last, mut longest, mut errors) = (Instant::now(), Duration::ZERO, 0);
+            while !stop.load(Ordering::Relaxed) {
+                match reader.query::<Option<String>>(cmd("GET").arg("read:k")) {
+                    Ok(_) => {
+                        longest = longest.max(last.elapsed());
+                        last = Instant::now();
+                    }
+                    Err(_) => errors += 1,
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (longest, errors)
+        })
+    };
     wait_for_writes(&writer, 100, Duration::from_secs(10));
     let old = topo.master_addr().unwrap();
+    let killed = Instant::now();
     topo.kill(&old).unwrap();
     let new = topo
         .wait_for_new_master(&old, Duration::from_secs(30))
         .unwrap();
     wait_for_writes(&writer, 100, Duration::from_secs(30));
+    let writes_back = killed.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let (longest_read_gap, read_errors) = reads.join().unwrap();
+    // Writes wait for Sentinel's detection and promotion (down-after 1.5 s and more); reads
+    // do not: the first read to the dead master fails (sent, lost), then replicas answer.
+    assert!(writes_back > Duration::from_millis(1500), "{writes_back:?}");
+    assert!(
+        longest_read_gap < Duration::from_millis(1200),
+        "reads stalled {longest_read_gap:?} (writes {writes_back:?}, {read_errors} read errors)"
+    );
     topo.restart(&old).unwrap();
     // Sentinel reconfigures the old master about 10 s after the switch; a loaded 2-core
     // machine has been seen to stall the resync far longer, so allow a minute.

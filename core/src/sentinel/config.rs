@@ -110,8 +110,9 @@ pub enum ReadFrom {
     #[default]
     Master,
     /// Reads to the master while it is ready; while there is none (a failover is running,
-    /// the fence is up, the master is being found) reads go to the usable replicas instead of
-    /// waiting.
+    /// the fence is up, the master is being found) reads go to the replicas that are up
+    /// instead of waiting, even when their link to the (gone) master is down: such reads may
+    /// be stale.
     MasterPreferred,
     /// Reads to the usable replicas only (by [`ReplicaStrategy`]); while none is verified
     /// (also right after the client starts) a read fails at once with `Unavailable`.

@@ -436,8 +436,16 @@ impl Machine {
         }
         match self.cfg.role {
             Role::Master => {
-                let usable = replicas.into_iter().filter(Instance::usable);
-                let usable = usable.map(|r| r.addr).collect();
+                // MasterPreferred reads replicas exactly when the master is gone, when their
+                // link to it is down too: any replica that is up will do then.
+                let keep: fn(&Instance) -> bool =
+                    if self.cfg.read_from == super::ReadFrom::MasterPreferred {
+                        Instance::up
+                    } else {
+                        Instance::usable
+                    };
+                let usable = replicas.iter().filter(|r| keep(r)).map(|r| r.addr.clone());
+                let usable = usable.collect();
                 self.follow.spread.set_usable(usable);
                 self.master_named(master, from, now);
                 self.sync_spread(now);
