@@ -31,11 +31,17 @@ mod breaker;
 mod driver;
 mod error;
 mod handle;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+#[cfg(not(feature = "metrics"))]
+#[path = "metrics_off.rs"]
+mod metrics;
 mod pubsub;
 #[cfg(feature = "redis-rs")]
 pub mod redis_compat;
 mod runtime;
 mod sentinel;
+mod spans;
 mod surface;
 mod tls;
 
