@@ -24,6 +24,10 @@
 //! Errors are typed ([`Error`]); replies convert through [`FromValue`]; the command builders
 //! ([`core::commands`]), [`ErrorReply`] and the circuit breaker ([`BreakerConfig`]) come from
 //! the core and are re-exported here.
+//!
+//! With the cargo feature `metrics`, every client records counters, gauges and histograms
+//! through the `metrics` facade (module `metrics` lists every name); tracing spans name each
+//! driver's service and role and each connection's address and kind, with or without it.
 #![deny(missing_docs)]
 
 mod async_client;
