@@ -11,12 +11,14 @@
 //! A failed write or read reports [`Msg::Closed`] and ends the same way.
 
 use crate::error::Error;
+use crate::metrics::Metrics;
 use crate::pubsub::{self, Interest};
+use crate::spans::Spans;
 use bytes::Bytes;
 use flume::{Receiver, Sender};
 use resp_sentinel_core::sentinel::{
-    Addr, ConnId, ConnectFailure, DedicatedId, Discovered, Discovery, DiscoveryError, Event, Input,
-    Machine, Message, Output, PeerKind, RequestId, SubmitOptions, TlsFailure,
+    Addr, CommandError, ConnId, ConnectFailure, DedicatedId, Discovered, Discovery, DiscoveryError,
+    Event, Input, Machine, Message, Output, PeerKind, RequestId, SubmitOptions, TlsFailure,
 };
 use resp_sentinel_core::{Cmd, Value};
 
@@ -214,6 +216,10 @@ pub(crate) struct Driver<N: Net> {
     messages: Vec<(Interest, Sender<Message>)>,
     /// Subscription changes waiting for the server's confirmation.
     acks: HashMap<RequestId, Ack>,
+    /// What it records (nothing without the `metrics` feature).
+    metrics: Metrics,
+    /// Its tracing spans.
+    spans: Spans,
 }
 
 impl<N: Net> Driver<N> {
@@ -221,6 +227,8 @@ impl<N: Net> Driver<N> {
     /// every connection it opens.
     pub(crate) fn new(driven: Driven, net: N, tx: Sender<Msg>) -> Self {
         Driver {
+            metrics: Metrics::new(&driven),
+            spans: Spans::new(&driven),
             driven,
             net,
             tx,
@@ -240,6 +248,7 @@ impl<N: Net> Driver<N> {
 
     /// The deadline passed.
     pub(crate) fn on_timeout(&mut self, now: Instant) {
+        let _span = self.spans.driver.clone().entered();
         self.driven.handle_timeout(now);
     }
 
@@ -283,6 +292,7 @@ impl<N: Net> Driver<N> {
 
     /// Reacts to one message; returns false when the loop should end.
     pub(crate) fn handle(&mut self, msg: Msg, now: Instant) -> bool {
+        let _span = self.spans.driver.clone().entered();
         match msg {
             Msg::Submit { work, opts, reply } => match &mut self.driven {
                 Driven::Client(m) => {
@@ -291,6 +301,7 @@ impl<N: Net> Driver<N> {
                         Work::Batch(cmds) => m.submit_batch(cmds, opts, now),
                         Work::Transaction(cmds) => m.submit_transaction(cmds, opts, now),
                     };
+                    self.metrics.submitted(id, now);
                     self.pending.insert(id, reply);
                 }
                 Driven::Discovery(..) => {
@@ -351,6 +362,7 @@ impl<N: Net> Driver<N> {
                         Work::Transaction(cmds) => m.submit_transaction_on(on, cmds, opts, now),
                         Work::Batch(cmds) => m.submit_batch_on(on, cmds, opts, now),
                     };
+                    self.metrics.submitted(id, now);
                     self.pending.insert(id, reply);
                 }
                 Driven::Discovery(..) => {
@@ -381,7 +393,9 @@ impl<N: Net> Driver<N> {
             Msg::Connected(conn, link) => {
                 // A connection the machine gave up on while it was opening is dropped here.
                 if self.opening.remove(&conn) {
+                    let _conn = self.spans.conn(conn).map(|s| s.enter());
                     let peer = link.peer.clone();
+                    tracing::debug!(peer = ?peer, "connected");
                     self.links.insert(conn, link);
                     let input = match &peer {
                         Some(p) => Input::ConnectedTo(conn, p),
@@ -392,13 +406,19 @@ impl<N: Net> Driver<N> {
             }
             Msg::ConnectFailed(conn, why) => {
                 if self.opening.remove(&conn) {
+                    let span = self.spans.take(conn);
+                    let _conn = span.as_ref().map(|s| s.enter());
                     tracing::debug!(conn = conn.0, error = %why, "connect failed");
+                    self.metrics.connect_failed(false);
                     let input = Input::ConnectFailedWith(conn, connect_failure(&why));
                     self.driven.handle_input(input, now);
                 }
             }
             Msg::TlsFailed(conn, why) => {
+                let span = self.spans.take(conn);
+                let _conn = span.as_ref().map(|s| s.enter());
                 tracing::debug!(conn = conn.0, error = %why, "TLS failed");
+                self.metrics.connect_failed(true);
                 let why = ConnectFailure::Tls(why);
                 if self.opening.remove(&conn) {
                     self.driven
@@ -409,11 +429,15 @@ impl<N: Net> Driver<N> {
             }
             Msg::Received(conn, bytes) => {
                 if self.links.contains_key(&conn) {
+                    let _conn = self.spans.conn(conn).map(|s| s.enter());
                     self.driven.handle_input(Input::Received(conn, &bytes), now);
                 }
             }
             Msg::Closed(conn) => {
                 if self.links.remove(&conn).is_some() {
+                    let span = self.spans.take(conn);
+                    let _conn = span.as_ref().map(|s| s.enter());
+                    tracing::debug!("connection ended");
                     self.driven.handle_input(Input::Closed(conn), now);
                 }
             }
@@ -422,7 +446,8 @@ impl<N: Net> Driver<N> {
                     m.close();
                 }
                 self.flush();
-                for (_, reply) in self.pending.drain() {
+                for (id, reply) in self.pending.drain() {
+                    self.metrics.replied(id, &Err(CommandError::Closed));
                     let _ = reply.send(Err(Error::Closed));
                 }
                 for (_, ack) in self.acks.drain() {
@@ -437,9 +462,11 @@ impl<N: Net> Driver<N> {
 
     /// Performs everything the machine asked for.
     pub(crate) fn flush(&mut self) {
+        let _span = self.spans.driver.clone().entered();
         while let Some(out) = self.driven.poll_output() {
             match out {
                 Output::Connect { conn, addr, kind } => {
+                    self.spans.opening(conn, &addr, kind);
                     tracing::debug!(conn = conn.0, %addr, ?kind, "connecting");
                     self.opening.insert(conn);
                     self.net.open(conn, addr, kind, self.tx.clone());
@@ -450,11 +477,13 @@ impl<N: Net> Driver<N> {
                     }
                 }
                 Output::Close { conn } => {
+                    self.spans.take(conn);
                     self.opening.remove(&conn);
                     self.links.remove(&conn);
                 }
                 Output::Reply { request, result } => {
                     if let Some(reply) = self.pending.remove(&request) {
+                        self.metrics.replied(request, &result);
                         let _ = reply.send(result.map_err(Error::from));
                     } else if let Some(ack) = self.acks.remove(&request) {
                         let _ = ack.send(result.map(|_| ()).map_err(Error::from));
@@ -466,6 +495,7 @@ impl<N: Net> Driver<N> {
                 Output::Push(frame) => tracing::debug!(?frame, "unrequested push frame"),
                 Output::Event(event) => {
                     trace_event(&event);
+                    self.metrics.event(&event);
                     // An events stream nobody reads is bounded: past its backlog, new events
                     // are dropped for it (the tracing log above still has them).
                     self.events.retain(|sink| {
@@ -477,6 +507,9 @@ impl<N: Net> Driver<N> {
                 }
                 other => tracing::debug!(output = ?other, "unhandled machine output"),
             }
+        }
+        if let Driven::Client(m) = &self.driven {
+            self.metrics.queues(m);
         }
     }
 }
@@ -510,6 +543,12 @@ fn trace_event(event: &Event) {
             held_ms = held.as_millis() as u64,
             reason = %reason,
             "failover still in progress: writes held past the hold"
+        ),
+        Event::FenceLifted { old, reason, held } => tracing::info!(
+            old = %old,
+            held_ms = held.as_millis() as u64,
+            reason = %reason,
+            "failover called off: writes resume"
         ),
         Event::MasterChanged { old, new } => {
             let old = old.as_ref().map(|a| a.to_string()).unwrap_or_default();

@@ -24,6 +24,10 @@
 //! Errors are typed ([`Error`]); replies convert through [`FromValue`]; the command builders
 //! ([`core::commands`]), [`ErrorReply`] and the circuit breaker ([`BreakerConfig`]) come from
 //! the core and are re-exported here.
+//!
+//! With the cargo feature `metrics`, every client records counters, gauges and histograms
+//! through the `metrics` facade (module `metrics` lists every name); tracing spans name each
+//! driver's service and role and each connection's address and kind, with or without it.
 #![deny(missing_docs)]
 
 mod async_client;
@@ -31,11 +35,17 @@ mod breaker;
 mod driver;
 mod error;
 mod handle;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+#[cfg(not(feature = "metrics"))]
+#[path = "metrics_off.rs"]
+mod metrics;
 mod pubsub;
 #[cfg(feature = "redis-rs")]
 pub mod redis_compat;
 mod runtime;
 mod sentinel;
+mod spans;
 mod surface;
 pub mod tls;
 
