@@ -1,7 +1,8 @@
 //! Code written for redis-rs, run on the failover-safe client: only the line that makes the
 //! connection differs from a plain redis-rs program.
 //!
-//! `cargo run -p resp-sentinel --example redis_rs --features redis-rs,tokio -- \
+//! `./scripts/topology -- cargo run -p resp-sentinel --features redis-rs,tokio --example redis_rs`,
+//! or `cargo run -p resp-sentinel --features redis-rs,tokio --example redis_rs -- \
 //!     redis+sentinel://127.0.0.1:26379/mymaster`
 
 use redis::AsyncCommands;
@@ -26,6 +27,7 @@ async fn record_visit<C: AsyncCommands>(con: &mut C, page: &str) -> redis::Redis
 async fn main() -> redis::RedisResult<()> {
     let url = std::env::args()
         .nth(1)
+        .or_else(|| std::env::var("RESP_SENTINEL_URL").ok())
         .unwrap_or_else(|| "redis+sentinel://127.0.0.1:26379/mymaster".to_string());
     // The only resp-sentinel line: a client that follows the master through failovers.
     let sentinel = resp_sentinel::tokio::Sentinel::from_url(&url)?;

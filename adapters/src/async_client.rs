@@ -11,7 +11,7 @@ use resp_sentinel_core::sentinel::{Addr, Event, Message};
 use resp_sentinel_core::{Cmd, FromValue, Value};
 use std::time::Duration;
 
-client_surface!("async", async; recv_async; .await);
+client_surface!("async", "resp_sentinel::Client", ".await", async; recv_async; .await);
 
 impl Scan {
     /// The next item, fetching pages as needed; `None` once the iteration is complete.

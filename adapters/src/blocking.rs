@@ -34,7 +34,7 @@ pub type Sentinel = crate::sentinel::Sentinel<Blocking>;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Blocking;
 
-client_surface!("blocking", ; recv;);
+client_surface!("blocking", "resp_sentinel::blocking::Client", "", ; recv;);
 
 /// Waits up to `timeout` on `rx`; a timeout too long for an `Instant` means: as long as it takes.
 fn recv_timeout<T>(rx: &flume::Receiver<T>, timeout: Duration) -> Option<T> {

@@ -18,6 +18,22 @@ use std::time::Instant;
 /// `R` is the [`Runtime`]: [`crate::blocking::Blocking`], or `Tokio`, `AsyncStd`, `Smol` behind
 /// their features. Use the aliases `resp_sentinel::blocking::Sentinel`,
 /// `resp_sentinel::tokio::Sentinel` and so on.
+///
+/// Make one per set of sentinels and keep it (or only the clients made from it): each client
+/// holds its own connections and driver, and clones of a client share them.
+///
+/// ```no_run
+/// # #[cfg(feature = "tokio")]
+/// # async fn example() -> Result<(), resp_sentinel::Error> {
+/// // Same code on every runtime, only the module differs (`blocking` has no `.await`).
+/// let sentinel = resp_sentinel::tokio::Sentinel::from_url("redis+sentinel://127.0.0.1:26379/mymaster")?;
+/// let writer = sentinel.master_for("mymaster");
+/// let reader = sentinel.replica_for("mymaster");
+/// writer.set("greeting", "hello").await?;
+/// let seen: Option<String> = reader.get("greeting").await?; // `None` while the replica lags
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Sentinel<R> {
     config: Config,
@@ -37,6 +53,21 @@ impl<R: Runtime> Sentinel<R> {
     /// cannot be (an unreadable CA file, a key that does not match its certificate, a build
     /// without the `tls` feature), the error is logged and every connection of that side
     /// fails with a TLS setup failure: use [`Sentinel::try_new`] to get the error instead.
+    ///
+    /// ```
+    /// use resp_sentinel::blocking::Sentinel;
+    /// use resp_sentinel::core::sentinel::{Addr, Config, Credentials};
+    /// use std::time::Duration;
+    ///
+    /// let mut config = Config::new(
+    ///     vec![Addr::new("10.0.0.1", 26379), Addr::new("10.0.0.2", 26379)],
+    ///     "mymaster",
+    /// );
+    /// config.auth = Some(Credentials::password("data-node-password"));
+    /// config.command_timeout = Duration::from_secs(2);
+    /// let sentinel = Sentinel::new(config); // connects nothing yet
+    /// assert_eq!(sentinel.service(), "mymaster");
+    /// ```
     pub fn new(config: Config) -> Self {
         let tls = crate::tls::Tls::build(&config);
         if let Err(e) = &tls {
@@ -53,6 +84,17 @@ impl<R: Runtime> Sentinel<R> {
 
     /// Like [`Sentinel::new`], but TLS settings that cannot be used are an error
     /// ([`Error::TlsSetup`] naming the side and the file, or [`Error::TlsUnavailable`]).
+    ///
+    /// ```
+    /// use resp_sentinel::blocking::Sentinel;
+    /// use resp_sentinel::core::sentinel::{Addr, Config, TlsConfig};
+    /// use resp_sentinel::Error;
+    ///
+    /// let mut config = Config::new(vec![Addr::new("127.0.0.1", 26379)], "mymaster");
+    /// config.tls = Some(TlsConfig::with_ca_file("/no/such/ca.pem"));
+    /// let err = Sentinel::try_new(config).unwrap_err();
+    /// assert!(matches!(err, Error::TlsSetup { .. } | Error::TlsUnavailable), "{err}");
+    /// ```
     pub fn try_new(config: Config) -> Result<Self, Error> {
         let s = Sentinel::new(config);
         match &s.tls {
@@ -64,6 +106,20 @@ impl<R: Runtime> Sentinel<R> {
     /// Options from a URL of any form [`resp_sentinel_core::url::parse`] accepts, e.g.
     /// `redis+sentinel://:pass@h1:26379,h2:26379/mymaster/0?sentinel_password=..`; TLS
     /// settings are checked as [`Sentinel::try_new`] does.
+    ///
+    /// ```
+    /// use resp_sentinel::blocking::Sentinel;
+    ///
+    /// let sentinel = Sentinel::from_url(
+    ///     "redis+sentinel://:secret@127.0.0.1:26379,127.0.0.1:26380/mymaster/2?timeout=500ms",
+    /// )?;
+    /// assert_eq!(sentinel.service(), "mymaster");
+    /// assert_eq!(sentinel.config().db, 2);
+    /// // A mistake names the part at fault (never a password).
+    /// let err = Sentinel::from_url("redis+sentinel://127.0.0.1:99999/mymaster").unwrap_err();
+    /// assert!(err.to_string().contains("99999"));
+    /// # Ok::<(), resp_sentinel::Error>(())
+    /// ```
     pub fn from_url(url: &str) -> Result<Self, Error> {
         let config = resp_sentinel_core::url::parse(url).and_then(|t| t.to_config())?;
         Sentinel::try_new(config)
@@ -98,12 +154,36 @@ impl<R: Runtime> Sentinel<R> {
 
     /// A client for the master of `service`: it discovers, verifies and follows it through
     /// failovers. Connects in the background; the first command waits for it.
+    ///
+    /// ```no_run
+    /// use resp_sentinel::blocking::Sentinel;
+    ///
+    /// let sentinel = Sentinel::from_url("redis+sentinel://127.0.0.1:26379/mymaster")?;
+    /// let client = sentinel.master_for("mymaster");
+    /// let worker = client.clone(); // shares the connections: clone it into threads or tasks
+    /// std::thread::spawn(move || worker.incr("jobs_started"));
+    /// client.set("status", "up")?;
+    /// # Ok::<(), resp_sentinel::Error>(())
+    /// ```
     pub fn master_for(&self, service: &str) -> R::Client {
         self.client(service, Role::Master)
     }
 
     /// A client for a replica of `service`, chosen by the configured strategy, falling back to
-    /// the master when no replica is usable.
+    /// the master when no replica is usable. It refuses writes ([`Error::Rejected`]) before
+    /// sending them: write through [`Sentinel::master_for`]. (A master client can also send
+    /// its reads to replicas: [`Config::read_from`].)
+    ///
+    /// ```no_run
+    /// use resp_sentinel::blocking::Sentinel;
+    /// use resp_sentinel::Error;
+    ///
+    /// let sentinel = Sentinel::from_url("redis+sentinel://127.0.0.1:26379/mymaster")?;
+    /// let reader = sentinel.replica_for("mymaster");
+    /// let hits: Option<i64> = reader.get("hits")?; // may lag the master a little
+    /// assert!(matches!(reader.incr("hits"), Err(Error::Rejected(_))));
+    /// # Ok::<(), resp_sentinel::Error>(())
+    /// ```
     pub fn replica_for(&self, service: &str) -> R::Client {
         self.client(service, Role::Replica)
     }

@@ -6,14 +6,35 @@
 //!
 //! What each flavor adds by hand is only how a stream is consumed: `async fn next` on the async
 //! `Events` and `Subscription`; `Iterator` and `next_timeout` on the blocking ones.
+//!
+//! The doc examples are written once too, and rendered for each flavor with its own type and
+//! with or without `.await` ([`doc_example!`]), so both flavors' examples compile as doctests.
+
+/// A doc example of a client method for one flavor: a hidden `fn` (or `async fn`) with
+/// `client: $client` in scope, the given lines, and a hidden `Ok(())`. The function is never
+/// called, so the doctest needs no server.
+macro_rules! doc_example {
+    ($fn_kw:expr, $client:expr; $($line:expr),+ $(,)?) => {
+        concat!(
+            "\n\n# Examples\n\n```\n",
+            "# use resp_sentinel::{cmd, FromValue, Value};\n",
+            "# ", $fn_kw, " fn example(client: ", $client,
+            ") -> Result<(), Box<dyn std::error::Error>> {\n",
+            $($line, "\n",)+
+            "# Ok(())\n# }\n```"
+        )
+    };
+}
+pub(crate) use doc_example;
 
 /// Emits the client types for one flavor.
 ///
-/// `$flavor` names it in the docs; `$($async_)?` is `async` or nothing; `$recv` is the method
-/// that waits on a `flume::Receiver` (`recv_async` or `recv`) and `$($aw)*` what follows it
-/// (`.await` or nothing).
+/// `$flavor` names it in the docs and `$client` is the client's path in doc examples, which
+/// write `$await` (`".await"` or `""`) where a call is awaited; `$($async_)?` is `async` or
+/// nothing; `$recv` is the method that waits on a `flume::Receiver` (`recv_async` or `recv`)
+/// and `$($aw)*` what follows it (`.await` or nothing).
 macro_rules! client_surface {
-    ($flavor:literal, $($async_:ident)?; $recv:ident; $($aw:tt)*) => {
+    ($flavor:literal, $client:literal, $await:literal, $($async_:ident)?; $recv:ident; $($aw:tt)*) => {
         #[doc = concat!(
             "A ", $flavor, " connection to the current master (or a replica) of one service, ",
             "kept right through failovers.\n\n",
@@ -31,6 +52,12 @@ macro_rules! client_surface {
             /// [`Error::Server`]. A command the server never saw is retried on the new master
             /// after a failover; one that was sent and lost is not: it fails with
             /// [`Error::ConnectionLost`] (see [`Client::query_idempotent`]).
+            #[doc = $crate::surface::doc_example!(stringify!($($async_)?), $client;
+                concat!(r#"let visits: i64 = client.query(cmd("INCRBY").arg("visits").arg(5))"#, $await, r#"?;"#),
+                concat!(r#"let name: Option<String> = client.query(cmd("HGET").arg("user:1").arg("name"))"#, $await, r#"?;"#),
+                r#"let (a, b): (Option<String>, Option<String>) ="#,
+                concat!(r#"    client.query(cmd("MGET").arg("a").arg("b"))"#, $await, r#"?;"#),
+            )]
             pub $($async_)? fn query<T: FromValue>(&self, cmd: Cmd) -> Result<T, Error> {
                 let rx = self.handle.submit_one(cmd, $crate::SubmitOptions::default());
                 self.handle.finish(rx.$recv()$($aw)*)
@@ -38,6 +65,10 @@ macro_rules! client_surface {
 
             /// Like [`Client::query`], but the command may be sent again if the connection dies
             /// before its reply arrives: only for commands that are safe to run twice.
+            #[doc = $crate::surface::doc_example!(stringify!($($async_)?), $client;
+                r#"// Safe to run twice, so re-sent if the connection dies before the reply:"#,
+                concat!(r#"let tags: Vec<String> = client.query_idempotent(cmd("SMEMBERS").arg("tags"))"#, $await, r#"?;"#),
+            )]
             pub $($async_)? fn query_idempotent<T: FromValue>(&self, cmd: Cmd) -> Result<T, Error> {
                 let rx = self.handle.submit_one(cmd, $crate::SubmitOptions::idempotent());
                 self.handle.finish(rx.$recv()$($aw)*)
@@ -46,6 +77,19 @@ macro_rules! client_surface {
             /// Like [`Client::query`], with this command's own options: its reply timeout
             /// (instead of the configured `command_timeout`) and whether it is idempotent, e.g.
             /// `SubmitOptions::default().with_timeout(Duration::from_millis(50))`.
+            #[doc = $crate::surface::doc_example!(stringify!($($async_)?), $client;
+                r#"use resp_sentinel::SubmitOptions;"#,
+                r#"use std::time::Duration;"#,
+                r#""#,
+                r#"// BLPOP blocks for up to 25 s: give it 30 s, whatever `command_timeout` says."#,
+                r#"let wait = SubmitOptions::default().with_timeout(Duration::from_secs(30));"#,
+                r#"let job: Option<(String, String)> ="#,
+                concat!(r#"    client.query_with(cmd("BLPOP").arg("jobs").arg(25), wait)"#, $await, r#"?;"#),
+                r#"// Read one's own write from the master while `Config::read_from` sends reads to replicas."#,
+                concat!(r#"client.set("profile:7", "new")"#, $await, r#"?;"#),
+                r#"let fresh: Option<String> ="#,
+                concat!(r#"    client.query_with(cmd("GET").arg("profile:7"), SubmitOptions::master_only())"#, $await, r#"?;"#),
+            )]
             pub $($async_)? fn query_with<T: FromValue>(
                 &self,
                 cmd: Cmd,
@@ -62,6 +106,12 @@ macro_rules! client_surface {
             /// [`Client::transaction`] for that. A pipeline never written is sent whole to
             /// the new master after a failover; one written and then lost fails as a unit
             /// with [`Error::ConnectionLost`].
+            #[doc = $crate::surface::doc_example!(stringify!($($async_)?), $client;
+                r#"let replies: Vec<Value> = client"#,
+                concat!(r#"    .pipeline([cmd("SET").arg("a").arg(1), cmd("INCR").arg("a"), cmd("GET").arg("a")])"#, $await, r#"?;"#),
+                r#"let a = i64::from_value(replies[1].clone())?; // an error reply converts into an error"#,
+                r#"assert_eq!(a, 2);"#,
+            )]
             pub $($async_)? fn pipeline(
                 &self,
                 cmds: impl IntoIterator<Item = Cmd>,
@@ -98,6 +148,10 @@ macro_rules! client_surface {
             /// [`Error::Server`] with that command's error. Raw `MULTI`, `EXEC`, `DISCARD`,
             /// `WATCH` and `UNWATCH` are refused by [`Client::query`] with [`Error::Rejected`]
             /// (they would change the shared connection for every caller).
+            #[doc = $crate::surface::doc_example!(stringify!($($async_)?), $client;
+                r#"let (order, ()): (i64, ()) = client"#,
+                concat!(r#"    .transaction([cmd("INCR").arg("orders"), cmd("SET").arg("last_order_by").arg("ana")])"#, $await, r#"?;"#),
+            )]
             pub $($async_)? fn transaction<T: FromValue>(
                 &self,
                 cmds: impl IntoIterator<Item = Cmd>,
@@ -115,6 +169,18 @@ macro_rules! client_surface {
 
             /// Lifecycle events from now on, in order (ready, failover started, master
             /// changed...); the stream ends when the client is closed.
+            #[doc = $crate::surface::doc_example!(stringify!($($async_)?), $client;
+                r#"use resp_sentinel::core::sentinel::Event;"#,
+                r#""#,
+                r#"let mut events = client.events();"#,
+                concat!(r#"while let Some(event) = events.next()"#, $await, r#" {"#),
+                r#"    match event {"#,
+                r#"        Event::FenceRaised { old, .. } => println!("failover of {old}: writes held"),"#,
+                r#"        Event::Ready { addr, role, .. } => println!("ready on {addr} ({role:?})"),"#,
+                r#"        _ => {}"#,
+                r#"    }"#,
+                r#"}"#,
+            )]
             pub fn events(&self) -> Events {
                 Events {
                     rx: self.handle.events(),
@@ -126,6 +192,13 @@ macro_rules! client_surface {
             /// its runtime stopped). This result is also where a subscription the server
             /// refuses is reported; the state machine renews subscriptions on its own and does
             /// not report refusals yet, so today `Closed` is the only error.
+            #[doc = $crate::surface::doc_example!(stringify!($($async_)?), $client;
+                concat!(r#"let mut news = client.subscribe(&["news"])"#, $await, r#"?;"#),
+                concat!(r#"client.publish("news", "hello")"#, $await, r#"?;"#),
+                concat!(r#"while let Some(message) = news.next()"#, $await, r#" {"#),
+                r#"    println!("{}", String::from_utf8_lossy(&message.payload));"#,
+                r#"}"#,
+            )]
             pub $($async_)? fn subscribe<S: AsRef<[u8]>>(
                 &self,
                 channels: &[S],
@@ -284,6 +357,23 @@ macro_rules! client_surface {
             /// ... `EXEC`. It is never moved: a failover (or losing that node) ends it, and
             /// then every command on it fails with [`Error::DedicatedEnded`] (one in flight
             /// with [`Error::ConnectionLost`]); open a new one. Closed when dropped.
+            #[doc = $crate::surface::doc_example!(stringify!($($async_)?), $client;
+                r#"// Optimistic locking: sell one item unless the stock is gone; retried while another"#,
+                r#"// client changes `stock` between WATCH and EXEC (EXEC then answers nil: `None`)."#,
+                concat!(r#"let conn = client.dedicated()"#, $await, r#"?;"#),
+                r#"loop {"#,
+                concat!(r#"    conn.query::<()>(cmd("WATCH").arg("stock"))"#, $await, r#"?;"#),
+                concat!(r#"    let stock: Option<i64> = conn.query(cmd("GET").arg("stock"))"#, $await, r#"?;"#),
+                r#"    if stock.unwrap_or(0) == 0 {"#,
+                concat!(r#"        conn.query::<()>(cmd("UNWATCH"))"#, $await, r#"?;"#),
+                r#"        break;"#,
+                r#"    }"#,
+                concat!(r#"    let sold: Option<(i64,)> = conn.transaction([cmd("DECR").arg("stock")])"#, $await, r#"?;"#),
+                r#"    if sold.is_some() {"#,
+                r#"        break;"#,
+                r#"    }"#,
+                r#"}"#,
+            )]
             pub $($async_)? fn dedicated(&self) -> Result<Dedicated, Error> {
                 let id = self.handle.open_dedicated().$recv()$($aw)*.map_err(|_| Error::Closed)?;
                 Ok(Dedicated {

@@ -162,6 +162,18 @@ pub struct Config {
     /// replicas).
     pub replica_strategy: ReplicaStrategy,
     /// Where a master client sends read-only commands (default: the master).
+    ///
+    /// ```
+    /// use resp_sentinel_core::sentinel::{Addr, Config, ReadFrom, ReplicaStrategy};
+    ///
+    /// let mut config = Config::new(vec![Addr::new("127.0.0.1", 26379)], "mymaster");
+    /// // GET, HGETALL, SCAN... to a replica (the master when none is usable); writes, and
+    /// // reads submitted with `SubmitOptions::master_only()`, to the master.
+    /// config.read_from = ReadFrom::ReplicaPreferred;
+    /// config.replica_strategy = ReplicaStrategy::LowestLatency;
+    /// ```
+    ///
+    /// In a URL: `read_from=replica_preferred` (also `master`, `lowest_latency`, `any`).
     pub read_from: ReadFrom,
     /// Raise the failover fence on failover-progress events (strongly recommended).
     pub fence: bool,
@@ -187,8 +199,47 @@ pub struct Config {
     /// Where to dial the addresses sentinels announce (theirs, masters', replicas'), for NAT,
     /// Docker and Kubernetes; empty: dial what is announced. Configured sentinels are dialled
     /// as given (unless a rule covers them too).
+    ///
+    /// ```
+    /// use resp_sentinel_core::sentinel::{Addr, AddressMap, AddressRule, Config};
+    ///
+    /// let mut config = Config::new(vec![Addr::new("127.0.0.1", 26379)], "mymaster");
+    /// config.address_map = AddressMap::new([
+    ///     // One announced address to another (a port forwarded from a container):
+    ///     AddressRule::addr(Addr::new("172.17.0.5", 6379), Addr::new("127.0.0.1", 7001)),
+    ///     // Every port of an announced host, ports kept:
+    ///     AddressRule::host("10.0.0.9", "127.0.0.1"),
+    /// ]);
+    /// assert_eq!(
+    ///     config.address_map.dial_or_same(&Addr::new("10.0.0.9", 6380)),
+    ///     Addr::new("127.0.0.1", 6380)
+    /// );
+    /// ```
+    ///
+    /// In a URL: `map=172.17.0.5:6379=>127.0.0.1:7001` (repeatable).
     pub address_map: super::AddressMap,
     /// TLS to masters and replicas; `None` speaks plain TCP.
+    ///
+    /// ```
+    /// use resp_sentinel_core::sentinel::{Addr, ClientIdentity, Config, Pem, TlsConfig};
+    ///
+    /// let mut config = Config::new(vec![Addr::new("127.0.0.1", 26379)], "mymaster");
+    /// // Data nodes: our own CA, a client certificate, one name on every node's certificate.
+    /// config.tls = Some(TlsConfig {
+    ///     identity: Some(ClientIdentity {
+    ///         cert: Pem::File("client.crt".into()),
+    ///         key: Pem::File("client.key".into()),
+    ///     }),
+    ///     server_name: Some("redis.internal".to_string()),
+    ///     ..TlsConfig::with_ca_file("ca.pem")
+    /// });
+    /// // Sentinels: TLS too, trusting the system's roots.
+    /// config.sentinel_tls = Some(TlsConfig::default());
+    /// ```
+    ///
+    /// In a URL: a TLS scheme (`rediss+sentinel://`) with `tls_ca_file=`, `tls_cert_file=`,
+    /// `tls_key_file=`, `tls_server_name=`, `sentinel_tls=`. Files are read when the client is
+    /// built.
     pub tls: Option<super::TlsConfig>,
     /// TLS to sentinels (separate from `tls`: either side may be plain); `None` is plain TCP.
     pub sentinel_tls: Option<super::TlsConfig>,

@@ -26,7 +26,21 @@ use crate::Cmd;
 use std::time::{Duration, Instant};
 
 /// Per-submission options for [`Machine::submit_with`], [`Machine::submit_batch`] and
-/// [`Machine::submit_transaction`].
+/// [`Machine::submit_transaction`] (and the clients' `query_with`).
+///
+/// ```
+/// use resp_sentinel_core::sentinel::SubmitOptions;
+/// use std::time::Duration;
+///
+/// // A slow command with its own reply timeout instead of `Config::command_timeout`:
+/// let slow = SubmitOptions::default().with_timeout(Duration::from_secs(30));
+/// // A read that must see this caller's own write, when `Config::read_from` sends reads to
+/// // replicas:
+/// let fresh = SubmitOptions::master_only();
+/// // A command safe to run twice, re-sent if its connection dies before the reply:
+/// let retry = SubmitOptions::idempotent().with_timeout(Duration::from_millis(200));
+/// assert!(fresh.master_only && retry.idempotent && slow.timeout.is_some());
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SubmitOptions {
