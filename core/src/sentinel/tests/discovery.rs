@@ -190,18 +190,6 @@ fn one_shot_discovery_master_and_replicas() {
     d.handle_input(Input::Connected(q), now);
     let o: Vec<_> = std::iter::from_fn(|| d.poll_output()).collect();
     assert!(sent(&o, q).contains("replicas"));
-    let rep = |ip: &str, flags: &str, link: &str| {
-        arr(&[
-            "ip",
-            ip,
-            "port",
-            "6380",
-            "flags",
-            flags,
-            "master-link-status",
-            link,
-        ])
-    };
     let reply = format!(
         "{}*3\r\n{}{}{}",
         arr(&["10.0.0.1", "6379"]),

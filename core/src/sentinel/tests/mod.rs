@@ -50,6 +50,20 @@ pub(super) fn info(epoch: u64) -> String {
     ])
 }
 
+/// One replica of a `SENTINEL replicas` reply, port 6380.
+pub(super) fn rep(ip: &str, flags: &str, link: &str) -> String {
+    arr(&[
+        "ip",
+        ip,
+        "port",
+        "6380",
+        "flags",
+        flags,
+        "master-link-status",
+        link,
+    ])
+}
+
 pub(super) fn addr(s: &str) -> Addr {
     s.parse().expect("test address")
 }

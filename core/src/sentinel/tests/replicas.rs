@@ -3,19 +3,6 @@
 use super::*;
 use crate::cmd;
 
-fn rep(ip: &str, flags: &str, link: &str) -> String {
-    arr(&[
-        "ip",
-        ip,
-        "port",
-        "6380",
-        "flags",
-        flags,
-        "master-link-status",
-        link,
-    ])
-}
-
 fn replica_cfg(s: ReplicaStrategy) -> Config {
     let mut c = T::cfg(1);
     c.role = Role::Replica;

@@ -5,17 +5,9 @@ use super::*;
 use crate::cmd;
 use crate::sentinel::{ReadFrom, SubmitOptions};
 
-fn rep(ip: &str) -> String {
-    arr(&[
-        "ip",
-        ip,
-        "port",
-        "6380",
-        "flags",
-        "slave",
-        "master-link-status",
-        "ok",
-    ])
+/// A healthy replica at `ip`.
+fn up(ip: &str) -> String {
+    rep(ip, "slave", "ok")
 }
 
 fn cfg(s: ReplicaStrategy) -> Config {
@@ -36,9 +28,9 @@ fn spread_over_three(t: &mut T) -> (ConnId, Vec<ConnId>) {
     let mut r = arr(&["10.0.0.1", "6379"]);
     r += &format!(
         "*3\r\n{}{}{}",
-        rep("10.0.0.2"),
-        rep("10.0.0.3"),
-        rep("10.0.0.4")
+        up("10.0.0.2"),
+        up("10.0.0.3"),
+        up("10.0.0.4")
     );
     let o = t.answer(q, &s, &r);
     let (d, _) = connect_of(&o, PeerKind::Data(Role::Replica)).unwrap();
@@ -139,7 +131,7 @@ fn the_spread_follows_the_sentinels_and_failures() {
         "a backstop poll asks again"
     );
     let node_addr = t.addr_of(d).unwrap();
-    let r = arr(&["10.0.0.1", "6379"]) + &format!("*1\r\n{}", rep(&node_addr.host));
+    let r = arr(&["10.0.0.1", "6379"]) + &format!("*1\r\n{}", up(&node_addr.host));
     let o = t.feed(q, &r);
     assert!(
         closed(&o, spread[1]),
@@ -204,7 +196,7 @@ fn master_with_replicas(read_from: ReadFrom) -> (T, ConnId, Vec<ConnId>) {
     if s.contains(&arr(&["SENTINEL", "MASTER", "svc"])) {
         r += &info(0);
     }
-    r += &format!("*2\r\n{}{}", rep("10.0.0.2"), rep("10.0.0.3"));
+    r += &format!("*2\r\n{}{}", up("10.0.0.2"), up("10.0.0.3"));
     if s.contains("sentinels") {
         r += "*0\r\n";
     }
