@@ -203,7 +203,7 @@ fn transactions_through_a_forced_failover(rt: Rt) {
         });
         std::thread::sleep(Duration::from_millis(500));
         let old = topo.failover().expect("SENTINEL FAILOVER");
-        topo.wait_for_new_master(&old, Duration::from_secs(30))
+        topo.wait_for_new_master(&old, Duration::from_secs(60))
             .expect("new master");
         let at_switch = acked.lock().unwrap().len();
         std::thread::sleep(Duration::from_secs(1));
@@ -363,7 +363,7 @@ fn watch_on_dedicated_connections(rt: Rt) {
     let _: () = d.query(cmd("WATCH").arg("w:n")).unwrap();
     let old = topo.failover().expect("SENTINEL FAILOVER");
     let new = topo
-        .wait_for_new_master(&old, Duration::from_secs(30))
+        .wait_for_new_master(&old, Duration::from_secs(60))
         .unwrap();
     support::eventually(Duration::from_secs(20), || {
         match d.query::<Value>(cmd("GET").arg("w:n")) {

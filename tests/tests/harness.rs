@@ -94,7 +94,7 @@ fn forced_failover_promotes_another_node() {
     let t0 = Instant::now();
     let old = t.failover().unwrap();
     let new = t
-        .wait_for_new_master(&old, Duration::from_secs(30))
+        .wait_for_new_master(&old, Duration::from_secs(60))
         .unwrap();
     let took = t0.elapsed();
     eprintln!("failover {old} -> {new} in {took:?}");
@@ -242,7 +242,7 @@ fn acl_users_for_data_nodes_and_sentinels() {
     // Authenticated sentinels still fail over (they talk to each other as `watcher`).
     let old = t.failover().unwrap();
     let new = t
-        .wait_for_new_master(&old, Duration::from_secs(30))
+        .wait_for_new_master(&old, Duration::from_secs(60))
         .unwrap();
     assert_ne!(new, old);
 }

@@ -121,7 +121,7 @@ fn commands_and_a_failover_are_recorded(rt: Rt) {
 
     let old = topo.failover().unwrap();
     let new = topo
-        .wait_for_new_master(&old, Duration::from_secs(30))
+        .wait_for_new_master(&old, Duration::from_secs(60))
         .unwrap();
     eventually(Duration::from_secs(30), || {
         client.incr("metrics:n").map_err(|e| e.to_string())?;

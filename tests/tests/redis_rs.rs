@@ -387,7 +387,7 @@ fn redis_rs_writer_through_failover(rt: Rt) {
     wait_for(200, Duration::from_secs(10));
     let old = topo.failover().unwrap();
     let new = topo
-        .wait_for_new_master(&old, Duration::from_secs(30))
+        .wait_for_new_master(&old, Duration::from_secs(60))
         .unwrap();
     wait_for(200, Duration::from_secs(20));
     stop.store(true, Ordering::Relaxed);

@@ -230,7 +230,7 @@ fn forced_failover_led_by(rt: Rt, leader: usize) {
     wait_for_writes(&writer, 200, Duration::from_secs(10));
     let old = topo.failover_via(leader).unwrap();
     let new = topo
-        .wait_for_new_master(&old, Duration::from_secs(30))
+        .wait_for_new_master(&old, Duration::from_secs(60))
         .unwrap();
     wait_for_writes(&writer, 200, Duration::from_secs(20));
     assert_eq!(client.master_addr(), Some(new.clone()));
@@ -279,7 +279,7 @@ fn master_killed_then_restarted(rt: Rt) {
     let killed = Instant::now();
     topo.kill(&old).unwrap();
     let new = topo
-        .wait_for_new_master(&old, Duration::from_secs(30))
+        .wait_for_new_master(&old, Duration::from_secs(60))
         .unwrap();
     wait_for_writes(&writer, 100, Duration::from_secs(30));
     let writes_back = killed.elapsed();
@@ -318,7 +318,7 @@ fn master_paused_then_resumed(rt: Rt) {
     let old = topo.master_addr().unwrap();
     topo.pause(&old).unwrap();
     let new = topo
-        .wait_for_new_master(&old, Duration::from_secs(30))
+        .wait_for_new_master(&old, Duration::from_secs(60))
         .unwrap();
     wait_for_writes(&writer, 100, Duration::from_secs(30));
     // It left the paused master for the new one before the old one comes back.
@@ -364,7 +364,7 @@ fn sentinel_killed(rt: Rt) {
     wait_for_writes(&writer, 100, Duration::from_secs(10));
     let old = topo.failover().unwrap();
     let new = topo
-        .wait_for_new_master(&old, Duration::from_secs(30))
+        .wait_for_new_master(&old, Duration::from_secs(60))
         .unwrap();
     wait_for_writes(&writer, 100, Duration::from_secs(20));
     assert_eq!(client.master_addr(), Some(new));
@@ -464,7 +464,7 @@ fn pubsub_across_failover(rt: Rt) {
     };
     received(&mut sub, "before");
     let old = topo.failover().unwrap();
-    topo.wait_for_new_master(&old, Duration::from_secs(30))
+    topo.wait_for_new_master(&old, Duration::from_secs(60))
         .unwrap();
     received(&mut sub, "after");
 }

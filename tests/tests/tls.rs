@@ -109,7 +109,7 @@ fn tls_discovery_failover_and_pubsub(rt: Rt) {
     wait_for(100);
     let old = topo.failover().unwrap();
     let new = topo
-        .wait_for_new_master(&old, Duration::from_secs(30))
+        .wait_for_new_master(&old, Duration::from_secs(60))
         .unwrap();
     wait_for(100);
     stop.store(true, Ordering::Relaxed);

@@ -130,7 +130,7 @@ fn coordinated_failover_under_writes(rt: Rt) {
     wait_for_writes(&writer, 200, Duration::from_secs(10));
     let old = t.coordinated_failover().unwrap();
     let new = t
-        .wait_for_new_master(&old, Duration::from_secs(30))
+        .wait_for_new_master(&old, Duration::from_secs(60))
         .unwrap();
     wait_for_writes(&writer, 200, Duration::from_secs(20));
     assert_eq!(client.master_addr(), Some(new.clone()));
