@@ -20,6 +20,8 @@
 
 use crate::driver::PubSubOp;
 use crate::error::Error;
+#[allow(unused_imports)] // used by the methods `client_surface!` emits
+use crate::runtime::threads::Wait;
 use crate::surface::client_surface;
 use resp_sentinel_core::commands::{self, SetOptions};
 use resp_sentinel_core::resp::Arg;
@@ -34,7 +36,7 @@ pub type Sentinel = crate::sentinel::Sentinel<Blocking>;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Blocking;
 
-client_surface!("blocking", ; recv;);
+client_surface!("blocking", ; wait;);
 
 /// Waits up to `timeout` on `rx`; a timeout too long for an `Instant` means: as long as it takes.
 fn recv_timeout<T>(rx: &flume::Receiver<T>, timeout: Duration) -> Option<T> {

@@ -3,7 +3,10 @@
 //! does not take at once and for the close (see [`wire`]); a timer thread fires deadlines.
 
 mod engine;
+mod wait;
 mod wire;
+
+pub(crate) use wait::Wait;
 
 use crate::driver::{Driven, Driver, Link, Msg, Net, NetOptions};
 use crate::handle::Loop;
