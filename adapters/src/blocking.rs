@@ -20,8 +20,7 @@
 
 use crate::driver::PubSubOp;
 use crate::error::Error;
-#[allow(unused_imports)] // used by the methods `client_surface!` emits
-use crate::runtime::threads::Wait;
+use crate::runtime::threads::Wait; // the methods `client_surface!` emits wait with it
 use crate::surface::client_surface;
 use resp_sentinel_core::commands::{self, SetOptions};
 use resp_sentinel_core::resp::Arg;
