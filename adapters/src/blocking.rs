@@ -1,6 +1,9 @@
 //! Blocking std sockets: `Sentinel` and `Client` for plain threads, no async runtime.
 //!
-//! One driver thread owns the state machine; each connection has a reader and a writer thread.
+//! The state machine has no thread of its own: the calling thread submits and writes its
+//! command itself, and the connection's reader thread hands the reply back (one thread hand-off
+//! per round trip); a writer thread per connection takes what a full socket did not take, and a
+//! timer thread fires deadlines.
 //! The [`Client`] has the same methods as the async [`crate::Client`] (both come from one
 //! definition), blocking the calling thread instead of returning futures; [`Events`] and
 //! [`Subscription`] are iterators with `try_next` and `next_timeout`.
