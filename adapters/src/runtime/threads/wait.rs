@@ -1,16 +1,16 @@
 //! How a blocking caller waits for an answer: it watches for it a little while before it
 //! sleeps, since the reader thread usually completes it within microseconds of the caller's
 //! write, and a sleeping caller costs a wake-up (two `futex` calls and a trip through the
-//! scheduler, which on a busy machine is most of a round trip). Only one caller of the
-//! process watches at a time: with many callers, their answers arrive together and watching
-//! would only take cores from the threads that produce them.
+//! scheduler, which on a busy machine is most of a round trip). A caller watches only when no
+//! other caller of the process is waiting: with several callers, answers arrive together,
+//! and watching would only take a core from the threads that produce them.
 
 use flume::{Receiver, RecvError, TryRecvError};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// Set while a caller watches.
-static WATCHING: AtomicBool = AtomicBool::new(false);
+/// How many callers are waiting for an answer.
+static WAITING: AtomicUsize = AtomicUsize::new(0);
 
 /// How long a caller spins (without giving up its core) before it yields.
 const SPIN: Duration = Duration::from_micros(5);
@@ -27,12 +27,13 @@ pub(crate) trait Wait<T> {
 
 impl<T> Wait<T> for Receiver<T> {
     fn wait(&self) -> Result<T, RecvError> {
-        if WATCHING.swap(true, Ordering::Acquire) {
-            return self.recv();
-        }
-        let got = watch(self);
-        WATCHING.store(false, Ordering::Release);
-        got.unwrap_or_else(|| self.recv())
+        let alone = WAITING.fetch_add(1, Ordering::Relaxed) == 0;
+        let got = match alone.then(|| watch(self)).flatten() {
+            Some(got) => got,
+            None => self.recv(),
+        };
+        WAITING.fetch_sub(1, Ordering::Relaxed);
+        got
     }
 }
 
