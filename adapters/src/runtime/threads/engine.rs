@@ -13,8 +13,10 @@
 
 use super::wire::Wire;
 use super::ThreadNet;
-use crate::driver::{Driver, Msg, TURN};
+use crate::driver::{Driver, Msg, Responder, TURN};
+use crate::error::Error;
 use flume::{Receiver, Sender};
+use resp_sentinel_core::Value;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Instant;
 
@@ -60,6 +62,8 @@ impl Engine {
         (requests, rx): (Sender<Msg>, Receiver<Msg>),
         (io, io_rx): (Sender<Msg>, Receiver<Msg>),
     ) -> Engine {
+        let mut driver = driver;
+        driver.defer_replies();
         Engine {
             state: Mutex::new(Some(Live { driver, rx, io_rx })),
             requests,
@@ -80,6 +84,7 @@ impl Engine {
 
     fn run(&self, wait: bool) {
         let mut wait = wait;
+        let mut replies: Vec<(Responder, Result<Value, Error>)> = Vec::new();
         loop {
             let mut state = if wait {
                 lock(&self.state)
@@ -92,7 +97,9 @@ impl Engine {
             };
             wait = false;
             let Some(live) = state.as_mut() else { return };
-            let next = if live.turn() {
+            let going = live.turn();
+            live.driver.take_replies(&mut replies);
+            let next = if going {
                 Some(live.driver.deadline())
             } else {
                 // The loop ended: dropping the driver closes its links; dropping the receivers
@@ -102,6 +109,11 @@ impl Engine {
             };
             drop(state);
             self.flush_wires();
+            // Callers are woken once the turn is free (and the server has this turn's
+            // commands): each can take the next turn at once.
+            for (reply, result) in replies.drain(..) {
+                let _ = reply.send(result);
+            }
             self.arm(next);
             if next.is_none() || (self.requests.is_empty() && self.io.is_empty()) {
                 return;
