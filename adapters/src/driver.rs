@@ -214,9 +214,6 @@ pub(crate) struct Driver<N: Net> {
     messages: Vec<(Interest, Sender<Message>)>,
     /// Subscription changes waiting for the server's confirmation.
     acks: HashMap<RequestId, Ack>,
-    /// Replies held for the loop to hand over after its turn (see [`Driver::defer_replies`]);
-    /// `None`: replies are handed over at once.
-    ready: Option<Vec<(Responder, Result<Value, Error>)>>,
 }
 
 impl<N: Net> Driver<N> {
@@ -233,21 +230,6 @@ impl<N: Net> Driver<N> {
             events: Vec::new(),
             messages: Vec::new(),
             acks: HashMap::new(),
-            ready: None,
-        }
-    }
-
-    /// From now on, replies wait in the driver until [`Driver::take_replies`]: a loop whose
-    /// turn is under a lock (the blocking runtime's) wakes the callers after letting go, so
-    /// that a woken caller can take the next turn at once.
-    pub(crate) fn defer_replies(&mut self) {
-        self.ready.get_or_insert_with(Vec::new);
-    }
-
-    /// The replies held since the last call, appended to `into`.
-    pub(crate) fn take_replies(&mut self, into: &mut Vec<(Responder, Result<Value, Error>)>) {
-        if let Some(ready) = &mut self.ready {
-            into.append(ready);
         }
     }
 
@@ -473,11 +455,7 @@ impl<N: Net> Driver<N> {
                 }
                 Output::Reply { request, result } => {
                     if let Some(reply) = self.pending.remove(&request) {
-                        let result = result.map_err(Error::from);
-                        match &mut self.ready {
-                            Some(ready) => ready.push((reply, result)),
-                            None => drop(reply.send(result)),
-                        }
+                        let _ = reply.send(result.map_err(Error::from));
                     } else if let Some(ack) = self.acks.remove(&request) {
                         let _ = ack.send(result.map(|_| ()).map_err(Error::from));
                     }

@@ -13,10 +13,8 @@
 
 use super::wire::Wire;
 use super::ThreadNet;
-use crate::driver::{Driver, Msg, Responder, TURN};
-use crate::error::Error;
+use crate::driver::{Driver, Msg, TURN};
 use flume::{Receiver, Sender};
-use resp_sentinel_core::Value;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Instant;
 
@@ -62,8 +60,6 @@ impl Engine {
         (requests, rx): (Sender<Msg>, Receiver<Msg>),
         (io, io_rx): (Sender<Msg>, Receiver<Msg>),
     ) -> Engine {
-        let mut driver = driver;
-        driver.defer_replies();
         Engine {
             state: Mutex::new(Some(Live { driver, rx, io_rx })),
             requests,
@@ -84,7 +80,6 @@ impl Engine {
 
     fn run(&self, wait: bool) {
         let mut wait = wait;
-        let mut replies: Vec<(Responder, Result<Value, Error>)> = Vec::new();
         loop {
             let mut state = if wait {
                 lock(&self.state)
@@ -97,9 +92,7 @@ impl Engine {
             };
             wait = false;
             let Some(live) = state.as_mut() else { return };
-            let going = live.turn();
-            live.driver.take_replies(&mut replies);
-            let next = if going {
+            let next = if live.turn() {
                 Some(live.driver.deadline())
             } else {
                 // The loop ended: dropping the driver closes its links; dropping the receivers
@@ -109,11 +102,6 @@ impl Engine {
             };
             drop(state);
             self.flush_wires();
-            // Callers are woken once the turn is free (and the server has this turn's
-            // commands): each can take the next turn at once.
-            for (reply, result) in replies.drain(..) {
-                let _ = reply.send(result);
-            }
             self.arm(next);
             if next.is_none() || (self.requests.is_empty() && self.io.is_empty()) {
                 return;
