@@ -1,6 +1,9 @@
 //! Blocking std sockets: `Sentinel` and `Client` for plain threads, no async runtime.
 //!
-//! One driver thread owns the state machine; each connection has a reader and a writer thread.
+//! The state machine has no thread of its own: the calling thread submits and writes its
+//! command itself, and the connection's reader thread hands the reply back (one thread hand-off
+//! per round trip); a writer thread per connection takes what a full socket did not take, and a
+//! timer thread fires deadlines.
 //! The [`Client`] has the same methods as the async [`crate::Client`] (both come from one
 //! definition), blocking the calling thread instead of returning futures; [`Events`] and
 //! [`Subscription`] are iterators with `try_next` and `next_timeout`.
@@ -20,6 +23,7 @@
 
 use crate::driver::PubSubOp;
 use crate::error::Error;
+use crate::runtime::threads::Wait; // the methods `client_surface!` emits wait with it
 use crate::surface::client_surface;
 use resp_sentinel_core::commands::{self, SetOptions};
 use resp_sentinel_core::resp::Arg;
@@ -34,7 +38,7 @@ pub type Sentinel = crate::sentinel::Sentinel<Blocking>;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Blocking;
 
-client_surface!("blocking", "resp_sentinel::blocking::Client", "", ; recv;);
+client_surface!("blocking", "resp_sentinel::blocking::Client", "", ; wait;);
 
 /// Waits up to `timeout` on `rx`; a timeout too long for an `Instant` means: as long as it takes.
 fn recv_timeout<T>(rx: &flume::Receiver<T>, timeout: Duration) -> Option<T> {

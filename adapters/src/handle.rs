@@ -12,9 +12,35 @@ use resp_sentinel_core::sentinel::{Addr, DedicatedId, Event, Message, SubmitOpti
 use resp_sentinel_core::{Cmd, FromValue, Value};
 use std::sync::Arc;
 
+/// A running driver loop as its handles reach it: its request channel and, for a loop with no
+/// thread of its own (the blocking runtime's), the turn a thread takes after sending to it.
+pub struct Loop {
+    tx: Sender<Msg>,
+    pump: Option<Pump>,
+}
+
+/// Takes the loop's turn on the calling thread if no other thread has it.
+pub(crate) type Pump = Arc<dyn Fn() + Send + Sync>;
+
+impl Loop {
+    /// A loop that runs on a thread or task of its own.
+    pub(crate) fn new(tx: Sender<Msg>) -> Loop {
+        Loop { tx, pump: None }
+    }
+
+    /// A loop whose turns the sending threads take (`pump`, after each send).
+    pub(crate) fn with_pump(tx: Sender<Msg>, pump: Pump) -> Loop {
+        Loop {
+            tx,
+            pump: Some(pump),
+        }
+    }
+}
+
 /// Sends to the driver loop; the loop ends when the last handle is dropped.
 pub struct Handle {
     tx: Sender<Msg>,
+    pump: Option<Pump>,
     breaker: Option<SharedBreaker>,
     /// The database the client's connections select (`Config::db`).
     db: u32,
@@ -22,7 +48,7 @@ pub struct Handle {
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        let _ = self.tx.send(Msg::Shutdown);
+        let _ = self.send(Msg::Shutdown);
     }
 }
 
@@ -32,12 +58,26 @@ pub type Shared = Arc<Handle>;
 impl Handle {
     #[cfg(test)]
     pub(crate) fn new(tx: Sender<Msg>, breaker: Option<SharedBreaker>) -> Shared {
-        Handle::for_db(tx, breaker, 0)
+        Handle::for_db(Loop::new(tx), breaker, 0)
     }
 
     /// A handle for a client whose connections select database `db`.
-    pub(crate) fn for_db(tx: Sender<Msg>, breaker: Option<SharedBreaker>, db: u32) -> Shared {
-        Arc::new(Handle { tx, breaker, db })
+    pub(crate) fn for_db(to: Loop, breaker: Option<SharedBreaker>, db: u32) -> Shared {
+        Arc::new(Handle {
+            tx: to.tx,
+            pump: to.pump,
+            breaker,
+            db,
+        })
+    }
+
+    /// Sends `msg` to the loop and, when the loop has no thread of its own, takes its turn.
+    fn send(&self, msg: Msg) -> Result<(), flume::SendError<Msg>> {
+        self.tx.send(msg)?;
+        if let Some(pump) = &self.pump {
+            pump();
+        }
+        Ok(())
     }
 
     /// The database the client's connections select.
@@ -62,7 +102,6 @@ impl Handle {
             }
         }
         if self
-            .tx
             .send(Msg::Submit {
                 work,
                 opts,
@@ -79,7 +118,7 @@ impl Handle {
     /// is).
     pub(crate) fn open_dedicated(&self) -> Receiver<DedicatedId> {
         let (tx, rx) = flume::bounded(1);
-        let _ = self.tx.send(Msg::OpenDedicated(tx));
+        let _ = self.send(Msg::OpenDedicated(tx));
         rx
     }
 
@@ -97,7 +136,7 @@ impl Handle {
             opts,
             reply: reply.clone(),
         };
-        if self.tx.send(msg).is_err() {
+        if self.send(msg).is_err() {
             let _ = reply.send(Err(Error::Closed));
         }
         rx
@@ -105,7 +144,7 @@ impl Handle {
 
     /// Closes dedicated connection `on`.
     pub(crate) fn close_dedicated(&self, on: DedicatedId) {
-        let _ = self.tx.send(Msg::CloseDedicated(on));
+        let _ = self.send(Msg::CloseDedicated(on));
     }
 
     /// Queues one command.
@@ -140,13 +179,13 @@ impl Handle {
 
     pub(crate) fn master_addr(&self) -> Receiver<Option<Addr>> {
         let (tx, rx) = flume::bounded(1);
-        let _ = self.tx.send(Msg::MasterAddr(tx));
+        let _ = self.send(Msg::MasterAddr(tx));
         rx
     }
 
     pub(crate) fn events(&self) -> Receiver<Event> {
         let (tx, rx) = flume::bounded(crate::driver::EVENT_BACKLOG);
-        let _ = self.tx.send(Msg::Events(tx));
+        let _ = self.send(Msg::Events(tx));
         rx
     }
 
@@ -171,7 +210,7 @@ impl Handle {
 
     /// Subscription `id` was dropped: the driver unsubscribes what no other one wants.
     pub(crate) fn release(&self, id: u64) {
-        let _ = self.tx.send(Msg::Release(id));
+        let _ = self.send(Msg::Release(id));
     }
 
     /// Unsubscribes every subscription of this client from `names`.
@@ -191,7 +230,7 @@ impl Handle {
             .map(|n| Bytes::copy_from_slice(n.as_ref()))
             .collect();
         // If the loop is gone the message (and its `ack`) is dropped: the answer reads as closed.
-        let _ = self.tx.send(Msg::PubSub {
+        let _ = self.send(Msg::PubSub {
             op,
             names,
             sink,

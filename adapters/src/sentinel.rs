@@ -219,9 +219,9 @@ impl<R: Runtime> Sentinel<R> {
     fn client(&self, service: &str, role: Role) -> R::Client {
         let config = self.config_for(service, role);
         let machine = Machine::new(config.clone(), Instant::now());
-        let tx = R::spawn_driver(Driven::Client(machine), self.net());
+        let to = R::spawn_driver(Driven::Client(machine), self.net());
         let breaker = self.breaker.map(SharedBreaker::new);
-        R::client(Handle::for_db(tx, breaker, config.db))
+        R::client(Handle::for_db(to, breaker, config.db))
     }
 }
 

@@ -16,9 +16,8 @@ pub(crate) mod threads;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
-use crate::driver::{Driven, Msg, NetOptions};
-use crate::handle::Shared;
-use flume::Sender;
+use crate::driver::{Driven, NetOptions};
+use crate::handle::{Loop, Shared};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -37,9 +36,9 @@ pub trait Runtime: sealed::Sealed + Sized + Send + Sync + 'static {
     /// [`crate::Client`] for the async runtimes.
     type Client;
 
-    /// Starts a driver loop for `driven`; returns the loop's sender.
+    /// Starts a driver loop for `driven`; returns the handles' way into it.
     #[doc(hidden)]
-    fn spawn_driver(driven: Driven, opts: NetOptions) -> Sender<Msg>;
+    fn spawn_driver(driven: Driven, opts: NetOptions) -> Loop;
 
     /// Wraps a handle to a running client driver.
     #[doc(hidden)]
@@ -51,7 +50,7 @@ impl sealed::Sealed for crate::blocking::Blocking {}
 impl Runtime for crate::blocking::Blocking {
     type Client = crate::blocking::Client;
 
-    fn spawn_driver(driven: Driven, opts: NetOptions) -> Sender<Msg> {
+    fn spawn_driver(driven: Driven, opts: NetOptions) -> Loop {
         threads::spawn_driver(driven, opts)
     }
 
@@ -65,8 +64,8 @@ impl<R: AsyncIo> sealed::Sealed for R {}
 impl<R: AsyncIo> Runtime for R {
     type Client = crate::Client;
 
-    fn spawn_driver(driven: Driven, opts: NetOptions) -> Sender<Msg> {
-        async_loop::spawn_driver::<R>(driven, opts)
+    fn spawn_driver(driven: Driven, opts: NetOptions) -> Loop {
+        Loop::new(async_loop::spawn_driver::<R>(driven, opts))
     }
 
     fn client(handle: Shared) -> crate::Client {
@@ -147,6 +146,7 @@ mod tests {
     fn blocking_closes_like_the_others() {
         closes_after_writing_what_was_queued(super::threads::ThreadNet {
             opts: NetOptions::plain(Duration::from_secs(5)),
+            engine: std::sync::Weak::new(),
         });
     }
 

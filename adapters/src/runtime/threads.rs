@@ -1,29 +1,53 @@
-//! The blocking driver: one thread owns the state machine; each connection has a reader and a
-//! writer thread over std sockets.
+//! The blocking driver over std sockets: the state machine has no thread of its own (see
+//! [`engine`]); each connection has a reader thread, and a writer thread for what the socket
+//! does not take at once and for the close (see [`wire`]); a timer thread fires deadlines.
+
+mod engine;
+mod wait;
+mod wire;
+
+pub(crate) use wait::Wait;
 
 use crate::driver::{Driven, Driver, Link, Msg, Net, NetOptions};
+use crate::handle::Loop;
 use crate::tls::{self, Connector, Inbound, Session, Step};
 use bytes::Bytes;
-use flume::{RecvTimeoutError, Sender};
+use engine::Engine;
+use flume::Sender;
 use resp_sentinel_core::sentinel::{Addr, ConnId, PeerKind, TlsFailure, TlsProblem};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use wire::Wire;
 
 /// Opens connections on short-lived threads.
 pub(crate) struct ThreadNet {
     pub(crate) opts: NetOptions,
+    /// The engine whose turn the connection's threads take after handing it something (none
+    /// in tests that open a connection alone).
+    pub(crate) engine: Weak<Engine>,
+}
+
+/// Sends `msg` to the loop, then takes the loop's turn if nobody has it.
+fn deliver(tx: &Sender<Msg>, engine: &Weak<Engine>, msg: Msg) -> Result<(), ()> {
+    tx.send(msg).map_err(|_| ())?;
+    if let Some(e) = engine.upgrade() {
+        e.pump();
+    }
+    Ok(())
 }
 
 impl Net for ThreadNet {
     fn open(&self, conn: ConnId, addr: Addr, kind: PeerKind, tx: Sender<Msg>) {
         let timeout = self.opts.connect_timeout;
         let tls = self.opts.tls.for_kind(kind).cloned();
+        let engine = self.engine.clone();
         spawn("resp-sentinel-connect", move || {
             let stream = match connect(&addr, timeout) {
                 Ok(stream) => stream,
                 Err(e) => {
-                    let _ = tx.send(Msg::ConnectFailed(conn, e));
+                    let _ = deliver(&tx, &engine, Msg::ConnectFailed(conn, e));
                     return;
                 }
             };
@@ -32,11 +56,11 @@ impl Net for ThreadNet {
                 Some(Ok(s)) => Some(s),
                 Some(Err(why)) => {
                     let _ = stream.shutdown(Shutdown::Both);
-                    let _ = tx.send(Msg::TlsFailed(conn, why));
+                    let _ = deliver(&tx, &engine, Msg::TlsFailed(conn, why));
                     return;
                 }
             };
-            start_io(conn, stream, session, tx)
+            start_io(conn, stream, session, tx, engine)
         });
     }
 }
@@ -96,131 +120,123 @@ fn connect(addr: &Addr, timeout: Duration) -> io::Result<TcpStream> {
     Err(last)
 }
 
-fn start_io(conn: ConnId, stream: TcpStream, session: Option<Session>, tx: Sender<Msg>) {
+fn start_io(
+    conn: ConnId,
+    stream: TcpStream,
+    session: Option<Session>,
+    tx: Sender<Msg>,
+    engine: Weak<Engine>,
+) {
     let (reader, writer) = match (stream.try_clone(), stream.try_clone()) {
         (Ok(r), Ok(w)) => (r, w),
         (Err(e), _) | (_, Err(e)) => {
-            let _ = tx.send(Msg::ConnectFailed(conn, e));
+            let _ = deliver(&tx, &engine, Msg::ConnectFailed(conn, e));
             return;
         }
     };
     let (wtx, wrx) = flume::unbounded::<Bytes>();
-    // A blocking read cannot wait on this beside the socket: the writer's shutdown wakes it.
-    let (cancel, _) = flume::bounded::<()>(0);
-    let reader_tx = tx.clone();
-    let writer_tx = tx.clone();
+    // Disconnects when the driver drops the link: the writer thread then closes the socket.
+    let (cancel, closed) = flume::bounded::<()>(0);
+    let (wire, kicked) = Wire::new(writer, session.clone(), wrx);
+    let wire = Arc::new(wire);
     let nudge = wtx.downgrade();
-    let reader_session = session.clone();
-    spawn("resp-sentinel-read", move || {
-        read_loop(conn, reader, reader_session, nudge, reader_tx)
-    });
+    let reader = Reader {
+        conn,
+        stream: reader,
+        session,
+        nudge,
+        tx: tx.clone(),
+        wire: wire.clone(),
+        engine: engine.clone(),
+    };
+    spawn("resp-sentinel-read", move || reader.run());
+    if let Some(e) = engine.upgrade() {
+        e.add_wire(wire.clone());
+    }
+    let writer_engine = engine.clone();
+    let alone = engine.strong_count() == 0;
     spawn("resp-sentinel-write", move || {
-        write_loop(conn, writer, session, wrx, writer_tx)
+        wire::write_loop(&wire, closed, kicked, alone);
+        if let Some(e) = writer_engine.upgrade() {
+            e.remove_wire(&wire);
+        }
     });
     let link = Link {
         writer: wtx,
         _cancel: cancel,
         peer: crate::driver::peer_addr(stream.peer_addr().ok()),
     };
-    if tx.send(Msg::Connected(conn, link)).is_err() {
+    if deliver(&tx, &engine, Msg::Connected(conn, link)).is_err() {
         let _ = stream.shutdown(Shutdown::Both);
     }
 }
 
-fn write_loop(
+/// A connection's reader thread: hands what it reads to the loop and takes the loop's turn.
+struct Reader {
     conn: ConnId,
-    mut w: TcpStream,
-    session: Option<Session>,
-    rx: flume::Receiver<Bytes>,
-    tx: Sender<Msg>,
-) {
-    let mut failed = false;
-    while let Ok(first) = rx.recv() {
-        let bytes = super::coalesce(first, &rx);
-        let written = tls::outbound(session.as_ref(), bytes).and_then(|b| w.write_all(&b));
-        if written.is_err() {
-            let _ = tx.send(Msg::Closed(conn));
-            failed = true;
-            break;
-        }
-    }
-    if !failed {
-        let _ = w.write_all(&tls::closing(session.as_ref()));
-    }
-    // Both directions, as on every runtime; this also wakes the reader thread, which exits.
-    let _ = w.shutdown(Shutdown::Both);
-}
-
-fn read_loop(
-    conn: ConnId,
-    mut stream: TcpStream,
+    stream: TcpStream,
     session: Option<Session>,
     nudge: flume::WeakSender<Bytes>,
     tx: Sender<Msg>,
-) {
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(n) if n > 0 => {
-                let (bytes, end) = match tls::inbound(session.as_ref(), &buf[..n], &nudge) {
-                    Inbound::Data(b) => (b, None),
-                    Inbound::DataThenClosed(b) => (b, Some(Msg::Closed(conn))),
-                    Inbound::Failed(why) => (Bytes::new(), Some(Msg::TlsFailed(conn, why))),
-                };
-                if !bytes.is_empty() && tx.send(Msg::Received(conn, bytes)).is_err() {
+    wire: Arc<Wire>,
+    engine: Weak<Engine>,
+}
+
+impl Reader {
+    fn run(mut self) {
+        let conn = self.conn;
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match self.stream.read(&mut buf) {
+                Ok(n) if n > 0 => {
+                    let inbound = tls::inbound(self.session.as_ref(), &buf[..n], &self.nudge);
+                    if self.session.is_some() && self.engine.strong_count() > 0 {
+                        // What TLS itself has to send (queued by the nudge above).
+                        self.wire.flush();
+                    }
+                    let (bytes, end) = match inbound {
+                        Inbound::Data(b) => (b, None),
+                        Inbound::DataThenClosed(b) => (b, Some(Msg::Closed(conn))),
+                        Inbound::Failed(why) => (Bytes::new(), Some(Msg::TlsFailed(conn, why))),
+                    };
+                    // A full channel blocks here: the socket is not read meanwhile.
+                    if !bytes.is_empty()
+                        && deliver(&self.tx, &self.engine, Msg::Received(conn, bytes)).is_err()
+                    {
+                        return;
+                    }
+                    if let Some(end) = end {
+                        let _ = deliver(&self.tx, &self.engine, end);
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                _ => {
+                    let _ = deliver(&self.tx, &self.engine, Msg::Closed(conn));
                     return;
                 }
-                if let Some(end) = end {
-                    let _ = tx.send(end);
-                    return;
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            _ => {
-                let _ = tx.send(Msg::Closed(conn));
-                return;
             }
         }
     }
 }
 
-/// Starts the driver thread for `driven`; returns the loop's sender.
-pub(crate) fn spawn_driver(driven: Driven, opts: NetOptions) -> Sender<Msg> {
+/// Starts the loop for `driven` (its timer thread; no thread of its own: the threads that feed
+/// it take its turns); returns the handles' way in.
+pub(crate) fn spawn_driver(driven: Driven, opts: NetOptions) -> Loop {
     let ((tx, rx), (io_tx, io_rx)) = crate::driver::channels();
-    // The loop holds a request sender of its own, so a discovery (which no handle feeds)
-    // is not ended by its request channel closing; a client's loop ends on `Shutdown`.
-    let keep = tx.clone();
-    let mut driver = Driver::new(driven, ThreadNet { opts }, io_tx);
-    spawn("resp-sentinel-driver", move || loop {
-        let _keep = &keep;
-        driver.flush();
-        if driver.finished() {
-            return;
-        }
-        // A message already waiting needs no selector (the common case under load).
-        let msg = match io_rx.try_recv().or_else(|_| rx.try_recv()) {
-            Ok(m) => Ok(m),
-            Err(_) => {
-                let select = flume::Selector::new()
-                    .recv(&io_rx, |m| m.map_err(|_| RecvTimeoutError::Disconnected))
-                    .recv(&rx, |m| m.map_err(|_| RecvTimeoutError::Disconnected));
-                match driver.deadline() {
-                    Some(deadline) => select
-                        .wait_deadline(deadline)
-                        .unwrap_or(Err(RecvTimeoutError::Timeout)),
-                    None => select.wait(),
-                }
-            }
+    let requests = tx.clone();
+    let io = io_tx.clone();
+    let engine = Arc::new_cyclic(|weak| {
+        let net = ThreadNet {
+            opts,
+            engine: weak.clone(),
         };
-        match msg {
-            Ok(msg) => {
-                if !driver.turn(msg, &rx, &io_rx) {
-                    return;
-                }
-            }
-            Err(RecvTimeoutError::Timeout) => driver.on_timeout(Instant::now()),
-            Err(RecvTimeoutError::Disconnected) => return,
-        }
+        Engine::new(Driver::new(driven, net, io_tx), (requests, rx), (io, io_rx))
     });
-    tx
+    // The first turn performs what the machine asked for at its start (its connects).
+    engine.pump();
+    let timer = engine.clone();
+    spawn("resp-sentinel-timer", move || timer.tick_loop());
+    let pump = engine.clone();
+    Loop::with_pump(tx, Arc::new(move || pump.pump()))
 }

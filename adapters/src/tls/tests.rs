@@ -179,6 +179,7 @@ fn blocking_echoes_through_a_key_update() {
 fn blocking(config: TlsConfig) -> crate::runtime::threads::ThreadNet {
     crate::runtime::threads::ThreadNet {
         opts: net_opts(config),
+        engine: std::sync::Weak::new(),
     }
 }
 

@@ -1,0 +1,209 @@
+//! The blocking driver without a thread of its own: the [`Driver`] sits behind a mutex, and
+//! whichever thread has just handed it something (a caller that submitted, a reader thread
+//! with bytes, a connect thread) takes the loop's turn itself when nobody else has it, then
+//! sends what the turn transmitted ([`Wire::flush`]). A caller's command so goes to the
+//! socket from the caller's own thread, and its reply comes back from the reader thread that
+//! read it: one thread hand-off per round trip.
+//!
+//! A thread that finds the turn taken leaves its message in the channel: the thread holding
+//! the turn looks at the channels again after it lets go, so no message is stranded, and
+//! messages arriving during a turn are handled (and their commands written) together. A timer
+//! thread takes the turn at the machine's deadline; every turn also fires deadlines that have
+//! passed, so a flood of bytes cannot starve them.
+
+use super::wire::Wire;
+use super::ThreadNet;
+use crate::driver::{Driver, Msg, TURN};
+use flume::{Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::time::Instant;
+
+/// One blocking client's (or discovery's) driver and the threads' ways into it.
+pub(crate) struct Engine {
+    /// `None` once the loop ended: its channels' receivers are dropped with it.
+    state: Mutex<Option<Live>>,
+    /// Senders of both channels, only to see whether messages are waiting.
+    requests: Sender<Msg>,
+    io: Sender<Msg>,
+    /// The open connections' write sides.
+    wires: Mutex<Vec<Arc<Wire>>>,
+    clock: Clock,
+}
+
+/// A running loop.
+struct Live {
+    driver: Driver<ThreadNet>,
+    rx: Receiver<Msg>,
+    io_rx: Receiver<Msg>,
+}
+
+/// When the timer thread next takes the turn.
+struct Clock {
+    alarm: Mutex<Alarm>,
+    ring: Condvar,
+}
+
+#[derive(Default)]
+struct Alarm {
+    deadline: Option<Instant>,
+    stopped: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Engine {
+    /// An engine for `driver`, fed by the two channels whose receivers these are.
+    pub(super) fn new(
+        driver: Driver<ThreadNet>,
+        (requests, rx): (Sender<Msg>, Receiver<Msg>),
+        (io, io_rx): (Sender<Msg>, Receiver<Msg>),
+    ) -> Engine {
+        Engine {
+            state: Mutex::new(Some(Live { driver, rx, io_rx })),
+            requests,
+            io,
+            wires: Mutex::new(Vec::new()),
+            clock: Clock {
+                alarm: Mutex::new(Alarm::default()),
+                ring: Condvar::new(),
+            },
+        }
+    }
+
+    /// Takes the loop's turn if no other thread has it (which then handles what this thread
+    /// sent); returns once the channels are empty or another thread has the turn.
+    pub(crate) fn pump(&self) {
+        self.run(false)
+    }
+
+    fn run(&self, wait: bool) {
+        let mut wait = wait;
+        loop {
+            let mut state = if wait {
+                lock(&self.state)
+            } else {
+                match self.state.try_lock() {
+                    Ok(s) => s,
+                    Err(TryLockError::WouldBlock) => return,
+                    Err(TryLockError::Poisoned(p)) => p.into_inner(),
+                }
+            };
+            wait = false;
+            let Some(live) = state.as_mut() else { return };
+            let next = if live.turn() {
+                Some(live.driver.deadline())
+            } else {
+                // The loop ended: dropping the driver closes its links; dropping the receivers
+                // tells the handles the client is closed.
+                *state = None;
+                None
+            };
+            drop(state);
+            self.flush_wires();
+            self.arm(next);
+            if next.is_none() || (self.requests.is_empty() && self.io.is_empty()) {
+                return;
+            }
+        }
+    }
+
+    /// Sends what the turn queued on any connection.
+    fn flush_wires(&self) {
+        let dirty: Vec<Arc<Wire>> = lock(&self.wires)
+            .iter()
+            .filter(|w| w.has_queued())
+            .cloned()
+            .collect();
+        for w in dirty {
+            w.flush();
+        }
+    }
+
+    /// A connection's write side, flushed after every turn from now on.
+    pub(super) fn add_wire(&self, wire: Arc<Wire>) {
+        lock(&self.wires).push(wire);
+    }
+
+    /// Forgets a closed connection's write side.
+    pub(super) fn remove_wire(&self, wire: &Arc<Wire>) {
+        lock(&self.wires).retain(|w| !Arc::ptr_eq(w, wire));
+    }
+
+    /// Tells the timer thread the machine's next deadline (`None`: the loop ended); it is woken
+    /// only when that deadline is earlier than the one it waits for.
+    fn arm(&self, next: Option<Option<Instant>>) {
+        let mut a = lock(&self.clock.alarm);
+        match next {
+            None => {
+                a.stopped = true;
+                self.clock.ring.notify_all();
+            }
+            Some(d) if d != a.deadline => {
+                let earlier = match (d, a.deadline) {
+                    (Some(new), Some(old)) => new < old,
+                    (Some(_), None) => true,
+                    (None, _) => false,
+                };
+                a.deadline = d;
+                if earlier {
+                    self.clock.ring.notify_all();
+                }
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// The timer thread: takes the turn at every deadline until the loop ends.
+    pub(super) fn tick_loop(&self) {
+        let mut a = lock(&self.clock.alarm);
+        loop {
+            if a.stopped {
+                return;
+            }
+            let now = Instant::now();
+            a = match a.deadline {
+                Some(d) if d <= now => {
+                    drop(a);
+                    self.run(true);
+                    lock(&self.clock.alarm)
+                }
+                Some(d) => {
+                    let (a, _) = self
+                        .clock
+                        .ring
+                        .wait_timeout(a, d - now)
+                        .unwrap_or_else(PoisonError::into_inner);
+                    a
+                }
+                None => self
+                    .clock
+                    .ring
+                    .wait(a)
+                    .unwrap_or_else(PoisonError::into_inner),
+            };
+        }
+    }
+}
+
+impl Live {
+    /// One turn: every message waiting (up to [`TURN`]), the deadlines that passed, then what
+    /// the machine asked for; false when the loop should end.
+    fn turn(&mut self) -> bool {
+        for _ in 0..TURN {
+            let Ok(msg) = self.io_rx.try_recv().or_else(|_| self.rx.try_recv()) else {
+                break;
+            };
+            if !self.driver.handle(msg, Instant::now()) {
+                return false;
+            }
+        }
+        let now = Instant::now();
+        if self.driver.deadline().is_some_and(|d| d <= now) {
+            self.driver.on_timeout(now);
+        }
+        self.driver.flush();
+        !self.driver.finished()
+    }
+}
