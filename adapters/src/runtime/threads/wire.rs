@@ -260,3 +260,48 @@ fn send_now(stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
 fn send_now(_stream: &TcpStream, _bytes: &[u8]) -> io::Result<usize> {
     Ok(0)
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::send_now;
+    use std::io::Read;
+    use std::net::{TcpListener, TcpStream};
+    use std::time::{Duration, Instant};
+
+    /// The one `unsafe` call: a peer that does not read makes `send_now` stop short at once
+    /// (never block), every byte it reports sent arrives in order, and the socket stays
+    /// blocking for the reader.
+    #[test]
+    fn send_now_never_blocks_and_loses_nothing() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let ours = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut peer, _) = listener.accept().unwrap();
+        let data: Vec<u8> = (0..64u32 << 20).map(|i| (i % 251) as u8).collect();
+        let started = Instant::now();
+        let sent = send_now(&ours, &data).unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "it did not block"
+        );
+        assert!(
+            sent > 0 && sent < data.len(),
+            "a full socket stops it short: {sent}"
+        );
+        drop(ours);
+        let mut got = Vec::new();
+        peer.read_to_end(&mut got).unwrap();
+        assert_eq!(got.len(), sent);
+        assert_eq!(&got[..], &data[..sent]);
+        // Still a blocking socket: a read with a timeout waits rather than failing at once.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut ours = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (_peer, _) = listener.accept().unwrap();
+        assert_eq!(send_now(&ours, b"x").unwrap(), 1);
+        ours.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let t = Instant::now();
+        let mut b = [0u8; 1];
+        assert!(ours.read(&mut b).is_err());
+        assert!(t.elapsed() >= Duration::from_millis(90));
+    }
+}
