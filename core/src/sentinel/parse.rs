@@ -52,7 +52,7 @@ pub(crate) fn redirect_hint(e: &[u8]) -> Option<Addr> {
     let word = rest.split_ascii_whitespace().next()?;
     let a: Addr = word.parse().ok()?;
     let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':');
-    a.host.chars().all(plain).then_some(a)
+    (a.host.len() <= 253 && a.host.chars().all(plain)).then_some(a)
 }
 
 /// Key/value pairs of a RESP3 map or of a RESP2 flat array with string keys.
@@ -358,6 +358,12 @@ mod tests {
 
     #[test]
     fn redirect_hints() {
+        let long = format!("REDIRECT {}:6379", "a".repeat(254));
+        assert_eq!(
+            redirect_hint(long.as_bytes()),
+            None,
+            "no host over 253 bytes"
+        );
         // As a Valkey 9.1 replica answers a write after `CLIENT CAPA redirect`.
         assert_eq!(
             redirect_hint(b"REDIRECT 127.0.0.1:24212"),
