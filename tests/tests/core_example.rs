@@ -3,13 +3,12 @@
 //! Redis is not installed or the example cannot be built.
 
 use resp_sentinel_tests::{Addr, Reply, Topology, TopologyOptions};
-use std::io::Read;
+mod support;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const EXAMPLE: &str = "std_driver";
 /// The example gives up after 20 s on its own; this only catches one that hangs.
@@ -112,38 +111,15 @@ fn run_example(args: &[String], env: &[(&str, &str)]) -> Run {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = command
+    let child = command
         .spawn()
         .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
-    let collect = |mut pipe: Box<dyn Read + Send>| {
-        thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
-    };
-    let stdout = collect(Box::new(child.stdout.take().expect("piped stdout")));
-    let stderr = collect(Box::new(child.stderr.take().expect("piped stderr")));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waiting for the example") {
-            break status;
-        }
-        if started.elapsed() > RUN_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{EXAMPLE} {args:?} still ran after {RUN_TIMEOUT:?}\n--- stdout\n{}--- stderr\n{}",
-                stdout.join().unwrap_or_default(),
-                stderr.join().unwrap_or_default()
-            );
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
+    let what = format!("{EXAMPLE} {args:?}");
+    let (status, stdout, stderr) = support::child::finish(child, RUN_TIMEOUT, &what);
     Run {
         status,
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
+        stdout,
+        stderr,
     }
 }
 

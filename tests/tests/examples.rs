@@ -10,6 +10,8 @@
 //! never stale, whatever changed in `adapters/src` or `core/src`.
 
 use resp_sentinel_tests::{Reply, Topology, TopologyOptions};
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -149,37 +151,13 @@ impl Run {
 
 /// Runs an example to its end (killed after [`RUN_TIMEOUT`]).
 fn run(name: &str, args: &[&str], url: Option<&str>) -> Run {
-    let mut child = spawn(name, args, url);
-    let collect = |mut pipe: Box<dyn Read + Send>| {
-        thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
-    };
-    let stdout = collect(Box::new(child.stdout.take().expect("piped stdout")));
-    let stderr = collect(Box::new(child.stderr.take().expect("piped stderr")));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waiting for the example") {
-            break status;
-        }
-        if started.elapsed() > RUN_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{name} still ran after {RUN_TIMEOUT:?}\n--- stdout\n{}--- stderr\n{}",
-                stdout.join().unwrap_or_default(),
-                stderr.join().unwrap_or_default()
-            );
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
+    let child = spawn(name, args, url);
+    let (status, stdout, stderr) = support::child::finish(child, RUN_TIMEOUT, name);
     Run {
         name: name.to_string(),
         status,
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
+        stdout,
+        stderr,
     }
 }
 

@@ -9,6 +9,7 @@ use resp_sentinel_tests::{Topology, TopologyOptions};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+pub mod child;
 pub mod writer;
 
 /// Emits one `#[test]` per scenario and runtime: `blocking::name`, `tokio::name`,
