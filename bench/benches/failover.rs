@@ -100,6 +100,9 @@ pub struct Seen {
     pub try_failover_to_first_new_ms: Option<f64>,
     /// Client writes the old master executed after the promotion (lost by design).
     pub old_writes_after_promotion: Option<usize>,
+    /// The promotion minus the last client write the old master executed before it: the
+    /// time that write had to reach the replica (the fence's safety margin).
+    pub last_old_write_to_promotion_ms: Option<f64>,
     /// `+switch-master` minus `+try-failover`: the sentinels' own share of the recovery.
     pub sentinel_failover_ms: Option<f64>,
     /// How long the new master's `MONITOR` was reconnecting (Sentinel kills it when it promotes
@@ -331,6 +334,10 @@ fn analyse(o: &Observed, old: &Addr, new: &Addr, paused_at: Option<f64>) -> Seen
         fault_to_odown_ms: paused_at.and_then(|p| diff(o.event("+odown"), Some(p))),
         try_failover_to_first_new_ms: diff(first_new, o.event("+try-failover")),
         old_writes_after_promotion: promotion.map(|p| o.writes_after(old, p)),
+        last_old_write_to_promotion_ms: diff(
+            promotion,
+            promotion.and_then(|p| o.last_write_before(old, p)),
+        ),
         sentinel_failover_ms: diff(o.event("+switch-master"), o.event("+try-failover")),
         new_monitor_gap_ms: first_new.and_then(|t| o.gap_near(new, t)),
     }
@@ -396,6 +403,10 @@ fn print_table(rows: &[Figures]) {
         (
             "[mon] old-master writes after promotion",
             Box::new(|f| opt(f.seen.old_writes_after_promotion)),
+        ),
+        (
+            "[mon] last old-master write -> promotion ms",
+            Box::new(|f| opt_ms(f.seen.last_old_write_to_promotion_ms)),
         ),
         (
             "[mon] sentinels +try-failover -> +switch-master ms",

@@ -55,6 +55,16 @@ impl Observed {
             .map_or(0, |v| v.iter().filter(|&&x| x >= t).count())
     }
 
+    /// The last client `INCR` `node` executed before wall time `t`.
+    pub fn last_write_before(&self, node: &Addr, t: f64) -> Option<f64> {
+        self.client_incrs
+            .get(node)?
+            .iter()
+            .copied()
+            .filter(|&x| x < t)
+            .reduce(f64::max)
+    }
+
     /// The `MONITOR` gap of `node` around wall time `t` (ms), if its monitor was down then or
     /// came back within 50 ms before `t`.
     pub fn gap_near(&self, node: &Addr, t: f64) -> Option<f64> {

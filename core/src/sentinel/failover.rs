@@ -51,7 +51,7 @@ impl Machine {
                     self.on_switch(n.master, new, now);
                 }
             }
-            "+odown" | "+try-failover" => self.raise_fence(&n.master, Stage::Suspected, ch, now),
+            "+odown" => self.raise_fence(&n.master, Stage::Suspected, ch, now),
             "+selected-slave"
             | "+failover-state-send-slaveof-noone"
             | "+failover-state-wait-promotion"
@@ -61,9 +61,15 @@ impl Machine {
                     self.candidate_named(&n.master, replica, now);
                 }
             }
-            "+elected-leader"
-            | "+failover-state-select-slave"
-            | "+failover-state-reconf-slaves" => {
+            // A leader was chosen but no replica yet: the attempt can still end with
+            // nothing promoted, so a fence already up (from `+odown`) is confirmed and none
+            // is raised. See `fence.rs` for why the fence waits for `+selected-slave`.
+            "+elected-leader" | "+failover-state-select-slave" => {
+                if let Some(f) = self.phase.fence_mut().filter(|f| *f.old() == n.master) {
+                    f.confirm();
+                }
+            }
+            "+failover-state-reconf-slaves" => {
                 self.raise_fence(&n.master, Stage::InProgress, ch, now)
             }
             "+failover-end" | "+failover-end-for-timeout"

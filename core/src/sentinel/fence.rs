@@ -6,6 +6,18 @@
 //! acknowledges in that window are thrown away when it is demoted. New commands wait in a
 //! bounded queue (with a deadline) until a different master is verified with `ROLE`.
 //!
+//! **When it rises.** On `+odown` (a quorum cannot reach the master: it may be cut off from
+//! its replicas too, so nothing more is written to it), and on `+selected-slave` or any later
+//! step of a failover of our master. Not on `+try-failover`, `+elected-leader` or
+//! `+failover-state-select-slave`: until a replica is selected the attempt can still end with
+//! nothing promoted (no good replica, election lost), and the master is healthy, so holding
+//! writes then only lengthens the pause. The leader publishes `+selected-slave` and sends
+//! `REPLICAOF NO ONE` on its next timer tick (Sentinel's timer runs at 10-19 Hz, so at least
+//! about 50 ms later): writes the old master acknowledged before the fence reached the
+//! replica long before it stops replicating. A forced failover (`SENTINEL FAILOVER`, no
+//! `+odown`) therefore pauses writes for about one Sentinel tick plus our switch, not the
+//! three ticks from the trigger to the promotion.
+//!
 //! Recovery does not wait for `+switch-master`: the replica sentinels chose is named by
 //! `+selected-slave`, `+failover-state-send-slaveof-noone`, `+failover-state-wait-promotion` and
 //! `+promoted-slave` (all `slave <ip>:<port> <ip> <port> @ <name> <old-ip> <old-port>`). It
@@ -65,7 +77,7 @@ const MIN_REPORT_GAP: Duration = Duration::from_secs(1);
 /// How sure we are that a failover is happening.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Stage {
-    /// `+odown` / `+try-failover`: may still be called off by `-odown`.
+    /// `+odown`: may still be called off by `-odown`.
     Suspected,
     /// A replica was selected or promoted: only an abort or a new master ends it.
     InProgress,

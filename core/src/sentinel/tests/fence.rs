@@ -51,10 +51,10 @@ fn fence_stops_writes_holds_commands_and_releases_them_on_the_new_master() {
     // Written but not yet flushed to the driver when the fence goes up: taken back.
     let b = t.m.submit(cmd("INCR").arg("y"), t.now);
     // An event that names no successor: sentinels are polled for it.
-    let o = notice(&mut t, n, "+elected-leader", "master svc 10.0.0.1 6379");
+    let o = notice(&mut t, n, "+odown", "master svc 10.0.0.1 6379 #quorum 2/2");
     assert!(events(&o).contains(&Event::FenceRaised {
         old: addr(OLD),
-        reason: "+elected-leader".into()
+        reason: "+odown".into()
     }));
     assert!(connect_of(&o, PeerKind::Data(Role::Master)).is_none());
     assert_eq!(sent(&o, d), "", "nothing more reaches the old master");
@@ -140,6 +140,7 @@ fn events_for_other_services_or_masters_are_ignored() {
 fn failover_abort_lifts_the_fence_and_resumes_on_the_old_master() {
     let (mut t, d) = T::ready(T::cfg(1), OLD);
     let n = notices(&mut t);
+    notice(&mut t, n, "+odown", "master svc 10.0.0.1 6379 #quorum 2/2");
     notice(&mut t, n, "+try-failover", "master svc 10.0.0.1 6379");
     assert!(t.m.is_fenced());
     let (id, _) = t.submit(cmd("SET").arg("k").arg(1));

@@ -119,15 +119,18 @@ fn held_events(o: &[Output]) -> Vec<(Duration, String)> {
         .collect()
 }
 
-/// Three sentinels, a verified master at OLD, the fence raised by `+elected-leader` from the
-/// first sentinel (the failover's leader), and one command held.
+/// Three sentinels, a verified master at OLD, the fence raised by `+odown` and confirmed by
+/// `+elected-leader` from the first sentinel (the failover's leader), and one command held.
 fn fenced() -> (T, ConnId, RequestId) {
     let (mut t, d) = T::ready(T::cfg(3), OLD);
     let n = notices(&mut t);
-    let o = notice(&mut t, n, "+elected-leader", "master svc 10.0.0.1 6379");
+    let o = notice(&mut t, n, "+odown", "master svc 10.0.0.1 6379 #quorum 2/2");
     assert!(events(&o)
         .iter()
         .any(|e| matches!(e, Event::FenceRaised { .. })));
+    let o2 = notice(&mut t, n, "+elected-leader", "master svc 10.0.0.1 6379");
+    assert!(events(&o2).is_empty());
+    let o = [o, o2].concat();
     pump(&mut t, o, &[IDLE, IDLE, IDLE]);
     let (id, o) = t.submit(cmd("INCR").arg("k"));
     assert_eq!(sent(&o, d), "");
