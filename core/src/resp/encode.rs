@@ -158,8 +158,9 @@ pub fn cmd(name: impl Arg) -> Cmd {
 impl Cmd {
     /// Starts a command named `name`.
     pub fn new(name: impl Arg) -> Cmd {
+        // Room for a typical short command, so that building it allocates once.
         let mut c = Cmd {
-            body: BytesMut::new(),
+            body: BytesMut::with_capacity(64),
             argc: 0,
         };
         c.push(name);
@@ -225,6 +226,15 @@ impl Cmd {
         self.name().eq_ignore_ascii_case(name.as_bytes())
     }
 
+    /// The first of `names` this command is (ignoring ASCII case), reading its name once.
+    pub fn is_one_of<'n>(&self, names: &[&'n str]) -> Option<&'n str> {
+        let mine = self.name();
+        names
+            .iter()
+            .find(|n| mine.eq_ignore_ascii_case(n.as_bytes()))
+            .copied()
+    }
+
     /// Bytes [`Cmd::encode`] will write.
     pub fn encoded_len(&self) -> usize {
         let mut buf = [0u8; 40];
@@ -258,9 +268,16 @@ impl<'a> Iterator for Words<'a> {
         if self.left == 0 {
             return None;
         }
-        // Layout is ours: `$<len>\r\n<bytes>\r\n`.
-        let cr = memchr::memchr(b'\r', self.rest)?;
-        let len: usize = std::str::from_utf8(&self.rest[1..cr]).ok()?.parse().ok()?;
+        // Layout is ours: `$<len>\r\n<bytes>\r\n`, the length in plain decimal digits.
+        let mut len = 0usize;
+        let mut cr = 1;
+        while let Some(&d) = self.rest.get(cr).filter(|d| d.is_ascii_digit()) {
+            len = len.checked_mul(10)?.checked_add(usize::from(d - b'0'))?;
+            cr += 1;
+        }
+        if self.rest.get(cr) != Some(&b'\r') {
+            return None;
+        }
         let start = cr + 2;
         let word = self.rest.get(start..start + len)?;
         self.rest = &self.rest[start + len + 2..];
@@ -328,6 +345,25 @@ mod tests {
         assert!(c.is("set"));
         let words: Vec<&[u8]> = c.words().collect();
         assert_eq!(words, vec![&b"SET"[..], b"k", b"-42"]);
+    }
+
+    #[test]
+    fn words_of_every_length_read_back_and_names_match_once() {
+        let long = vec![b'x'; 70_000];
+        let empty: &[u8] = b"";
+        let c = cmd("xRead")
+            .arg(empty)
+            .arg(&long[..])
+            .arg("BLOCK")
+            .arg(1234567890);
+        let got: Vec<&[u8]> = c.words().collect();
+        assert_eq!(
+            got,
+            vec![&b"xRead"[..], b"", &long[..], b"BLOCK", b"1234567890"]
+        );
+        assert_eq!(c.is_one_of(&["XADD", "XREAD", "XREADGROUP"]), Some("XREAD"));
+        assert_eq!(c.is_one_of(&["XREADGROUP", "READ"]), None);
+        assert_eq!(cmd("").is_one_of(&[""]), Some(""));
     }
 
     #[test]

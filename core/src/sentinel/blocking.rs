@@ -40,7 +40,7 @@ pub(crate) fn blocking_timeout(cmd: &Cmd) -> Option<Option<Duration>> {
         "XREADGROUP",
     ];
     // Most commands are not blocking: decided on the name alone, without allocating.
-    let known = BLOCKING.iter().find(|n| cmd.is(n))?;
+    let known = cmd.is_one_of(BLOCKING)?;
     let words: Vec<&[u8]> = cmd.words().collect();
     let name = known.as_bytes();
     let secs = |w: Option<&&[u8]>| w.and_then(|w| parse_f64(w)).map(seconds);

@@ -581,7 +581,7 @@ impl Machine {
         }
         let c = cmds
             .iter()
-            .find(|c| crate::command_flags::writes(c) || SCRIPTS.iter().any(|s| c.is(s)))?;
+            .find(|c| crate::command_flags::writes(c) || c.is_one_of(SCRIPTS).is_some())?;
         Some(CommandError::Rejected(format!(
             "{} writes (or may), and a replica client only reads, on a replica or on the master \
              it falls back to: send it through a master client (scripts that only read: \
@@ -598,7 +598,7 @@ fn refusal(cmd: &Cmd) -> Option<CommandError> {
     if let Some(err) = pubsub_refusal(cmd) {
         return Some(err);
     }
-    if let Some(n) = TRANSACTION.iter().find(|n| cmd.is(n)) {
+    if let Some(n) = cmd.is_one_of(TRANSACTION) {
         return Some(CommandError::Rejected(format!(
             "{n} would change the shared connection for every caller; use a transaction \
              (MULTI ... EXEC as one unit), or a dedicated connection for WATCH"
@@ -619,7 +619,7 @@ fn pubsub_refusal(cmd: &Cmd) -> Option<CommandError> {
         "SUNSUBSCRIBE",
         "MONITOR",
     ];
-    PUBSUB.iter().find(|n| cmd.is(n)).map(|n| {
+    cmd.is_one_of(PUBSUB).map(|n| {
         CommandError::Rejected(format!(
             "{n} changes the connection mode; use the subscribe API"
         ))
