@@ -87,7 +87,6 @@ impl Handle {
     }
 
     /// True once the driver loop is gone: nothing more can be sent.
-    #[cfg_attr(not(feature = "redis-rs"), allow(dead_code))]
     pub(crate) fn is_closed(&self) -> bool {
         self.tx.is_disconnected()
     }

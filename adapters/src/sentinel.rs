@@ -4,13 +4,14 @@
 use crate::breaker::SharedBreaker;
 use crate::driver::{Driven, NetOptions, Outcome};
 use crate::error::Error;
-use crate::handle::Handle;
+use crate::handle::{Handle, Shared};
 use crate::runtime::Runtime;
 use resp_sentinel_core::sentinel::{
     Addr, Config, Discovered, Discovery, DiscoveryError, Machine, Role,
 };
 use resp_sentinel_core::BreakerConfig;
 use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Instant;
 
 /// Sentinel addresses and client options; makes clients for services' masters and replicas.
@@ -19,8 +20,12 @@ use std::time::Instant;
 /// their features. Use the aliases `resp_sentinel::blocking::Sentinel`,
 /// `resp_sentinel::tokio::Sentinel` and so on.
 ///
-/// Make one per set of sentinels and keep it (or only the clients made from it): each client
-/// holds its own connections and driver, and clones of a client share them.
+/// Make one per set of sentinels and keep it (or only the clients made from it). Clients of one
+/// `Sentinel` (and of its clones) for the same service and role share one driver and its
+/// connections, to the sentinels and to the data nodes: asking for `master_for("mymaster")`
+/// again returns a clone of the live client, not a second set of connections. A master client
+/// and a replica client of a service are two drivers, each with its own sentinel connections
+/// (one query connection and one notice subscription per known sentinel).
 ///
 /// ```no_run
 /// # #[cfg(feature = "tokio")]
@@ -42,7 +47,41 @@ pub struct Sentinel<R> {
     breaker: Option<BreakerConfig>,
     /// Seed every client with this instead of one drawn from the OS (for reproducible runs).
     seed: Option<u64>,
+    /// The live clients made from this (and its clones), to hand out again.
+    made: Made,
     _rt: PhantomData<fn() -> R>,
+}
+
+/// The handles of the clients a [`Sentinel`] made, by service and role; dead entries are
+/// dropped when a new client is made.
+#[derive(Clone, Default)]
+struct Made(Arc<Mutex<Vec<MadeClient>>>);
+
+/// One client a [`Sentinel`] made: its service, role and handle.
+type MadeClient = (String, Role, Weak<Handle>);
+
+impl std::fmt::Debug for Made {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Made(..)")
+    }
+}
+
+impl Made {
+    /// The live, open client of `service` in `role`, or the one `make` builds (then kept).
+    fn get_or_make(&self, service: &str, role: Role, make: impl FnOnce() -> Shared) -> Shared {
+        let mut made = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        made.retain(|(_, _, w)| w.upgrade().is_some_and(|h| !h.is_closed()));
+        let live = made
+            .iter()
+            .find(|(s, r, _)| s == service && *r == role)
+            .and_then(|(_, _, w)| w.upgrade());
+        if let Some(h) = live {
+            return h;
+        }
+        let h = make();
+        made.push((service.to_string(), role, Arc::downgrade(&h)));
+        h
+    }
 }
 
 impl<R: Runtime> Sentinel<R> {
@@ -78,6 +117,7 @@ impl<R: Runtime> Sentinel<R> {
             config,
             tls,
             breaker: None,
+            made: Made::default(),
             _rt: PhantomData,
         }
     }
@@ -144,6 +184,8 @@ impl<R: Runtime> Sentinel<R> {
     /// Adds a circuit breaker to every client made from now on.
     pub fn with_circuit_breaker(mut self, breaker: BreakerConfig) -> Self {
         self.breaker = Some(breaker);
+        // Clients made before have no breaker: they are not handed out again.
+        self.made = Made::default();
         self
     }
 
@@ -192,6 +234,7 @@ impl<R: Runtime> Sentinel<R> {
     /// each client: backoff jitter and replica choice become reproducible (tests, drills).
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
+        self.made = Made::default();
         self
     }
 
@@ -217,11 +260,14 @@ impl<R: Runtime> Sentinel<R> {
     }
 
     fn client(&self, service: &str, role: Role) -> R::Client {
-        let config = self.config_for(service, role);
-        let machine = Machine::new(config.clone(), Instant::now());
-        let to = R::spawn_driver(Driven::Client(machine), self.net());
-        let breaker = self.breaker.map(SharedBreaker::new);
-        R::client(Handle::for_db(to, breaker, config.db))
+        let handle = self.made.get_or_make(service, role, || {
+            let config = self.config_for(service, role);
+            let machine = Machine::new(config.clone(), Instant::now());
+            let to = R::spawn_driver(Driven::Client(machine), self.net());
+            let breaker = self.breaker.map(SharedBreaker::new);
+            Handle::for_db(to, breaker, config.db)
+        });
+        R::client(handle)
     }
 }
 

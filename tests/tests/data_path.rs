@@ -519,30 +519,69 @@ fn sentinels_named_localhost_are_not_doubled(rt: Rt) {
     // give late duplicates time to show, then require one subscriber, three times in a row.
     std::thread::sleep(Duration::from_secs(2));
     for _ in 0..3 {
-        for a in topo.sentinel_addrs() {
-            let sa: std::net::SocketAddr = format!("127.0.0.1:{}", a.port).parse().unwrap();
-            support::eventually(Duration::from_secs(10), || {
-                let mut conn = resp_sentinel_tests::AdminConn::connect(sa, Duration::from_secs(2))
-                    .map_err(|e| e.to_string())?;
-                if let Some(auth) = &topo.options().sentinel_auth {
-                    conn.auth(auth.username.as_deref(), &auth.password)
-                        .map_err(|e| e.to_string())?;
-                }
-                let list = conn.call(&["CLIENT", "LIST"]).map_err(|e| e.to_string())?;
-                let text = list.as_str().unwrap_or_default().to_string();
-                let subscribers = text
-                    .lines()
-                    .filter(|l| l.split(' ').any(|f| f.starts_with("sub=") && f != "sub=0"))
-                    .count();
-                if subscribers == 1 {
-                    Ok(())
-                } else {
-                    Err(format!("{subscribers} subscriptions on {a}: {text}"))
-                }
-            });
-        }
+        every_sentinel_has_subscribers(&topo, 1);
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// Waits (up to 10 s) until every sentinel of `topo` has exactly `want` subscribed clients.
+fn every_sentinel_has_subscribers(topo: &resp_sentinel_tests::Topology, want: usize) {
+    for a in topo.sentinel_addrs() {
+        let sa: std::net::SocketAddr = format!("127.0.0.1:{}", a.port).parse().unwrap();
+        support::eventually(Duration::from_secs(10), || {
+            let mut conn = resp_sentinel_tests::AdminConn::connect(sa, Duration::from_secs(2))
+                .map_err(|e| e.to_string())?;
+            if let Some(auth) = &topo.options().sentinel_auth {
+                conn.auth(auth.username.as_deref(), &auth.password)
+                    .map_err(|e| e.to_string())?;
+            }
+            let list = conn.call(&["CLIENT", "LIST"]).map_err(|e| e.to_string())?;
+            let text = list.as_str().unwrap_or_default().to_string();
+            let subscribers = text
+                .lines()
+                .filter(|l| l.split(' ').any(|f| f.starts_with("sub=") && f != "sub=0"))
+                .count();
+            if subscribers == want {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{subscribers} subscriptions on {a} (want {want}): {text}"
+                ))
+            }
+        });
+    }
+}
+
+/// Clients of one `Sentinel` for the same service and role share one driver: a second master
+/// client runs on the first one's data connection and adds no sentinel connection; a replica
+/// client is a driver of its own; once every client is dropped, their connections close.
+fn clients_of_one_sentinel_share_a_driver(rt: Rt) {
+    let topo = topology(opts());
+    let mut family = TestClient::family(
+        rt,
+        config_for(&topo),
+        &[Role::Master, Role::Master, Role::Replica],
+    );
+    let id = |c: &TestClient| -> i64 { c.query(cmd("CLIENT").arg("ID")).expect("CLIENT ID") };
+    assert_eq!(
+        id(&family[0]),
+        id(&family[1]),
+        "two master clients of one Sentinel, one data connection"
+    );
+    assert_eq!(family[1].incr("shared").unwrap(), 1);
+    assert_eq!(family[0].incr("shared").unwrap(), 2);
+    let _: Option<String> = family[2]
+        .query(cmd("GET").arg("shared"))
+        .expect("replica read");
+    // One notice subscription per sentinel for the master driver, one for the replica driver.
+    std::thread::sleep(Duration::from_secs(1));
+    every_sentinel_has_subscribers(&topo, 2);
+    // Dropping one of the two master clients leaves the other working on the same driver.
+    let first = id(&family[1]);
+    family.remove(0);
+    assert_eq!(id(&family[0]), first);
+    family.clear();
+    every_sentinel_has_subscribers(&topo, 0);
 }
 
 on_every_runtime!(
@@ -558,5 +597,6 @@ on_every_runtime!(
     replica_clients_spread_over_replicas,
     subscribe_is_confirmed_and_dropping_unsubscribes,
     sharded_pubsub,
+    clients_of_one_sentinel_share_a_driver,
     sentinels_named_localhost_are_not_doubled,
 );

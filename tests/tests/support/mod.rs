@@ -35,7 +35,10 @@ pub enum Rt {
 
 enum Inner {
     Blocking(blocking::Client),
-    Tokio(resp_sentinel::Client, tokio::runtime::Runtime),
+    Tokio(
+        resp_sentinel::Client,
+        std::sync::Arc<tokio::runtime::Runtime>,
+    ),
     AsyncStd(resp_sentinel::Client),
     Smol(resp_sentinel::Client),
 }
@@ -48,47 +51,66 @@ pub struct TestClient {
 impl TestClient {
     /// A client for `role` of the topology's service, made with `config`.
     pub fn new(rt: Rt, config: Config, role: Role) -> TestClient {
+        TestClient::family(rt, config, &[role])
+            .pop()
+            .expect("one client")
+    }
+
+    /// Clients for each of `roles`, all made from one `Sentinel` (in order).
+    pub fn family(rt: Rt, config: Config, roles: &[Role]) -> Vec<TestClient> {
         let service = config.service.clone();
-        let inner = match rt {
+        let wrap = |inner| TestClient { inner };
+        match rt {
             Rt::Blocking => {
                 let s = blocking::Sentinel::new(config);
-                Inner::Blocking(match role {
+                let make = |role: &Role| match role {
                     Role::Master => s.master_for(&service),
                     Role::Replica => s.replica_for(&service),
-                })
+                };
+                roles
+                    .iter()
+                    .map(|r| wrap(Inner::Blocking(make(r))))
+                    .collect()
             }
             Rt::Tokio => {
-                let runtime = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .expect("tokio runtime");
+                let runtime = std::sync::Arc::new(
+                    tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(2)
+                        .enable_all()
+                        .build()
+                        .expect("tokio runtime"),
+                );
                 let s = resp_sentinel::tokio::Sentinel::new(config);
-                let client = {
-                    let _guard = runtime.enter();
-                    match role {
-                        Role::Master => s.master_for(&service),
-                        Role::Replica => s.replica_for(&service),
-                    }
+                let _guard = runtime.enter();
+                let make = |role: &Role| match role {
+                    Role::Master => s.master_for(&service),
+                    Role::Replica => s.replica_for(&service),
                 };
-                Inner::Tokio(client, runtime)
+                roles
+                    .iter()
+                    .map(|r| wrap(Inner::Tokio(make(r), runtime.clone())))
+                    .collect()
             }
             Rt::AsyncStd => {
                 let s = resp_sentinel::async_std::Sentinel::new(config);
-                Inner::AsyncStd(match role {
+                let make = |role: &Role| match role {
                     Role::Master => s.master_for(&service),
                     Role::Replica => s.replica_for(&service),
-                })
+                };
+                roles
+                    .iter()
+                    .map(|r| wrap(Inner::AsyncStd(make(r))))
+                    .collect()
             }
             Rt::Smol => {
                 let s = resp_sentinel::smol::Sentinel::new(config);
-                Inner::Smol(match role {
+                let make = |role: &Role| match role {
                     Role::Master => s.master_for(&service),
                     Role::Replica => s.replica_for(&service),
-                })
+                };
+                roles.iter().map(|r| wrap(Inner::Smol(make(r)))).collect()
             }
-        };
-        TestClient { inner }
+        }
     }
 
     /// Runs `fut` to completion on this client's runtime.
