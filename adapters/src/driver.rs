@@ -20,7 +20,7 @@ use resp_sentinel_core::sentinel::{
     Addr, CommandError, ConnId, ConnectFailure, DedicatedId, Discovered, Discovery, DiscoveryError,
     Event, Input, Machine, Message, Output, PeerKind, RequestId, SubmitOptions, TlsFailure,
 };
-use resp_sentinel_core::{Cmd, Value};
+use resp_sentinel_core::Cmd;
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -48,7 +48,7 @@ pub(crate) const EVENT_BACKLOG: usize = 4096;
 pub(crate) const TURN: usize = 1024;
 
 /// Where a reply goes.
-pub(crate) type Responder = Sender<Result<Value, Error>>;
+pub(crate) use crate::reply::Responder;
 
 /// Where the answer to a subscription change goes.
 pub(crate) type Ack = Sender<Result<(), Error>>;

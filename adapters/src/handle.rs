@@ -6,6 +6,7 @@ use crate::breaker::SharedBreaker;
 use crate::driver::{Ack, Msg, PubSubOp, Work};
 use crate::error::Error;
 use crate::pubsub::{Interest, Kind};
+use crate::reply::{self, Reply};
 use bytes::Bytes;
 use flume::{Receiver, RecvError, Sender};
 use resp_sentinel_core::sentinel::{Addr, DedicatedId, Event, Message, SubmitOptions};
@@ -92,23 +93,15 @@ impl Handle {
     }
 
     /// Queues a unit of work; the reply arrives on the returned receiver.
-    pub(crate) fn submit(&self, work: Work, opts: SubmitOptions) -> Receiver<Result<Value, Error>> {
-        let (reply, rx) = flume::bounded(1);
+    pub(crate) fn submit(&self, work: Work, opts: SubmitOptions) -> Reply {
         if let Some(b) = &self.breaker {
             if !b.allow() {
-                let _ = reply.send(Err(Error::CircuitOpen));
-                return rx;
+                return Reply::ready(Err(Error::CircuitOpen));
             }
         }
-        if self
-            .send(Msg::Submit {
-                work,
-                opts,
-                reply: reply.clone(),
-            })
-            .is_err()
-        {
-            let _ = reply.send(Err(Error::Closed));
+        let (reply, rx) = reply::reply();
+        if self.send(Msg::Submit { work, opts, reply }).is_err() {
+            return Reply::ready(Err(Error::Closed));
         }
         rx
     }
@@ -122,21 +115,16 @@ impl Handle {
     }
 
     /// Queues a unit of work on dedicated connection `on`.
-    pub(crate) fn submit_on(
-        &self,
-        on: DedicatedId,
-        work: Work,
-        opts: SubmitOptions,
-    ) -> Receiver<Result<Value, Error>> {
-        let (reply, rx) = flume::bounded(1);
+    pub(crate) fn submit_on(&self, on: DedicatedId, work: Work, opts: SubmitOptions) -> Reply {
+        let (reply, rx) = reply::reply();
         let msg = Msg::SubmitOn {
             on,
             work,
             opts,
-            reply: reply.clone(),
+            reply,
         };
         if self.send(msg).is_err() {
-            let _ = reply.send(Err(Error::Closed));
+            return Reply::ready(Err(Error::Closed));
         }
         rx
     }
@@ -147,11 +135,7 @@ impl Handle {
     }
 
     /// Queues one command.
-    pub(crate) fn submit_one(
-        &self,
-        cmd: Cmd,
-        opts: SubmitOptions,
-    ) -> Receiver<Result<Value, Error>> {
+    pub(crate) fn submit_one(&self, cmd: Cmd, opts: SubmitOptions) -> Reply {
         self.submit(Work::One(cmd), opts)
     }
 

@@ -43,6 +43,7 @@ mod metrics;
 mod pubsub;
 #[cfg(feature = "redis-rs")]
 pub mod redis_compat;
+mod reply;
 mod runtime;
 mod sentinel;
 mod spans;

@@ -5,6 +5,7 @@
 //! other caller of the process is waiting: with several callers, answers arrive together,
 //! and watching would only take a core from the threads that produce them.
 
+use crate::reply::{Answer, Reply};
 use flume::{Receiver, RecvError, TryRecvError};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -25,26 +26,66 @@ pub(crate) trait Wait<T> {
     fn wait(&self) -> Result<T, RecvError>;
 }
 
-impl<T> Wait<T> for Receiver<T> {
-    fn wait(&self) -> Result<T, RecvError> {
-        let alone = WAITING.fetch_add(1, Ordering::Relaxed) == 0;
-        let got = match alone.then(|| watch(self)).flatten() {
-            Some(got) => got,
-            None => self.recv(),
-        };
-        WAITING.fetch_sub(1, Ordering::Relaxed);
-        got
+/// Where an answer arrives: a channel, or a command's one-shot [`Reply`].
+trait Slot<T> {
+    /// The answer if it is there (`Some(Err)`: it never will be).
+    fn try_take(&self) -> Option<Result<T, RecvError>>;
+    /// Sleeps until the answer arrives.
+    fn block(&self) -> Result<T, RecvError>;
+}
+
+impl<T> Slot<T> for Receiver<T> {
+    fn try_take(&self) -> Option<Result<T, RecvError>> {
+        match self.try_recv() {
+            Ok(v) => Some(Ok(v)),
+            Err(TryRecvError::Disconnected) => Some(Err(RecvError::Disconnected)),
+            Err(TryRecvError::Empty) => None,
+        }
+    }
+
+    fn block(&self) -> Result<T, RecvError> {
+        self.recv()
     }
 }
 
-/// The answer if it arrives within [`WATCH`] (or the channel closes).
-fn watch<T>(rx: &Receiver<T>) -> Option<Result<T, RecvError>> {
+impl Slot<Answer> for Reply {
+    fn try_take(&self) -> Option<Result<Answer, RecvError>> {
+        Reply::try_take(self)
+    }
+
+    fn block(&self) -> Result<Answer, RecvError> {
+        Reply::block(self)
+    }
+}
+
+impl<T> Wait<T> for Receiver<T> {
+    fn wait(&self) -> Result<T, RecvError> {
+        wait_on(self)
+    }
+}
+
+impl Wait<Answer> for Reply {
+    fn wait(&self) -> Result<Answer, RecvError> {
+        wait_on(self)
+    }
+}
+
+fn wait_on<T>(slot: &impl Slot<T>) -> Result<T, RecvError> {
+    let alone = WAITING.fetch_add(1, Ordering::Relaxed) == 0;
+    let got = match alone.then(|| watch(slot)).flatten() {
+        Some(got) => got,
+        None => slot.block(),
+    };
+    WAITING.fetch_sub(1, Ordering::Relaxed);
+    got
+}
+
+/// The answer if it arrives within [`WATCH`] (or can no longer arrive).
+fn watch<T>(slot: &impl Slot<T>) -> Option<Result<T, RecvError>> {
     let start = Instant::now();
     loop {
-        match rx.try_recv() {
-            Ok(v) => return Some(Ok(v)),
-            Err(TryRecvError::Disconnected) => return Some(Err(RecvError::Disconnected)),
-            Err(TryRecvError::Empty) => {}
+        if let Some(got) = slot.try_take() {
+            return Some(got);
         }
         let waited = start.elapsed();
         if waited < SPIN {
