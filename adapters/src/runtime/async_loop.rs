@@ -180,16 +180,18 @@ async fn read_loop<R: AsyncIo>(
     cancelled: flume::Receiver<()>,
     tx: Sender<Msg>,
 ) {
-    let mut buf = vec![0u8; 16 * 1024];
+    let mut buf = super::read_buf::ReadBuf::new();
+    // One cancellation future for the connection's life: it registers with the channel once,
+    // instead of once (and one allocation) per read.
+    let mut cancel = std::pin::pin!(async {
+        let _ = cancelled.recv_async().await;
+        None
+    });
     loop {
-        let read = async { Some(R::read(&mut reader, &mut buf).await) };
-        let cancel = async {
-            let _ = cancelled.recv_async().await;
-            None
-        };
-        match read.or(cancel).await {
+        let read = async { Some(R::read(&mut reader, buf.room()).await) };
+        match read.or(cancel.as_mut()).await {
             Some(Ok(n)) if n > 0 => {
-                let (bytes, end) = match tls::inbound(session.as_ref(), &buf[..n], &nudge) {
+                let (bytes, end) = match tls::inbound(session.as_ref(), buf.take(n), &nudge) {
                     Inbound::Data(b) => (b, None),
                     Inbound::DataThenClosed(b) => (b, Some(Msg::Closed(conn))),
                     Inbound::Failed(why) => (Bytes::new(), Some(Msg::TlsFailed(conn, why))),

@@ -10,6 +10,7 @@ pub(crate) mod async_loop;
 pub mod async_std;
 #[cfg(any(feature = "async-std", feature = "smol"))]
 mod futures_io;
+mod read_buf;
 #[cfg(feature = "smol")]
 pub mod smol;
 pub(crate) mod threads;

@@ -185,11 +185,11 @@ struct Reader {
 impl Reader {
     fn run(mut self) {
         let conn = self.conn;
-        let mut buf = vec![0u8; 16 * 1024];
+        let mut buf = super::read_buf::ReadBuf::new();
         loop {
-            match self.stream.read(&mut buf) {
+            match self.stream.read(buf.room()) {
                 Ok(n) if n > 0 => {
-                    let inbound = tls::inbound(self.session.as_ref(), &buf[..n], &self.nudge);
+                    let inbound = tls::inbound(self.session.as_ref(), buf.take(n), &self.nudge);
                     if self.session.is_some() && self.engine.strong_count() > 0 {
                         // What TLS itself has to send (queued by the nudge above).
                         self.wire.flush();

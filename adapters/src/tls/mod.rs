@@ -129,13 +129,13 @@ pub(crate) enum Inbound {
 /// bytes of its own to send, `nudge` gets an empty write so the writer flushes them.
 pub(crate) fn inbound(
     session: Option<&Session>,
-    raw: &[u8],
+    raw: Bytes,
     nudge: &flume::WeakSender<Bytes>,
 ) -> Inbound {
     let Some(s) = session else {
-        return Inbound::Data(Bytes::copy_from_slice(raw));
+        return Inbound::Data(raw);
     };
-    match s.decrypt(raw) {
+    match s.decrypt(&raw) {
         Ok(d) => {
             if d.wants_write {
                 if let Some(w) = nudge.upgrade() {

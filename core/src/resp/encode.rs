@@ -106,6 +106,16 @@ pub(crate) fn format_int(n: i128, buf: &mut [u8; 40]) -> &[u8] {
     let mut i = buf.len();
     let neg = n < 0;
     let mut v = n.unsigned_abs();
+    if let Ok(small) = u64::try_from(v) {
+        // 64-bit division: the 128-bit one is a library call per digit.
+        let digits = format_u64(small, buf).len();
+        i -= digits;
+        if neg {
+            i -= 1;
+            buf[i] = b'-';
+        }
+        return &buf[i..];
+    }
     loop {
         i -= 1;
         buf[i] = b'0' + (v % 10) as u8;
@@ -121,10 +131,27 @@ pub(crate) fn format_int(n: i128, buf: &mut [u8; 40]) -> &[u8] {
     &buf[i..]
 }
 
+/// `n` in decimal at the end of `buf`.
+fn format_u64(mut n: u64, buf: &mut [u8; 40]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
 fn put_header(out: &mut BytesMut, marker: u8, n: usize) {
+    if n < 10 {
+        out.put_slice(&[marker, b'0' + n as u8, b'\r', b'\n']);
+        return;
+    }
     let mut buf = [0u8; 40];
     out.put_u8(marker);
-    out.put_slice(format_int(n as i128, &mut buf));
+    out.put_slice(format_u64(n as u64, &mut buf));
     out.put_slice(b"\r\n");
 }
 
@@ -391,5 +418,19 @@ mod tests {
             b"18446744073709551615"
         );
         assert_eq!(format_int(0, &mut buf), b"0");
+        assert_eq!(format_int(-7, &mut buf), b"-7");
+        assert_eq!(
+            format_int(i128::MIN, &mut buf),
+            b"-170141183460469231731687303715884105728"
+        );
+        assert_eq!(
+            format_int(-(u64::MAX as i128) - 1, &mut buf),
+            b"-18446744073709551616"
+        );
+        for n in [0usize, 9, 10, 99, 100, 12345, usize::MAX] {
+            let mut out = BytesMut::new();
+            put_header(&mut out, b'$', n);
+            assert_eq!(&out[..], format!("${n}\r\n").as_bytes());
+        }
     }
 }

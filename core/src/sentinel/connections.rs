@@ -11,7 +11,7 @@ use super::queue::Queued;
 use super::CommandError;
 use crate::{Cmd, Decoder, Limits, ProtocolError, Value};
 use bytes::BytesMut;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// What the machine uses a connection for.
@@ -282,8 +282,9 @@ pub(crate) enum Decoded {
 pub(crate) struct Io {
     conns: BTreeMap<ConnId, Conn>,
     next_id: u64,
-    /// Connections written to since the driver last drained the queue (one transmit each).
-    written: BTreeSet<ConnId>,
+    /// Connections written to since the driver last drained the queue (one transmit each),
+    /// without repeats; a `Vec` that keeps its room, so that marking one allocates nothing.
+    written: Vec<ConnId>,
     out: VecDeque<Output>,
     /// What every connection's decoder accepts.
     limits: Limits,
@@ -297,7 +298,7 @@ impl Io {
         Io {
             conns: BTreeMap::new(),
             next_id: 1,
-            written: BTreeSet::new(),
+            written: Vec::new(),
             out: VecDeque::new(),
             limits: Limits {
                 max_frame_len: max_reply_len,
@@ -397,7 +398,7 @@ impl Io {
     pub(crate) fn send(&mut self, id: ConnId, cmd: &Cmd, p: Pending, now: Instant) {
         if let Some(c) = self.conns.get_mut(&id) {
             c.send(cmd, p, now);
-            self.written.insert(id);
+            self.mark_written(id);
         }
     }
 
@@ -408,7 +409,7 @@ impl Io {
             c.pending.push_back((Pending::User(q), now));
             c.unflushed += 1;
             c.last_io = now;
-            self.written.insert(id);
+            self.mark_written(id);
         }
     }
 
@@ -416,14 +417,14 @@ impl Io {
     pub(crate) fn send_raw(&mut self, id: ConnId, cmd: &Cmd) {
         if let Some(c) = self.conns.get_mut(&id) {
             cmd.encode(&mut c.wbuf);
-            self.written.insert(id);
+            self.mark_written(id);
         }
     }
 
     /// Forgets a connection the driver reported gone (no [`Output::Close`]).
     pub(crate) fn forget(&mut self, id: ConnId) -> Option<Conn> {
         let c = self.conns.remove(&id)?;
-        self.written.remove(&id);
+        self.written.retain(|w| *w != id);
         Some(c)
     }
 
@@ -449,6 +450,13 @@ impl Io {
         self.written.clear();
     }
 
+    /// Notes that `id` has bytes to transmit.
+    fn mark_written(&mut self, id: ConnId) {
+        if !self.written.contains(&id) {
+            self.written.push(id);
+        }
+    }
+
     /// Tells the caller how a command ended.
     pub(crate) fn reply(&mut self, request: RequestId, result: Result<Value, CommandError>) {
         self.out.push_back(Output::Reply { request, result });
@@ -468,7 +476,9 @@ impl Io {
     /// connection once everything queued before them is out.
     pub(crate) fn poll(&mut self) -> Option<Output> {
         if self.out.is_empty() {
-            for id in std::mem::take(&mut self.written) {
+            // In connection order, as a sorted set would give them.
+            self.written.sort_unstable();
+            for id in self.written.drain(..) {
                 if let Some(c) = self.conns.get_mut(&id) {
                     c.unflushed = 0;
                     if !c.wbuf.is_empty() {

@@ -256,6 +256,33 @@ impl TestClient {
         self.query(resp_sentinel::cmd("INCR").arg(key))
     }
 
+    /// `INCR key` `n` times, one after another, within one run of the runtime (so that only
+    /// the client's own work is in the loop).
+    pub fn incr_times(&self, key: &str, n: usize) -> Result<(), Error> {
+        match &self.inner {
+            Inner::Blocking(c) => (0..n).try_for_each(|_| c.incr(key).map(drop)),
+            Inner::Tokio(c, _) | Inner::AsyncStd(c) | Inner::Smol(c) => self.run(async {
+                for _ in 0..n {
+                    c.incr(key).await?;
+                }
+                Ok(())
+            }),
+        }
+    }
+
+    /// Sends `cmds` as a pipeline `n` times, within one run of the runtime.
+    pub fn pipeline_times(&self, cmds: &[Cmd], n: usize) -> Result<(), Error> {
+        match &self.inner {
+            Inner::Blocking(c) => (0..n).try_for_each(|_| c.pipeline(cmds.to_vec()).map(drop)),
+            Inner::Tokio(c, _) | Inner::AsyncStd(c) | Inner::Smol(c) => self.run(async {
+                for _ in 0..n {
+                    c.pipeline(cmds.to_vec()).await?;
+                }
+                Ok(())
+            }),
+        }
+    }
+
     /// The first word of `ROLE` (`master` or `slave`) on the node the client uses.
     pub fn role(&self) -> Result<String, Error> {
         let v: Vec<resp_sentinel::Value> = self.query(resp_sentinel::cmd("ROLE"))?;

@@ -30,6 +30,28 @@ pub(crate) struct Engine {
     clock: Clock,
 }
 
+/// The connections a turn wrote to: the first held apart, so that the common turn (one
+/// connection) allocates nothing.
+#[derive(Default)]
+struct Dirty {
+    first: Option<Arc<Wire>>,
+    rest: Vec<Arc<Wire>>,
+}
+
+impl FromIterator<Arc<Wire>> for Dirty {
+    fn from_iter<I: IntoIterator<Item = Arc<Wire>>>(iter: I) -> Dirty {
+        let mut d = Dirty::default();
+        for w in iter {
+            if d.first.is_none() {
+                d.first = Some(w);
+            } else {
+                d.rest.push(w);
+            }
+        }
+        d
+    }
+}
+
 /// A running loop.
 struct Live {
     driver: Driver<ThreadNet>,
@@ -109,14 +131,18 @@ impl Engine {
         }
     }
 
-    /// Sends what the turn queued on any connection.
+    /// Sends what the turn queued on any connection (most turns write to one: it is sent
+    /// without gathering the list).
     fn flush_wires(&self) {
-        let dirty: Vec<Arc<Wire>> = lock(&self.wires)
+        let mut dirty = lock(&self.wires)
             .iter()
             .filter(|w| w.has_queued())
             .cloned()
-            .collect();
-        for w in dirty {
+            .collect::<Dirty>();
+        if let Some(w) = dirty.first.take() {
+            w.flush();
+        }
+        for w in dirty.rest {
             w.flush();
         }
     }
