@@ -15,6 +15,7 @@ use super::connections::{Cause, Use};
 use super::interface::{ConnId, PeerKind};
 use super::machine::Machine;
 use super::queue::{CommandQueue, Queued};
+use super::special::{special, Special};
 use crate::Cmd;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -25,22 +26,9 @@ const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
 /// How long `cmd` may block, if it is a blocking command: `Some(None)` when its timeout could
 /// not be read (the server will say why), `Some(Some(FOREVER))` for a timeout of 0.
 pub(crate) fn blocking_timeout(cmd: &Cmd) -> Option<Option<Duration>> {
-    const BLOCKING: &[&str] = &[
-        "BLPOP",
-        "BRPOP",
-        "BZPOPMIN",
-        "BZPOPMAX",
-        "BLMOVE",
-        "BRPOPLPUSH",
-        "BLMPOP",
-        "BZMPOP",
-        "WAIT",
-        "WAITAOF",
-        "XREAD",
-        "XREADGROUP",
-    ];
-    // Most commands are not blocking: decided on the name alone, without allocating.
-    let known = cmd.is_one_of(BLOCKING)?;
+    let Some(Special::Blocking(known)) = special(cmd) else {
+        return None;
+    };
     let words: Vec<&[u8]> = cmd.words().collect();
     let name = known.as_bytes();
     let secs = |w: Option<&&[u8]>| w.and_then(|w| parse_f64(w)).map(seconds);

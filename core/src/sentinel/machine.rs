@@ -20,6 +20,7 @@ use super::pubsub::SubKind;
 use super::queue::{CommandQueue, Queued, Work};
 use super::replicas::ReplicaPicker;
 use super::sentinel_list::SentinelList;
+use super::special::{special, Special};
 use super::walk::Walker;
 use super::watch::Watchers;
 use crate::Cmd;
@@ -594,34 +595,27 @@ impl Machine {
 /// Commands that change what the shared connection answers: each is refused with the API to
 /// use instead.
 fn refusal(cmd: &Cmd) -> Option<CommandError> {
-    const TRANSACTION: &[&str] = &["MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"];
-    if let Some(err) = pubsub_refusal(cmd) {
-        return Some(err);
-    }
-    if let Some(n) = cmd.is_one_of(TRANSACTION) {
-        return Some(CommandError::Rejected(format!(
+    match special(cmd)? {
+        Special::PubSub(n) => Some(pubsub_rejected(n)),
+        Special::Transaction(n) => Some(CommandError::Rejected(format!(
             "{n} would change the shared connection for every caller; use a transaction \
              (MULTI ... EXEC as one unit), or a dedicated connection for WATCH"
-        )));
+        ))),
+        Special::Blocking(_) => None,
     }
-    None
 }
 
 /// Commands that turn a connection into a subscriber: refused everywhere but the
 /// subscription API.
 fn pubsub_refusal(cmd: &Cmd) -> Option<CommandError> {
-    const PUBSUB: &[&str] = &[
-        "SUBSCRIBE",
-        "PSUBSCRIBE",
-        "SSUBSCRIBE",
-        "UNSUBSCRIBE",
-        "PUNSUBSCRIBE",
-        "SUNSUBSCRIBE",
-        "MONITOR",
-    ];
-    cmd.is_one_of(PUBSUB).map(|n| {
-        CommandError::Rejected(format!(
-            "{n} changes the connection mode; use the subscribe API"
-        ))
-    })
+    match special(cmd)? {
+        Special::PubSub(n) => Some(pubsub_rejected(n)),
+        _ => None,
+    }
+}
+
+fn pubsub_rejected(name: &str) -> CommandError {
+    CommandError::Rejected(format!(
+        "{name} changes the connection mode; use the subscribe API"
+    ))
 }

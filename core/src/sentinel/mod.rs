@@ -94,6 +94,7 @@ mod pubsub;
 mod queue;
 mod replicas;
 mod sentinel_list;
+mod special;
 mod spread;
 mod timers;
 mod tls;
