@@ -224,30 +224,43 @@ pub(crate) fn spawn_driver<R: AsyncIo>(driven: Driven, opts: NetOptions) -> Send
     let mut driver = Driver::new(driven, net, io_tx);
     R::spawn(async move {
         let _keep = keep;
+        // One timer, kept while the machine's deadline does not move earlier: arming a timer
+        // costs a registration (an allocation on async-std and smol) and most turns only push
+        // the deadline later. A timer that fires before the current deadline only arms the
+        // next one; the machine's timeout runs once its deadline has passed.
+        let mut armed: Option<Instant> = None;
+        let mut timer = std::pin::pin!(None);
         loop {
             driver.flush();
             if driver.finished() {
                 return;
             }
-            let next = async { Some(io_rx.recv_async().or(rx.recv_async()).await) };
-            let msg = match driver.deadline() {
-                Some(deadline) => {
-                    let wake = async {
-                        R::sleep_until(deadline).await;
-                        None
-                    };
-                    next.or(wake).await
+            if let Some(deadline) = driver.deadline() {
+                if armed.is_none_or(|at| deadline < at) {
+                    timer.set(Some(R::sleep_until(deadline)));
+                    armed = Some(deadline);
                 }
-                None => next.await,
-            };
-            match msg {
+            }
+            let next = async { Some(io_rx.recv_async().or(rx.recv_async()).await) };
+            let wake = futures_lite::future::poll_fn(|cx| match timer.as_mut().as_pin_mut() {
+                Some(t) => std::future::Future::poll(t, cx).map(|()| None),
+                None => std::task::Poll::Pending,
+            });
+            match next.or(wake).await {
                 Some(Ok(msg)) => {
                     if !driver.turn(msg, &rx, &io_rx) {
                         return;
                     }
                 }
                 Some(Err(_)) => return,
-                None => driver.on_timeout(Instant::now()),
+                None => {
+                    timer.set(None);
+                    armed = None;
+                    let now = Instant::now();
+                    if driver.deadline().is_some_and(|d| d <= now) {
+                        driver.on_timeout(now);
+                    }
+                }
             }
         }
     });
