@@ -25,7 +25,10 @@ use std::time::Instant;
 /// connections, to the sentinels and to the data nodes: asking for `master_for("mymaster")`
 /// again returns a clone of the live client, not a second set of connections. A master client
 /// and a replica client of a service are two drivers, each with its own sentinel connections
-/// (one query connection and one notice subscription per known sentinel).
+/// (one query connection and one notice subscription per known sentinel). Shared means
+/// shared: such clients have one circuit breaker, one replica choice, and `unsubscribe` on one
+/// ends the other's subscriptions to those channels too; on tokio the driver runs on the
+/// runtime of the first call, so make clients for another runtime from another `Sentinel`.
 ///
 /// ```no_run
 /// # #[cfg(feature = "tokio")]
