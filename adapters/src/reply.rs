@@ -64,23 +64,11 @@ mod tests {
         drop(tx);
         assert!(matches!(rx.block(), Err(RecvError::Disconnected)));
         let rx = Reply::ready(Err(Error::Closed));
-        let got = futures_lite_block_on(rx.recv_async());
+        let got = futures_lite::future::block_on(rx.recv_async());
         assert!(matches!(got, Ok(Err(Error::Closed))));
         let (tx, rx) = reply();
         let t = std::thread::spawn(move || tx.send(Ok(Value::Null)));
         assert!(matches!(rx.block(), Ok(Ok(Value::Null))));
         t.join().unwrap().unwrap();
-    }
-
-    /// Polls a future that is ready at once (no runtime needed).
-    fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
-        let waker = std::task::Waker::noop();
-        let mut cx = std::task::Context::from_waker(waker);
-        let mut f = std::pin::pin!(f);
-        loop {
-            if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-                return v;
-            }
-        }
     }
 }

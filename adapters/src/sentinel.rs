@@ -72,17 +72,32 @@ impl std::fmt::Debug for Made {
 impl Made {
     /// The live, open client of `service` in `role`, or the one `make` builds (then kept).
     fn get_or_make(&self, service: &str, role: Role, make: impl FnOnce() -> Shared) -> Shared {
+        // Handles upgraded while looking are dropped after the lock is let go: dropping the
+        // last one ends its driver, which must not run under this lock.
+        let mut looked_at = Vec::new();
         let mut made = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        made.retain(|(_, _, w)| w.upgrade().is_some_and(|h| !h.is_closed()));
+        made.retain(|(_, _, w)| match w.upgrade() {
+            Some(h) => {
+                let open = !h.is_closed();
+                looked_at.push(h);
+                open
+            }
+            None => false,
+        });
         let live = made
             .iter()
             .find(|(s, r, _)| s == service && *r == role)
             .and_then(|(_, _, w)| w.upgrade());
-        if let Some(h) = live {
-            return h;
-        }
-        let h = make();
-        made.push((service.to_string(), role, Arc::downgrade(&h)));
+        let h = match live {
+            Some(h) => h,
+            None => {
+                let h = make();
+                made.push((service.to_string(), role, Arc::downgrade(&h)));
+                h
+            }
+        };
+        drop(made);
+        drop(looked_at);
         h
     }
 }
