@@ -99,16 +99,15 @@ impl Machine {
                     self.start_walk(now);
                 }
             }
-            c @ ("-failover-abort-not-elected"
-            | "-failover-abort-no-good-slave"
-            | "-failover-abort-slave-timeout")
+            // Only the leader aborts a failover it runs. `-failover-abort-not-elected` comes
+            // from a sentinel that lost the election: another may have won and be promoting,
+            // so it neither lifts a fence nor undoes a switch.
+            c @ ("-failover-abort-no-good-slave" | "-failover-abort-slave-timeout")
                 if fenced_on(self, &n.master) =>
             {
                 self.lift_fence(c, None, now);
             }
-            "-failover-abort-not-elected"
-            | "-failover-abort-no-good-slave"
-            | "-failover-abort-slave-timeout"
+            "-failover-abort-no-good-slave" | "-failover-abort-slave-timeout"
                 if self.history.is_replaced(&n.master) =>
             {
                 self.switch_aborted(&n.master, now)

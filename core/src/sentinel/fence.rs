@@ -29,8 +29,18 @@
 //! Sentinels learn of the promotion later than we do, and the old master stays writable until
 //! it is demoted: once the successor is verified, the old master is *replaced* (`epoch.rs`), so
 //! answers naming it are stale unless they carry a newer config epoch. Should the failover
-//! still abort after that (`-failover-abort-*` naming the replaced master), Sentinel turns the
-//! successor back into a replica: the mark is dropped and sentinels are asked again.
+//! still abort after that (`-failover-abort-no-good-slave` or `-failover-abort-slave-timeout`
+//! naming the replaced master), Sentinel turns the successor back into a replica: the mark is
+//! dropped and sentinels are asked again.
+//!
+//! **What lowers it early.** `-odown` lowers a fence raised by `+odown` (no failover started);
+//! the leader's `-failover-abort-no-good-slave` or `-failover-abort-slave-timeout` lowers any.
+//! `-failover-abort-not-elected` lowers nothing: it says only that *its* sentinel lost the
+//! election, and when sentinels race after `+odown` the winner goes on promoting (its
+//! `+elected-leader` may even come before the losers' aborts). Lowering the fence then would
+//! write to the old master between the abort and the winner's `+selected-slave`. When no
+//! sentinel wins, the master stays objectively down and the fence stays until `-odown` or
+//! past the hold (below).
 //!
 //! **Past the hold.** A failover can stall after it was announced: every sentinel in TILT, or a
 //! leader slower than `fence_max_hold`. The old master is then still writable, and the stalled

@@ -147,7 +147,7 @@ fn failover_abort_lifts_the_fence_and_resumes_on_the_old_master() {
     let o = notice(
         &mut t,
         n,
-        "-failover-abort-not-elected",
+        "-failover-abort-no-good-slave",
         "master svc 10.0.0.1 6379",
     );
     assert!(events(&o)
@@ -161,6 +161,63 @@ fn failover_abort_lifts_the_fence_and_resumes_on_the_old_master() {
     assert_eq!(a, addr(OLD));
     let o = t.verify(d2, ROLE_MASTER);
     assert_eq!(sent(&o, d2), arr(&["SET", "k", "1"]));
+    let o = t.feed(d2, "+OK\r\n");
+    assert_eq!(replies(&o)[0].0, id);
+}
+
+#[test]
+fn a_lost_election_keeps_the_odown_fence_for_the_winner() {
+    let (mut t, _) = T::ready(T::cfg(2), OLD);
+    let n = notices(&mut t);
+    notice(&mut t, n, "+odown", "master svc 10.0.0.1 6379 #quorum 2/2");
+    assert!(t.m.is_fenced());
+    // The winner is elected, then the loser gives up: nothing goes to the old master.
+    notice(&mut t, n, "+elected-leader", "master svc 10.0.0.1 6379");
+    let (id, o) = t.submit(cmd("SET").arg("k").arg(1));
+    assert!(replies(&o).is_empty());
+    let o = notice(
+        &mut t,
+        n,
+        "-failover-abort-not-elected",
+        "master svc 10.0.0.1 6379",
+    );
+    assert!(
+        t.m.is_fenced(),
+        "a lost election is not the end of the failover"
+    );
+    assert!(!events(&o)
+        .iter()
+        .any(|e| matches!(e, Event::FenceLifted { .. })));
+    assert!(replies(&o).is_empty());
+    assert!(connect_of(&o, PeerKind::Data(Role::Master)).is_none());
+    // The winner goes on: its replica becomes the candidate and gets the held SET.
+    let o = notice(&mut t, n, "+selected-slave", &selected_slave());
+    let (d2, a) = connect_of(&o, PeerKind::Data(Role::Master)).unwrap();
+    assert_ne!(a, addr(OLD));
+    let o = t.verify(d2, ROLE_MASTER);
+    assert_eq!(sent(&o, d2), arr(&["SET", "k", "1"]));
+    let o = t.feed(d2, "+OK\r\n");
+    assert_eq!(replies(&o)[0].0, id);
+}
+
+#[test]
+fn a_lost_election_does_not_undo_a_verified_switch() {
+    let (mut t, d) = T::ready(T::cfg(1), OLD);
+    let n = notices(&mut t);
+    let o = notice(&mut t, n, "+selected-slave", &selected_slave());
+    assert!(closed(&o, d) || t.m.is_fenced());
+    let (d2, _) = connect_of(&o, PeerKind::Data(Role::Master)).expect("candidate connection");
+    t.verify(d2, ROLE_MASTER);
+    assert!(!t.m.is_fenced());
+    let o = notice(
+        &mut t,
+        n,
+        "-failover-abort-not-elected",
+        "master svc 10.0.0.1 6379",
+    );
+    assert!(!closed(&o, d2), "the verified successor stays in use");
+    let (id, o) = t.submit(cmd("SET").arg("k").arg(2));
+    assert_eq!(sent(&o, d2), arr(&["SET", "k", "2"]));
     let o = t.feed(d2, "+OK\r\n");
     assert_eq!(replies(&o)[0].0, id);
 }
