@@ -397,27 +397,30 @@ impl Io {
     /// Writes a command expecting one reply of kind `p`.
     pub(crate) fn send(&mut self, id: ConnId, cmd: &Cmd, p: Pending, now: Instant) {
         if let Some(c) = self.conns.get_mut(&id) {
+            let first = c.wbuf.is_empty();
             c.send(cmd, p, now);
-            self.mark_written(id);
+            self.mark_written(id, first);
         }
     }
 
     /// Writes a caller's command.
     pub(crate) fn send_user(&mut self, id: ConnId, q: Queued, now: Instant) {
         if let Some(c) = self.conns.get_mut(&id) {
+            let first = c.wbuf.is_empty();
             q.work.encode(&mut c.wbuf);
             c.pending.push_back((Pending::User(q), now));
             c.unflushed += 1;
             c.last_io = now;
-            self.mark_written(id);
+            self.mark_written(id, first);
         }
     }
 
     /// Writes bytes that expect no reply (pub/sub commands).
     pub(crate) fn send_raw(&mut self, id: ConnId, cmd: &Cmd) {
         if let Some(c) = self.conns.get_mut(&id) {
+            let first = c.wbuf.is_empty();
             cmd.encode(&mut c.wbuf);
-            self.mark_written(id);
+            self.mark_written(id, first);
         }
     }
 
@@ -450,9 +453,12 @@ impl Io {
         self.written.clear();
     }
 
-    /// Notes that `id` has bytes to transmit.
-    fn mark_written(&mut self, id: ConnId) {
-        if !self.written.contains(&id) {
+    /// Notes that `id` has bytes to transmit; `first` when its buffer was empty before this
+    /// write. A connection with bytes waiting is always listed (only a drain empties the
+    /// buffer, but for a take-back, which may leave a stale entry: a drain skips it), so it is
+    /// listed once per drain without searching the list.
+    fn mark_written(&mut self, id: ConnId, first: bool) {
+        if first {
             self.written.push(id);
         }
     }
