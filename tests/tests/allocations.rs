@@ -43,14 +43,14 @@ unsafe impl GlobalAlloc for Counting {
 static COUNTING: Counting = Counting;
 
 /// The most allocations a plain command may cost on `rt`, all threads together. Blocking: the
-/// command's own buffer and the slot its answer comes back in (2.0 measured; the reply, a short
-/// integer or string, is held inline, and reads land in a reused block). The async runtimes add
-/// what their wake-ups cost when the driver, the reader and the writer each park once per round
-/// trip: a channel registration per park (tokio 6.7 measured), and a timer registration per turn
-/// on async-std and smol (12.7-13.7 measured).
+/// command's own buffer (1.0 measured; its answer comes back in a reused slot, the reply, a
+/// short integer or string, is held inline, and reads land in a reused block). The async
+/// runtimes add what their wake-ups cost when the driver, the reader and the writer each park
+/// once per round trip: a channel registration per park (tokio 6.0 measured), and a timer
+/// registration per turn on async-std and smol (10-14 measured).
 fn per_command(rt: Rt) -> f64 {
     match rt {
-        Rt::Blocking => 2.5,
+        Rt::Blocking => 1.5,
         Rt::Tokio => 8.0,
         Rt::AsyncStd | Rt::Smol => 15.0,
     }
