@@ -106,7 +106,7 @@ fn snippets() -> &'static [Vec<u8>] {
             ),
             msg("+odown", "master svc 10.0.0.1 6379 #quorum 2/2"),
             msg("-odown", old),
-            msg("-failover-abort-not-elected", old),
+            msg("-failover-abort-no-good-slave", old),
             msg("+failover-end", "master svc 10.0.0.2 6380"),
             msg(
                 "+sentinel",
