@@ -92,7 +92,7 @@ impl Handle {
         self.tx.is_disconnected()
     }
 
-    /// Queues a unit of work; the reply arrives on the returned receiver.
+    /// Queues a unit of work; the reply arrives in the returned slot.
     pub(crate) fn submit(&self, work: Work, opts: SubmitOptions) -> Reply {
         if let Some(b) = &self.breaker {
             if !b.allow() {

@@ -63,15 +63,17 @@ impl Slot {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Lands `fill` (only on an empty slot) and wakes whoever waits.
-    fn land(&self, fill: Fill) {
+    /// Lands `fill` (only on an empty slot), lets go of the slot, then wakes whoever waits:
+    /// a caller woken at once finds itself the slot's only holder, so the slot is reused.
+    fn land(this: Arc<Slot>, fill: Fill) {
         let (waker, thread) = {
-            let mut st = self.lock();
+            let mut st = this.lock();
             if matches!(st.fill, Fill::Empty) {
                 st.fill = fill;
             }
             (st.waker.take(), st.thread.take())
         };
+        drop(this);
         if let Some(w) = waker {
             w.wake();
         }
@@ -108,7 +110,7 @@ impl Responder {
         if Arc::strong_count(&slot) == 1 {
             return Err(answer);
         }
-        slot.land(Fill::Full(answer));
+        Slot::land(slot, Fill::Full(answer));
         Ok(())
     }
 }
@@ -116,7 +118,7 @@ impl Responder {
 impl Drop for Responder {
     fn drop(&mut self) {
         if let Some(slot) = self.0.take() {
-            slot.land(Fill::Done);
+            Slot::land(slot, Fill::Done);
         }
     }
 }
@@ -138,6 +140,11 @@ impl Drop for Reply {
     fn drop(&mut self) {
         // The sole reference: the driver is done with it, and nobody else can reach it.
         if Arc::strong_count(&self.0) != 1 {
+            // The caller gave up first (a timeout, a dropped future): what would wake it is
+            // not kept alive until the driver answers.
+            let mut st = self.0.lock();
+            st.waker = None;
+            st.thread = None;
             return;
         }
         *self.0.lock() = State::default();
@@ -170,14 +177,16 @@ impl Reply {
         self.0.lock().take()
     }
 
-    /// Blocks the thread until the answer arrives.
+    /// Blocks the thread until the answer arrives. One thread at a time: the slot remembers
+    /// one thread to wake (a `Reply` has one caller, who owns it).
     pub(crate) fn block(&self) -> Result<Answer, RecvError> {
+        let me = std::thread::current();
         let mut st = self.0.lock();
         loop {
             if let Some(got) = st.take() {
                 return got;
             }
-            st.thread = Some(std::thread::current());
+            st.thread = Some(me.clone());
             drop(st);
             // A stale unpark (from an earlier slot) only makes this look again.
             std::thread::park();
@@ -254,6 +263,69 @@ mod tests {
         assert!(tx.send(Ok(Value::Integer(2))).is_err());
         tx2.send(Ok(Value::Integer(3))).unwrap();
         assert!(matches!(rx2.try_take(), Some(Ok(Ok(Value::Integer(3))))));
+    }
+
+    #[test]
+    fn a_stale_unpark_does_not_end_a_wait_early() {
+        std::thread::current().unpark();
+        let (tx, rx) = reply();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            tx.send(Ok(Value::Integer(5)))
+        });
+        assert!(matches!(rx.block(), Ok(Ok(Value::Integer(5)))));
+        t.join().unwrap().unwrap();
+    }
+
+    #[test]
+    fn the_latest_waker_is_woken_and_a_cancelled_wait_lets_go_of_it() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::task::Wake;
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let (a, b) = (
+            Arc::new(Count(AtomicUsize::new(0))),
+            Arc::new(Count(AtomicUsize::new(0))),
+        );
+        let (wa, wb) = (Waker::from(a.clone()), Waker::from(b.clone()));
+        let (tx, rx) = reply();
+        let mut fut = Box::pin(rx.recv_async());
+        assert!(fut
+            .as_mut()
+            .poll(&mut Context::from_waker(&wa))
+            .is_pending());
+        assert!(fut
+            .as_mut()
+            .poll(&mut Context::from_waker(&wb))
+            .is_pending());
+        tx.send(Ok(Value::Null)).unwrap();
+        assert_eq!(
+            (a.0.load(Ordering::SeqCst), b.0.load(Ordering::SeqCst)),
+            (0, 1)
+        );
+        assert!(matches!(
+            fut.as_mut().poll(&mut Context::from_waker(&wb)),
+            Poll::Ready(Ok(Ok(Value::Null)))
+        ));
+        // Given up while the driver still holds the slot: the waker is let go at once.
+        let (tx, rx) = reply();
+        let mut fut = Box::pin(rx.recv_async());
+        assert!(fut
+            .as_mut()
+            .poll(&mut Context::from_waker(&wa))
+            .is_pending());
+        let held = Arc::strong_count(&a);
+        drop(fut);
+        assert_eq!(
+            Arc::strong_count(&a),
+            held - 1,
+            "the slot dropped its waker"
+        );
+        drop(tx);
     }
 
     #[test]

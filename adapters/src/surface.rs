@@ -31,7 +31,7 @@ pub(crate) use doc_example;
 ///
 /// `$flavor` names it in the docs and `$client` is the client's path in doc examples, which
 /// write `$await` (`".await"` or `""`) where a call is awaited; `$($async_)?` is `async` or
-/// nothing; `$recv` is the method that waits on a `flume::Receiver` (`recv_async` or `recv`)
+/// nothing; `$recv` is the method that waits on a channel or a reply slot (`recv_async` or `recv`)
 /// and `$($aw)*` what follows it (`.await` or nothing).
 macro_rules! client_surface {
     ($flavor:literal, $client:literal, $await:literal, $($async_:ident)?; $recv:ident; $($aw:tt)*) => {
