@@ -292,16 +292,13 @@ mod tests {
             Arc::new(Count(AtomicUsize::new(0))),
         );
         let (wa, wb) = (Waker::from(a.clone()), Waker::from(b.clone()));
+        let pending = |f: &mut Pin<Box<dyn Future<Output = _>>>, w: &Waker| {
+            f.as_mut().poll(&mut Context::from_waker(w)).is_pending()
+        };
         let (tx, rx) = reply();
-        let mut fut = Box::pin(rx.recv_async());
-        assert!(fut
-            .as_mut()
-            .poll(&mut Context::from_waker(&wa))
-            .is_pending());
-        assert!(fut
-            .as_mut()
-            .poll(&mut Context::from_waker(&wb))
-            .is_pending());
+        let mut fut: Pin<Box<dyn Future<Output = _>>> = Box::pin(rx.recv_async());
+        assert!(pending(&mut fut, &wa));
+        assert!(pending(&mut fut, &wb));
         tx.send(Ok(Value::Null)).unwrap();
         assert_eq!(
             (a.0.load(Ordering::SeqCst), b.0.load(Ordering::SeqCst)),
@@ -313,11 +310,8 @@ mod tests {
         ));
         // Given up while the driver still holds the slot: the waker is let go at once.
         let (tx, rx) = reply();
-        let mut fut = Box::pin(rx.recv_async());
-        assert!(fut
-            .as_mut()
-            .poll(&mut Context::from_waker(&wa))
-            .is_pending());
+        let mut fut: Pin<Box<dyn Future<Output = _>>> = Box::pin(rx.recv_async());
+        assert!(pending(&mut fut, &wa));
         let held = Arc::strong_count(&a);
         drop(fut);
         assert_eq!(
