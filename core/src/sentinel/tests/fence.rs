@@ -167,7 +167,7 @@ fn failover_abort_lifts_the_fence_and_resumes_on_the_old_master() {
 
 #[test]
 fn a_lost_election_keeps_the_odown_fence_for_the_winner() {
-    let (mut t, _) = T::ready(T::cfg(2), OLD);
+    let (mut t, d) = T::ready(T::cfg(2), OLD);
     let n = notices(&mut t);
     notice(&mut t, n, "+odown", "master svc 10.0.0.1 6379 #quorum 2/2");
     assert!(t.m.is_fenced());
@@ -175,11 +175,17 @@ fn a_lost_election_keeps_the_odown_fence_for_the_winner() {
     notice(&mut t, n, "+elected-leader", "master svc 10.0.0.1 6379");
     let (id, o) = t.submit(cmd("SET").arg("k").arg(1));
     assert!(replies(&o).is_empty());
+    assert_eq!(sent(&o, d), "", "held, not written to the old master");
     let o = notice(
         &mut t,
         n,
         "-failover-abort-not-elected",
         "master svc 10.0.0.1 6379",
+    );
+    assert_eq!(
+        sent(&o, d),
+        "",
+        "the abort does not release it to the old master"
     );
     assert!(
         t.m.is_fenced(),
@@ -205,7 +211,7 @@ fn a_lost_election_does_not_undo_a_verified_switch() {
     let (mut t, d) = T::ready(T::cfg(1), OLD);
     let n = notices(&mut t);
     let o = notice(&mut t, n, "+selected-slave", &selected_slave());
-    assert!(closed(&o, d) || t.m.is_fenced());
+    assert!(t.m.is_fenced(), "the leader's step raises the fence");
     let (d2, _) = connect_of(&o, PeerKind::Data(Role::Master)).expect("candidate connection");
     t.verify(d2, ROLE_MASTER);
     assert!(!t.m.is_fenced());
@@ -218,6 +224,7 @@ fn a_lost_election_does_not_undo_a_verified_switch() {
     assert!(!closed(&o, d2), "the verified successor stays in use");
     let (id, o) = t.submit(cmd("SET").arg("k").arg(2));
     assert_eq!(sent(&o, d2), arr(&["SET", "k", "2"]));
+    assert_eq!(sent(&o, d), "", "nothing goes back to the old master");
     let o = t.feed(d2, "+OK\r\n");
     assert_eq!(replies(&o)[0].0, id);
 }
