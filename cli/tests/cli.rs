@@ -114,9 +114,9 @@ fn drill_over_tls_triggers_the_failover_and_resolve_and_watch_speak_tls() {
         "drill",
         &url,
         "--duration",
-        "5s",
+        "8s",
         "--failover-at",
-        "1s",
+        "2s",
         "--json",
     ]);
     assert_eq!(code, 0, "stdout {out}\nstderr {err}");
