@@ -18,7 +18,8 @@ use bytes::Bytes;
 use flume::{Receiver, Sender};
 use resp_sentinel_core::sentinel::{
     Addr, CommandError, ConnId, ConnectFailure, DedicatedId, Discovered, Discovery, DiscoveryError,
-    Event, Input, Machine, Message, Output, PeerKind, RequestId, SubmitOptions, TlsFailure,
+    Event, Input, Machine, MemberId, Message, Output, PeerKind, RequestId, SubmitOptions,
+    TlsFailure,
 };
 use resp_sentinel_core::Cmd;
 
@@ -130,6 +131,19 @@ pub enum Msg {
     Closed(ConnId),
     /// The last client handle is gone.
     Shutdown,
+    /// To a hub: how its members' links reach it.
+    HubSelf(crate::handle::Loop),
+    /// To a hub: a driver's sentinel connection `conn` joins; its facts go to `back`.
+    HubOpen {
+        conn: ConnId,
+        addr: Addr,
+        kind: PeerKind,
+        back: crate::hub::Back,
+    },
+    /// To a hub: a member writes.
+    HubWrite(MemberId, Bytes),
+    /// To a hub: a member's link was dropped.
+    HubClose(MemberId),
 }
 
 /// A change to the caller's subscriptions.
@@ -145,12 +159,32 @@ pub enum PubSubOp {
 
 /// The driver's end of an open connection: dropping it closes the connection.
 pub struct Link {
-    /// Bytes to write, in order; closing this channel makes the writer shut the socket down.
-    pub(crate) writer: Sender<Bytes>,
+    /// Where bytes to write go, in order.
+    pub(crate) writer: Writer,
     /// Dropped to stop the reader at once (readers wait on it beside the socket).
-    pub(crate) _cancel: Sender<()>,
+    pub(crate) _cancel: Option<Sender<()>>,
     /// Where the connection arrived (the resolved address), when the socket says.
     pub(crate) peer: Option<Addr>,
+}
+
+/// Where a link's writes go: its socket's writer, or the hub that shares the connection.
+pub(crate) enum Writer {
+    /// A socket's writer; closing this channel makes it shut the socket down.
+    Socket(Sender<Bytes>),
+    /// A member of a shared sentinel connection (see `hub.rs`).
+    Hub(crate::hub::MemberLink),
+}
+
+impl Writer {
+    /// Queues `bytes` for writing.
+    pub(crate) fn send(&self, bytes: Bytes) {
+        match self {
+            Writer::Socket(tx) => {
+                let _ = tx.send(bytes);
+            }
+            Writer::Hub(member) => member.send(bytes),
+        }
+    }
 }
 
 /// A socket's peer as an [`Addr`].
@@ -164,6 +198,8 @@ pub(crate) fn peer_addr(sa: Option<std::net::SocketAddr>) -> Option<Addr> {
 pub struct NetOptions {
     pub(crate) connect_timeout: std::time::Duration,
     pub(crate) tls: std::sync::Arc<crate::tls::Tls>,
+    /// Where sentinel connections go instead of being dialled (none for the hub itself).
+    pub(crate) hub: Option<crate::hub::HubRef>,
 }
 
 impl NetOptions {
@@ -173,6 +209,7 @@ impl NetOptions {
         NetOptions {
             connect_timeout,
             tls: Default::default(),
+            hub: None,
         }
     }
 }
@@ -194,6 +231,9 @@ pub enum Driven {
     Client(Machine),
     /// A discovery: runs until it has an outcome, then hands it over.
     Discovery(Discovery, Outcome),
+    /// The sentinel connections the drivers of one `Sentinel` share: runs until the last
+    /// reference to it is gone.
+    Hub(crate::hub::Hub),
 }
 
 impl Driven {
@@ -201,6 +241,7 @@ impl Driven {
         match self {
             Driven::Client(m) => m.handle_input(input, now),
             Driven::Discovery(d, _) => d.handle_input(input, now),
+            Driven::Hub(h) => h.mux().handle_input(input),
         }
     }
 
@@ -208,6 +249,7 @@ impl Driven {
         match self {
             Driven::Client(m) => m.handle_timeout(now),
             Driven::Discovery(d, _) => d.handle_timeout(now),
+            Driven::Hub(h) => h.retry(),
         }
     }
 
@@ -215,6 +257,7 @@ impl Driven {
         match self {
             Driven::Client(m) => m.poll_output(),
             Driven::Discovery(d, _) => d.poll_output(),
+            Driven::Hub(h) => hub_output(h),
         }
     }
 
@@ -222,6 +265,7 @@ impl Driven {
         match self {
             Driven::Client(m) => m.poll_timeout(),
             Driven::Discovery(d, _) => d.poll_timeout(),
+            Driven::Hub(h) => h.deadline(),
         }
     }
 }
@@ -326,7 +370,7 @@ impl<N: Net> Driver<N> {
                     self.metrics.submitted(id, now);
                     self.pending.insert(id, reply);
                 }
-                Driven::Discovery(..) => {
+                _ => {
                     let _ = reply.send(Err(Error::Closed));
                 }
             },
@@ -387,7 +431,7 @@ impl<N: Net> Driver<N> {
                     self.metrics.submitted(id, now);
                     self.pending.insert(id, reply);
                 }
-                Driven::Discovery(..) => {
+                _ => {
                     let _ = reply.send(Err(Error::Closed));
                 }
             },
@@ -408,7 +452,7 @@ impl<N: Net> Driver<N> {
             Msg::MasterAddr(reply) => {
                 let master = match &self.driven {
                     Driven::Client(m) => m.current_master().cloned(),
-                    Driven::Discovery(..) => None,
+                    _ => None,
                 };
                 let _ = reply.send(master);
             }
@@ -463,6 +507,31 @@ impl<N: Net> Driver<N> {
                     self.driven.handle_input(Input::Closed(conn), now);
                 }
             }
+            Msg::HubSelf(me) => {
+                if let Driven::Hub(h) = &mut self.driven {
+                    h.set_self(me);
+                }
+            }
+            Msg::HubOpen {
+                conn,
+                addr,
+                kind,
+                back,
+            } => {
+                if let Driven::Hub(h) = &mut self.driven {
+                    h.open(conn, addr, kind, back);
+                }
+            }
+            Msg::HubWrite(member, bytes) => {
+                if let Driven::Hub(h) = &mut self.driven {
+                    h.write(member, &bytes);
+                }
+            }
+            Msg::HubClose(member) => {
+                if let Driven::Hub(h) = &mut self.driven {
+                    h.close(member);
+                }
+            }
             Msg::Shutdown => {
                 if let Driven::Client(m) = &mut self.driven {
                     m.close();
@@ -495,7 +564,7 @@ impl<N: Net> Driver<N> {
                 }
                 Output::Transmit { conn, bytes } => {
                     if let Some(link) = self.links.get(&conn) {
-                        let _ = link.writer.send(bytes);
+                        link.writer.send(bytes);
                     }
                 }
                 Output::Close { conn } => {
@@ -532,6 +601,26 @@ impl<N: Net> Driver<N> {
         }
         if let Driven::Client(m) = &self.driven {
             self.metrics.queues(m);
+        }
+    }
+}
+
+/// The hub's next connection output for the driver to perform (its members' facts are handed
+/// to their drivers on the way), as a machine's output.
+fn hub_output(h: &mut crate::hub::Hub) -> Option<Output> {
+    use resp_sentinel_core::sentinel::MuxOutput;
+    loop {
+        let out = h.mux().poll_output()?;
+        match h.member_output(out) {
+            None => continue,
+            Some(MuxOutput::Connect { conn, addr, kind }) => {
+                return Some(Output::Connect { conn, addr, kind })
+            }
+            Some(MuxOutput::Transmit { conn, bytes }) => {
+                return Some(Output::Transmit { conn, bytes })
+            }
+            Some(MuxOutput::Close { conn }) => return Some(Output::Close { conn }),
+            Some(_) => continue,
         }
     }
 }

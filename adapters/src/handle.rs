@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 /// A running driver loop as its handles reach it: its request channel and, for a loop with no
 /// thread of its own (the blocking runtime's), the turn a thread takes after sending to it.
+#[derive(Clone)]
 pub struct Loop {
     tx: Sender<Msg>,
     pump: Option<Pump>,
@@ -36,12 +37,20 @@ impl Loop {
             pump: Some(pump),
         }
     }
+
+    /// Sends `msg` to the loop and, when the loop has no thread of its own, takes its turn.
+    pub(crate) fn send(&self, msg: Msg) -> Result<(), flume::SendError<Msg>> {
+        self.tx.send(msg)?;
+        if let Some(pump) = &self.pump {
+            pump();
+        }
+        Ok(())
+    }
 }
 
 /// Sends to the driver loop; the loop ends when the last handle is dropped.
 pub struct Handle {
-    tx: Sender<Msg>,
-    pump: Option<Pump>,
+    to: Loop,
     breaker: Option<SharedBreaker>,
     /// The database the client's connections select (`Config::db`).
     db: u32,
@@ -64,21 +73,12 @@ impl Handle {
 
     /// A handle for a client whose connections select database `db`.
     pub(crate) fn for_db(to: Loop, breaker: Option<SharedBreaker>, db: u32) -> Shared {
-        Arc::new(Handle {
-            tx: to.tx,
-            pump: to.pump,
-            breaker,
-            db,
-        })
+        Arc::new(Handle { to, breaker, db })
     }
 
     /// Sends `msg` to the loop and, when the loop has no thread of its own, takes its turn.
     fn send(&self, msg: Msg) -> Result<(), flume::SendError<Msg>> {
-        self.tx.send(msg)?;
-        if let Some(pump) = &self.pump {
-            pump();
-        }
-        Ok(())
+        self.to.send(msg)
     }
 
     /// The database the client's connections select.
@@ -89,7 +89,7 @@ impl Handle {
 
     /// True once the driver loop is gone: nothing more can be sent.
     pub(crate) fn is_closed(&self) -> bool {
-        self.tx.is_disconnected()
+        self.to.tx.is_disconnected()
     }
 
     /// Queues a unit of work; the reply arrives in the returned slot.

@@ -35,6 +35,7 @@ mod breaker;
 mod driver;
 mod error;
 mod handle;
+mod hub;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 #[cfg(not(feature = "metrics"))]

@@ -296,7 +296,7 @@ impl Metrics {
     pub(crate) fn new(driven: &Driven) -> Metrics {
         match driven {
             Driven::Client(m) => Metrics::for_client(&m.config().service, m.config().role),
-            Driven::Discovery(..) => Metrics(None),
+            Driven::Discovery(..) | Driven::Hub(_) => Metrics(None),
         }
     }
 

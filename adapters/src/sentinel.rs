@@ -5,13 +5,14 @@ use crate::breaker::SharedBreaker;
 use crate::driver::{Driven, NetOptions, Outcome};
 use crate::error::Error;
 use crate::handle::{Handle, Shared};
+use crate::hub::{Hub, HubRef};
 use crate::runtime::Runtime;
 use resp_sentinel_core::sentinel::{
     Addr, Config, Discovered, Discovery, DiscoveryError, Machine, Role,
 };
 use resp_sentinel_core::BreakerConfig;
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::Instant;
 
 /// Sentinel addresses and client options; makes clients for services' masters and replicas.
@@ -52,6 +53,9 @@ pub struct Sentinel<R> {
     seed: Option<u64>,
     /// The live clients made from this (and its clones), to hand out again.
     made: Made,
+    /// The sentinel connections every driver made from this (and its clones) shares, started
+    /// with the first.
+    hub: Arc<OnceLock<HubRef>>,
     _rt: PhantomData<fn() -> R>,
 }
 
@@ -136,6 +140,7 @@ impl<R: Runtime> Sentinel<R> {
             tls,
             breaker: None,
             made: Made::default(),
+            hub: Arc::default(),
             _rt: PhantomData,
         }
     }
@@ -183,14 +188,35 @@ impl<R: Runtime> Sentinel<R> {
         Sentinel::try_new(config)
     }
 
-    /// How drivers of clients made from this open connections.
+    /// How drivers of clients made from this open connections: sentinel connections through
+    /// the shared hub (started here the first time, on the caller's runtime).
     fn net(&self) -> NetOptions {
+        let hub = self.hub.get_or_init(|| {
+            let limits = resp_sentinel_core::Limits {
+                max_frame_len: self.config.max_reply_len,
+                ..Default::default()
+            };
+            let own = NetOptions {
+                hub: None,
+                ..self.dial()
+            };
+            HubRef::new(R::spawn_driver(Driven::Hub(Hub::new(limits)), own))
+        });
+        NetOptions {
+            hub: Some(hub.clone()),
+            ..self.dial()
+        }
+    }
+
+    /// Connections dialled directly.
+    fn dial(&self) -> NetOptions {
         NetOptions {
             connect_timeout: self.config.connect_timeout,
             tls: self
                 .tls
                 .clone()
                 .unwrap_or_else(|_| crate::tls::Tls::unusable(&self.config)),
+            hub: None,
         }
     }
 

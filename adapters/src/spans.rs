@@ -33,6 +33,7 @@ impl Spans {
                 )
             }
             Driven::Discovery(..) => tracing::info_span!("resp_sentinel_discovery"),
+            Driven::Hub(_) => tracing::info_span!("resp_sentinel_connections"),
         };
         Spans {
             driver,

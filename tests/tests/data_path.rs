@@ -552,9 +552,36 @@ fn every_sentinel_has_subscribers(topo: &resp_sentinel_tests::Topology, want: us
     }
 }
 
-/// Clients of one `Sentinel` for the same service and role share one driver: a second master
-/// client runs on the first one's data connection and adds no sentinel connection; a replica
-/// client is a driver of its own; once every client is dropped, their connections close.
+/// Our connections to the sentinels of `topo`: every client connection but the one asking
+/// and the sentinels' links to each other (named `sentinel-...`).
+fn our_sentinel_connections(topo: &resp_sentinel_tests::Topology) -> Result<usize, String> {
+    let mut total = 0;
+    for a in topo.sentinel_addrs() {
+        let sa: std::net::SocketAddr = format!("127.0.0.1:{}", a.port).parse().unwrap();
+        let mut conn = resp_sentinel_tests::AdminConn::connect(sa, Duration::from_secs(2))
+            .map_err(|e| e.to_string())?;
+        if let Some(auth) = &topo.options().sentinel_auth {
+            conn.auth(auth.username.as_deref(), &auth.password)
+                .map_err(|e| e.to_string())?;
+        }
+        let list = conn.call(&["CLIENT", "LIST"]).map_err(|e| e.to_string())?;
+        let text = list.as_str().unwrap_or_default().to_string();
+        total += text
+            .lines()
+            .filter(|l| {
+                let fields: Vec<&str> = l.split(' ').collect();
+                !fields.contains(&"cmd=client|list")
+                    && !fields.iter().any(|f| f.starts_with("name=sentinel-"))
+            })
+            .count();
+    }
+    Ok(total)
+}
+
+/// Clients of one `Sentinel` share its sentinel connections: a second master client runs on
+/// the first one's driver, and a replica client and a one-shot discovery, drivers of their
+/// own, add no sentinel connection: one notice subscription per sentinel and one query
+/// connection for them all. Once every client is dropped, the connections close.
 fn clients_of_one_sentinel_share_a_driver(rt: Rt) {
     let topo = topology(opts());
     let mut family = TestClient::family(
@@ -573,15 +600,37 @@ fn clients_of_one_sentinel_share_a_driver(rt: Rt) {
     let _: Option<String> = family[2]
         .query(cmd("GET").arg("shared"))
         .expect("replica read");
-    // One notice subscription per sentinel for the master driver, one for the replica driver.
+    // One notice subscription per sentinel for the master and the replica driver together.
     std::thread::sleep(Duration::from_secs(1));
-    every_sentinel_has_subscribers(&topo, 2);
+    for _ in 0..3 {
+        every_sentinel_has_subscribers(&topo, 1);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let sentinels = topo.sentinel_addrs().len();
+    support::eventually(Duration::from_secs(10), || {
+        let n = our_sentinel_connections(&topo)?;
+        if n == sentinels + 1 {
+            Ok(())
+        } else {
+            Err(format!(
+                "{n} connections to sentinels, want {}",
+                sentinels + 1
+            ))
+        }
+    });
     // Dropping one of the two master clients leaves the other working on the same driver.
     let first = id(&family[1]);
     family.remove(0);
     assert_eq!(id(&family[0]), first);
     family.clear();
     every_sentinel_has_subscribers(&topo, 0);
+    support::eventually(
+        Duration::from_secs(10),
+        || match our_sentinel_connections(&topo)? {
+            0 => Ok(()),
+            n => Err(format!("{n} connections to sentinels left")),
+        },
+    );
 }
 
 on_every_runtime!(

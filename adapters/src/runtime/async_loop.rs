@@ -92,6 +92,12 @@ async fn handshake<R: AsyncIo>(
 
 impl<R: AsyncIo> Net for AsyncNet<R> {
     fn open(&self, conn: ConnId, addr: Addr, kind: PeerKind, tx: Sender<Msg>) {
+        if let Some(hub) = self.opts.hub.as_ref().filter(|_| crate::hub::carries(kind)) {
+            let back = crate::hub::Back::new(tx.clone(), None);
+            if hub.open(conn, addr.clone(), kind, back) {
+                return;
+            }
+        }
         // A timeout no `Instant` can hold (the core clamps its own copy) means no timeout here.
         let deadline = Instant::now().checked_add(self.opts.connect_timeout);
         let tls = self.opts.tls.for_kind(kind).cloned();
@@ -128,8 +134,8 @@ impl<R: AsyncIo> Net for AsyncNet<R> {
                         tx.clone(),
                     ));
                     let link = Link {
-                        writer: wtx,
-                        _cancel: cancel,
+                        writer: crate::driver::Writer::Socket(wtx),
+                        _cancel: Some(cancel),
                         peer: crate::driver::peer_addr(peer),
                     };
                     let _ = tx.send_async(Msg::Connected(conn, link)).await;

@@ -40,6 +40,18 @@ fn deliver(tx: &Sender<Msg>, engine: &Weak<Engine>, msg: Msg) -> Result<(), ()> 
 
 impl Net for ThreadNet {
     fn open(&self, conn: ConnId, addr: Addr, kind: PeerKind, tx: Sender<Msg>) {
+        if let Some(hub) = self.opts.hub.as_ref().filter(|_| crate::hub::carries(kind)) {
+            let engine = self.engine.clone();
+            let pump: crate::handle::Pump = Arc::new(move || {
+                if let Some(e) = engine.upgrade() {
+                    e.pump();
+                }
+            });
+            let back = crate::hub::Back::new(tx.clone(), Some(pump));
+            if hub.open(conn, addr.clone(), kind, back) {
+                return;
+            }
+        }
         let timeout = self.opts.connect_timeout;
         let tls = self.opts.tls.for_kind(kind).cloned();
         let engine = self.engine.clone();
@@ -162,8 +174,8 @@ fn start_io(
         }
     });
     let link = Link {
-        writer: wtx,
-        _cancel: cancel,
+        writer: crate::driver::Writer::Socket(wtx),
+        _cancel: Some(cancel),
         peer: crate::driver::peer_addr(stream.peer_addr().ok()),
     };
     if deliver(&tx, &engine, Msg::Connected(conn, link)).is_err() {

@@ -120,6 +120,7 @@ fn net_opts(data: TlsConfig) -> NetOptions {
     NetOptions {
         connect_timeout: Duration::from_secs(5),
         tls: Tls::build(&c).unwrap(),
+        hub: None,
     }
 }
 
@@ -162,9 +163,9 @@ fn echoes_through_a_key_update<N: Net>(net: impl Fn(TlsConfig) -> N) {
     let net = net(tls_config(&p));
     let (link, rx) = connect(&net, port, "127.0.0.1");
     let link = link.expect("handshake");
-    link.writer.send(Bytes::from_static(b"one")).unwrap();
+    link.writer.send(Bytes::from_static(b"one"));
     assert_eq!(received(&rx, 3), b"one");
-    link.writer.send(Bytes::from_static(b"two")).unwrap();
+    link.writer.send(Bytes::from_static(b"two"));
     assert_eq!(received(&rx, 3), b"two");
     drop(link);
     // The server saw both messages (the second under the updated keys) and a clean end.
@@ -194,9 +195,9 @@ fn smol_echoes_through_a_key_update() {
     ));
     let (link, rx) = connect(&net, port, "localhost");
     let link = link.expect("handshake");
-    link.writer.send(Bytes::from_static(b"one")).unwrap();
+    link.writer.send(Bytes::from_static(b"one"));
     assert_eq!(received(&rx, 3), b"one");
-    link.writer.send(Bytes::from_static(b"two")).unwrap();
+    link.writer.send(Bytes::from_static(b"two"));
     assert_eq!(received(&rx, 3), b"two");
     drop(link);
     assert_eq!(server.join().unwrap(), b"onetwo");
@@ -218,9 +219,9 @@ fn tokio_echoes_through_a_key_update() {
     ));
     let (link, rx) = connect(&net, port, "127.0.0.1");
     let link = link.expect("handshake");
-    link.writer.send(Bytes::from_static(b"one")).unwrap();
+    link.writer.send(Bytes::from_static(b"one"));
     assert_eq!(received(&rx, 3), b"one");
-    link.writer.send(Bytes::from_static(b"two")).unwrap();
+    link.writer.send(Bytes::from_static(b"two"));
     assert_eq!(received(&rx, 3), b"two");
     drop(link);
     assert_eq!(server.join().unwrap(), b"onetwo");
@@ -268,7 +269,7 @@ fn a_server_requiring_a_client_certificate_says_so_and_accepts_ours() {
     let why = match got {
         Err(why) => why,
         Ok(link) => {
-            link.writer.send(Bytes::from_static(b"x")).unwrap();
+            link.writer.send(Bytes::from_static(b"x"));
             loop {
                 match rx.recv_timeout(Duration::from_secs(10)).unwrap() {
                     Msg::TlsFailed(_, why) => break why,
@@ -288,7 +289,7 @@ fn a_server_requiring_a_client_certificate_says_so_and_accepts_ours() {
     });
     let (link, rx) = connect(&blocking(c), port, "127.0.0.1");
     let link = link.expect("mutual TLS handshake");
-    link.writer.send(Bytes::from_static(b"hi")).unwrap();
+    link.writer.send(Bytes::from_static(b"hi"));
     assert_eq!(received(&rx, 2), b"hi");
     drop(link);
     assert_eq!(server.join().unwrap(), b"hi");

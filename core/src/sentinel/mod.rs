@@ -86,6 +86,7 @@ mod handshake;
 mod interface;
 mod machine;
 mod message;
+mod mux;
 mod node;
 mod notice;
 mod parse;
@@ -114,5 +115,6 @@ pub use interface::{
 };
 pub use machine::{Machine, SubmitOptions};
 pub use message::Message;
+pub use mux::{MemberId, MuxOutput, SentinelMux};
 pub use parse::Instance;
 pub use tls::{ClientIdentity, Pem, TlsConfig, TlsFailure, TlsProblem, TlsRoots, TlsSide};

@@ -12,6 +12,7 @@ mod epoch;
 mod fence;
 mod fence_hold;
 mod handshake;
+mod mux;
 mod replicas;
 mod robustness;
 mod spread;
