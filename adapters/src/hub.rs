@@ -95,6 +95,13 @@ impl Back {
     fn same(&self, other: &Back) -> bool {
         self.tx.same_channel(&other.tx)
     }
+
+    /// Lets the driver see what was just sent to it.
+    fn wake(&self) {
+        if let Some(p) = &self.pump {
+            p();
+        }
+    }
 }
 
 /// A member's end of its link: writes and the close go to the hub.
@@ -123,8 +130,17 @@ pub struct Hub {
     me: Option<Loop>,
     members: HashMap<MemberId, (Back, ConnId)>,
     next: u64,
-    backlog: VecDeque<(Back, Msg)>,
+    /// What waits for drivers whose channels were full, one queue per driver.
+    backlog: Vec<Waiting>,
     retry_at: Option<Instant>,
+}
+
+/// Messages for one driver whose channel was full, in order.
+struct Waiting {
+    back: Back,
+    msgs: VecDeque<Msg>,
+    /// It fell too far behind and lost its members: only their `Closed` wait here.
+    cut: bool,
 }
 
 impl Hub {
@@ -135,7 +151,7 @@ impl Hub {
             me: None,
             members: HashMap::new(),
             next: 1,
-            backlog: VecDeque::new(),
+            backlog: Vec::new(),
             retry_at: None,
         }
     }
@@ -210,55 +226,54 @@ impl Hub {
         None
     }
 
-    /// Sends `msg` to `back` now, or after what already waits.
+    /// Sends `msg` to `back` now, or after what already waits for that driver.
     fn deliver(&mut self, back: Back, msg: Msg) {
-        if self.backlog.is_empty() {
+        let Some(i) = self.backlog.iter().position(|w| w.back.same(&back)) else {
             match back.tx.try_send(msg) {
-                Ok(()) => {
-                    if let Some(p) = &back.pump {
-                        p();
-                    }
-                    return;
-                }
-                Err(TrySendError::Disconnected(_)) => return,
-                Err(TrySendError::Full(msg)) => self.backlog.push_back((back, msg)),
-            }
-        } else {
-            self.backlog.push_back((back, msg));
-        }
-        self.retry_at = Some(Instant::now() + RETRY);
-        if self.backlog.len() > BACKLOG_MAX {
-            self.cut_laggard();
-        }
-    }
-
-    /// Sends what waits, in order, until a driver's channel is full again.
-    pub(crate) fn retry(&mut self) {
-        while let Some((back, msg)) = self.backlog.pop_front() {
-            match back.tx.try_send(msg) {
-                Ok(()) => {
-                    if let Some(p) = &back.pump {
-                        p();
-                    }
-                }
+                Ok(()) => back.wake(),
                 Err(TrySendError::Disconnected(_)) => {}
                 Err(TrySendError::Full(msg)) => {
-                    self.backlog.push_front((back, msg));
-                    self.retry_at = Some(Instant::now() + RETRY);
-                    return;
+                    self.backlog.push(Waiting {
+                        back,
+                        msgs: VecDeque::from([msg]),
+                        cut: false,
+                    });
+                    self.retry_at.get_or_insert_with(|| Instant::now() + RETRY);
                 }
             }
-        }
-        self.retry_at = None;
-    }
-
-    /// The driver at the backlog's front is too far behind: its members leave the mux, what
-    /// waits for it is dropped, and it is told its connections closed.
-    fn cut_laggard(&mut self) {
-        let Some(laggard) = self.backlog.front().map(|(b, _)| b.clone()) else {
             return;
         };
-        self.backlog.retain(|(b, _)| !b.same(&laggard));
+        self.backlog[i].msgs.push_back(msg);
+        if self.backlog[i].msgs.len() > BACKLOG_MAX && !self.backlog[i].cut {
+            self.cut(i);
+        }
+    }
+
+    /// Sends what waits, in order, until each driver's channel is full again.
+    pub(crate) fn retry(&mut self) {
+        self.backlog.retain_mut(|w| {
+            while let Some(msg) = w.msgs.pop_front() {
+                match w.back.tx.try_send(msg) {
+                    Ok(()) => w.back.wake(),
+                    Err(TrySendError::Disconnected(_)) => return false,
+                    Err(TrySendError::Full(msg)) => {
+                        w.msgs.push_front(msg);
+                        return true;
+                    }
+                }
+            }
+            false
+        });
+        self.retry_at = (!self.backlog.is_empty()).then(|| Instant::now() + RETRY);
+    }
+
+    /// Driver `i` of the backlog is too far behind: its members leave the mux, what waits for
+    /// it is dropped, and it is told (once it has room) that their connections closed.
+    fn cut(&mut self, i: usize) {
+        let w = &mut self.backlog[i];
+        w.cut = true;
+        w.msgs.clear();
+        let laggard = w.back.clone();
         let theirs: Vec<(MemberId, ConnId)> = self
             .members
             .iter()
@@ -272,7 +287,7 @@ impl Hub {
         for (member, conn) in theirs {
             self.members.remove(&member);
             self.mux.close(member);
-            self.backlog.push_back((laggard.clone(), Msg::Closed(conn)));
+            self.backlog[i].msgs.push_back(Msg::Closed(conn));
         }
     }
 }
@@ -291,5 +306,152 @@ fn failure(conn: ConnId, why: ConnectFailure, opening: bool) -> Msg {
         Msg::ConnectFailed(conn, io::Error::new(kind, why.to_string()))
     } else {
         Msg::Closed(conn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Performs the mux's outputs as the hub's driver would, returning its connection outputs.
+    fn run(h: &mut Hub) -> Vec<MuxOutput> {
+        let mut conns = Vec::new();
+        while let Some(out) = h.mux().poll_output() {
+            conns.extend(h.member_output(out));
+        }
+        conns
+    }
+
+    fn notice(i: usize) -> Bytes {
+        let payload = format!("svc 10.0.0.1 6379 10.0.0.{} 6379", i % 200);
+        Bytes::from(format!(
+            "*3\r\n$7\r\nmessage\r\n$14\r\n+switch-master\r\n${}\r\n{payload}\r\n",
+            payload.len()
+        ))
+    }
+
+    /// A driver whose channel is full gets what waits in order once it has room; one that
+    /// stays behind past the bound loses its connection (told last), and the hub's backlog
+    /// stays bounded.
+    #[test]
+    fn a_driver_behind_gets_everything_in_order_or_loses_the_connection() {
+        let (hub_tx, _hub_rx) = flume::unbounded();
+        let mut h = Hub::new(resp_sentinel_core::Limits::default());
+        h.set_self(Loop::new(hub_tx));
+        let (tx, rx) = flume::bounded(4);
+        let kind = PeerKind::SentinelSubscriber;
+        h.open(
+            ConnId(7),
+            Addr::new("127.0.0.1", 26379),
+            kind,
+            Back::new(tx, None),
+        );
+        let conn = match run(&mut h).as_slice() {
+            [MuxOutput::Connect { conn, .. }] => *conn,
+            other => panic!("{other:?}"),
+        };
+        h.mux()
+            .handle_input(resp_sentinel_core::sentinel::Input::Connected(conn));
+        run(&mut h);
+        assert!(matches!(rx.try_recv(), Ok(Msg::Connected(ConnId(7), _))));
+        h.write(
+            MemberId(1),
+            b"*2\r\n$9\r\nSUBSCRIBE\r\n$14\r\n+switch-master\r\n",
+        );
+        assert!(matches!(
+            run(&mut h).as_slice(),
+            [MuxOutput::Transmit { .. }]
+        ));
+        // Ten notices: four fit, six wait.
+        for i in 0..10 {
+            h.mux()
+                .handle_input(resp_sentinel_core::sentinel::Input::Received(
+                    conn,
+                    &notice(i),
+                ));
+        }
+        run(&mut h);
+        assert_eq!(h.backlog.len(), 1);
+        assert_eq!(h.backlog[0].msgs.len(), 6);
+        assert!(h.deadline().is_some());
+        let mut got = Vec::new();
+        while got.len() < 10 {
+            while let Ok(Msg::Received(ConnId(7), b)) = rx.try_recv() {
+                got.push(b);
+            }
+            h.retry();
+        }
+        assert_eq!(got, (0..10).map(notice).collect::<Vec<_>>());
+        assert!(h.backlog.is_empty() && h.deadline().is_none());
+        // Past the bound without reading: cut off, told so last, the backlog bounded.
+        for i in 0..BACKLOG_MAX + 10 {
+            h.mux()
+                .handle_input(resp_sentinel_core::sentinel::Input::Received(
+                    conn,
+                    &notice(i),
+                ));
+            let conns = run(&mut h);
+            assert!(h.backlog.iter().all(|w| w.msgs.len() <= BACKLOG_MAX + 1));
+            if conns.contains(&MuxOutput::Close { conn }) {
+                break;
+            }
+        }
+        assert_eq!(h.mux().members(), 0, "the member left the mux");
+        assert_eq!(h.mux().connections(), 0, "and its connection closed");
+        let mut last = None;
+        loop {
+            while let Ok(msg) = rx.try_recv() {
+                last = Some(msg);
+            }
+            if h.backlog.is_empty() {
+                break;
+            }
+            h.retry();
+        }
+        assert!(matches!(last, Some(Msg::Closed(ConnId(7)))));
+    }
+
+    /// One driver's full channel holds up no other driver.
+    #[test]
+    fn a_full_driver_does_not_hold_up_the_others() {
+        let (hub_tx, _hub_rx) = flume::unbounded();
+        let mut h = Hub::new(resp_sentinel_core::Limits::default());
+        h.set_self(Loop::new(hub_tx));
+        let (slow, slow_rx) = flume::bounded(1);
+        let (fast, fast_rx) = flume::unbounded();
+        let kind = PeerKind::SentinelSubscriber;
+        let at = Addr::new("127.0.0.1", 26379);
+        h.open(ConnId(1), at.clone(), kind, Back::new(slow, None));
+        h.open(ConnId(2), at, kind, Back::new(fast, None));
+        let conn = match run(&mut h).as_slice() {
+            [MuxOutput::Connect { conn, .. }] => *conn,
+            other => panic!("{other:?}"),
+        };
+        h.mux()
+            .handle_input(resp_sentinel_core::sentinel::Input::Connected(conn));
+        run(&mut h);
+        let script = b"*2\r\n$9\r\nSUBSCRIBE\r\n$14\r\n+switch-master\r\n";
+        h.write(MemberId(1), script);
+        h.write(MemberId(2), script);
+        run(&mut h);
+        for i in 0..50 {
+            h.mux()
+                .handle_input(resp_sentinel_core::sentinel::Input::Received(
+                    conn,
+                    &notice(i),
+                ));
+            run(&mut h);
+        }
+        let got: Vec<Bytes> = fast_rx
+            .try_iter()
+            .filter_map(|m| match m {
+                Msg::Received(ConnId(2), b) => Some(b),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(got, (0..50).map(notice).collect::<Vec<_>>());
+        assert_eq!(slow_rx.len(), 1);
+        assert_eq!(h.backlog.len(), 1, "only the slow driver waits");
+        assert_eq!(h.backlog[0].msgs.len(), 50, "its Connected went first");
     }
 }

@@ -21,15 +21,16 @@ use std::time::Instant;
 /// their features. Use the aliases `resp_sentinel::blocking::Sentinel`,
 /// `resp_sentinel::tokio::Sentinel` and so on.
 ///
-/// Make one per set of sentinels and keep it (or only the clients made from it). Clients of one
-/// `Sentinel` (and of its clones) for the same service and role share one driver and its
-/// connections, to the sentinels and to the data nodes: asking for `master_for("mymaster")`
-/// again returns a clone of the live client, not a second set of connections. A master client
-/// and a replica client of a service are two drivers, each with its own sentinel connections
-/// (one query connection and one notice subscription per known sentinel). Shared means
-/// shared: such clients have one circuit breaker, one replica choice, and `unsubscribe` on one
-/// ends the other's subscriptions to those channels too; on tokio the driver runs on the
-/// runtime of the first call, so make clients for another runtime from another `Sentinel`.
+/// Make one per set of sentinels and keep it (or only the clients made from it). Every client
+/// and discovery made from one `Sentinel` (and its clones) shares one set of sentinel
+/// connections: a notice subscription per known sentinel, and a query connection to the
+/// sentinel being asked (see `resp_sentinel_core::sentinel::SentinelMux`). Clients for the same
+/// service and role also share one driver and its data connections: asking for
+/// `master_for("mymaster")` again returns a clone of the live client. Shared means shared:
+/// such clients have one circuit breaker, one replica choice, and `unsubscribe` on one ends
+/// the other's subscriptions to those channels too. On tokio the drivers (and the one holding
+/// the sentinel connections) run on the runtime of the first call: make clients for another
+/// runtime from another `Sentinel`.
 ///
 /// ```no_run
 /// # #[cfg(feature = "tokio")]

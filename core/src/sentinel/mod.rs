@@ -47,7 +47,8 @@
 //! `walk.rs` (asking sentinels in turn), `watch.rs` (a notice subscription per sentinel),
 //! `epoch.rs` (verified and replaced masters, config epochs), `fence.rs` (the fence and its
 //! survey), `queue.rs` (commands waiting for a node), `handshake.rs`, `replicas.rs` (replica
-//! choice), `backoff.rs` (randomness and backoff), `pubsub.rs`. `dispatch.rs` routes inputs to
+//! choice), `backoff.rs` (randomness and backoff), `pubsub.rs`. Beside the machine, `mux.rs`
+//! ([`SentinelMux`]) lets several machines share their sentinel connections. `dispatch.rs` routes inputs to
 //! them, `failover.rs` acts on sentinel notices, `node.rs` runs commands on the data node,
 //! `timers.rs` lists and fires deadlines.
 //!

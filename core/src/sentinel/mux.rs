@@ -92,8 +92,10 @@ enum Mode {
     Queries { owed: VecDeque<MemberId> },
     /// Script replies to those who sent the script, the rest to every synced member.
     Notices(Script),
-    /// One member, bytes passed through untouched (a notice member whose script differed).
-    Solo,
+    /// One member whose notice script differed from the shared connection's: what it sent
+    /// is written once open, the replies it was already handed are dropped, and everything
+    /// else passes through untouched.
+    Solo { replay: Option<Bytes>, skip: usize },
 }
 
 /// A notice connection's commands as its first writer sent them, and what answered them.
@@ -124,6 +126,9 @@ struct Shared {
     rx: BytesMut,
     decoder: Decoder,
     mode: Mode,
+    /// Taking no new members: a member left while owed a reply, so the sentinel may be stuck;
+    /// a fresh connection serves the next one (this one closes with its last member).
+    retired: bool,
 }
 
 /// A member: its connection, and what it wrote that is not a whole command yet.
@@ -171,10 +176,9 @@ impl SentinelMux {
     /// opened. An id already attached is closed first.
     pub fn open(&mut self, member: MemberId, addr: Addr, kind: PeerKind) {
         self.close(member);
-        let shared = self
-            .conns
-            .iter()
-            .find(|(_, s)| s.addr == addr && s.kind == kind && !matches!(s.mode, Mode::Solo));
+        let shared = self.conns.iter().find(|(_, s)| {
+            s.addr == addr && s.kind == kind && !s.retired && !matches!(s.mode, Mode::Solo { .. })
+        });
         let conn = match shared {
             Some((&conn, _)) => conn,
             None => self.connect(addr, kind, matches!(kind, PeerKind::SentinelSubscriber)),
@@ -191,7 +195,7 @@ impl SentinelMux {
         let Some(s) = self.conns.get_mut(&conn) else {
             return;
         };
-        if matches!(s.mode, Mode::Solo) {
+        if matches!(s.mode, Mode::Solo { .. }) {
             let bytes = Bytes::copy_from_slice(bytes);
             self.out.push_back(MuxOutput::Transmit { conn, bytes });
             return;
@@ -227,9 +231,14 @@ impl SentinelMux {
             return;
         };
         s.members.retain(|x| *x != member);
-        if let Mode::Notices(script) = &mut s.mode {
-            script.followers.remove(&member);
-            script.synced.retain(|x| *x != member);
+        match &mut s.mode {
+            Mode::Queries { owed } => s.retired |= owed.contains(&member),
+            Mode::Notices(script) => {
+                s.retired |= script.replies.len() < script.replies_due;
+                script.followers.remove(&member);
+                script.synced.retain(|x| *x != member);
+            }
+            Mode::Solo { .. } => {}
         }
         if s.members.is_empty() {
             self.conns.remove(&m.conn);
@@ -280,6 +289,7 @@ impl SentinelMux {
                 rx: BytesMut::new(),
                 decoder: Decoder::with_limits(self.limits),
                 mode,
+                retired: false,
             },
         );
         conn
@@ -313,6 +323,13 @@ impl SentinelMux {
             return;
         }
         s.open = Some(peer.clone());
+        if let Mode::Solo { replay, .. } = &mut s.mode {
+            // Its member was told it is connected when it joined the shared connection.
+            if let Some(bytes) = replay.take() {
+                self.out.push_back(MuxOutput::Transmit { conn, bytes });
+            }
+            return;
+        }
         for &member in &s.members {
             self.out.push_back(MuxOutput::Connected {
                 member,
@@ -368,10 +385,10 @@ impl SentinelMux {
             return;
         }
         // Commands beyond the script (from anyone) cannot be answered on a shared connection.
-        let sent = match script.followers.get(&member) {
-            Some(&(sent, _)) => sent,
-            None if script.synced.contains(&member) => script.frames.len(),
-            None => 0,
+        let (sent, given) = match script.followers.get(&member) {
+            Some(&entry) => entry,
+            None if script.synced.contains(&member) => (script.frames.len(), script.replies.len()),
+            None => (0, 0),
         };
         let matches = frames.len() <= script.frames.len() - sent
             && frames
@@ -383,7 +400,7 @@ impl SentinelMux {
             for f in script.frames[..sent].iter().chain(&frames) {
                 all.extend_from_slice(f);
             }
-            return self.go_solo(member, conn, all.freeze());
+            return self.go_solo(member, conn, all.freeze(), given);
         }
         script.followers.entry(member).or_default().0 = sent + frames.len();
         self.catch_up(conn, member);
@@ -423,8 +440,9 @@ impl SentinelMux {
     }
 
     /// A notice member whose script differs: moved to a connection of its own, which is
-    /// written everything it sent once open.
-    fn go_solo(&mut self, member: MemberId, conn: ConnId, sent: Bytes) {
+    /// written everything the member sent once open; the `given` replies it already had are
+    /// not handed to it again.
+    fn go_solo(&mut self, member: MemberId, conn: ConnId, sent: Bytes, given: usize) {
         let Some(s) = self.conns.get(&conn) else {
             return;
         };
@@ -433,27 +451,50 @@ impl SentinelMux {
         self.close(member);
         let solo = self.connect(addr, kind, false);
         if let Some(s) = self.conns.get_mut(&solo) {
-            s.mode = Mode::Solo;
+            s.mode = Mode::Solo {
+                replay: Some(sent),
+                skip: given,
+            };
+            s.members.push(member);
         }
-        self.attach(member, solo);
-        // Outputs are performed in order: this follows the Connect, so the driver writes it
-        // once the connection is open.
-        self.out.push_back(MuxOutput::Transmit {
-            conn: solo,
-            bytes: sent,
-        });
+        self.members.insert(
+            member,
+            Member {
+                conn: solo,
+                partial: BytesMut::new(),
+            },
+        );
     }
 
     fn received(&mut self, conn: ConnId, bytes: &[u8]) {
         let Some(s) = self.conns.get_mut(&conn) else {
             return;
         };
-        if matches!(s.mode, Mode::Solo) {
-            if let Some(&member) = s.members.first() {
-                self.out.push_back(MuxOutput::Received {
-                    member,
-                    bytes: Bytes::copy_from_slice(bytes),
-                });
+        if let Mode::Solo { skip, .. } = &mut s.mode {
+            let Some(&member) = s.members.first() else {
+                return;
+            };
+            if *skip == 0 {
+                let bytes = Bytes::copy_from_slice(bytes);
+                self.out.push_back(MuxOutput::Received { member, bytes });
+                return;
+            }
+            // Drops the replies the member already had, then passes the rest through.
+            s.rx.extend_from_slice(bytes);
+            while *skip > 0 {
+                match s.decoder.parse(&s.rx) {
+                    Ok(Some(p)) => {
+                        let _ = s.rx.split_to(p.len);
+                        *skip -= 1;
+                    }
+                    Ok(None) => return,
+                    Err(_) => break,
+                }
+            }
+            *skip = 0;
+            if !s.rx.is_empty() {
+                let bytes = s.rx.split().freeze();
+                self.out.push_back(MuxOutput::Received { member, bytes });
             }
             return;
         }
@@ -517,7 +558,7 @@ impl SentinelMux {
                     }
                 }
             }
-            Mode::Solo => {}
+            Mode::Solo { .. } => {}
         }
     }
 

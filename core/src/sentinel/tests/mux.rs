@@ -280,25 +280,39 @@ fn a_later_notice_member_is_not_subscribed_twice_and_gets_the_auth_reply_then_ev
 #[test]
 fn a_notice_member_with_another_script_gets_a_connection_of_its_own() {
     let (mut x, c) = two_members(PeerKind::SentinelSubscriber);
-    x.transmit(m(1), subscribe().as_bytes());
+    let auth = arr(&["AUTH", "pw"]);
+    x.transmit(m(1), format!("{auth}{}", subscribe()).as_bytes());
+    x.handle_input(Input::Received(c, b"+OK\r\n"));
     drain(&mut x);
-    let other = format!("{}{}", arr(&["AUTH", "other"]), subscribe());
+    // Member 2 repeats the AUTH (and is handed its reply), then subscribes to other channels.
+    x.transmit(m(2), auth.as_bytes());
+    assert_eq!(got(&drain(&mut x))[&m(2)], "+OK\r\n");
+    let other = arr(&["SUBSCRIBE", "+sdown"]);
     x.transmit(m(2), other.as_bytes());
     let o = drain(&mut x);
     let solo = connect_ids(&o);
     assert_eq!(solo.len(), 1, "{o:?}");
     assert_ne!(solo[0], c);
-    assert_eq!(transmits(&o), vec![(solo[0], other.clone())]);
+    assert!(
+        transmits(&o).is_empty(),
+        "nothing is written before it is open: {o:?}"
+    );
     x.handle_input(Input::Connected(solo[0]));
-    assert!(drain(&mut x).contains(&MuxOutput::Connected {
-        member: m(2),
-        peer: None
-    }));
-    // Its connection passes bytes through; the shared one no longer feeds it.
-    x.handle_input(Input::Received(solo[0], b"+OK\r\n"));
+    let o = drain(&mut x);
+    assert_eq!(transmits(&o), vec![(solo[0], format!("{auth}{other}"))]);
+    assert!(
+        !o.iter().any(|o| matches!(o, MuxOutput::Connected { .. })),
+        "member 2 was told it is connected once: {o:?}"
+    );
+    // The AUTH reply it already had is dropped; the rest passes through.
+    let confirm = "*3\r\n$9\r\nsubscribe\r\n$6\r\n+sdown\r\n:1\r\n";
+    x.handle_input(Input::Received(
+        solo[0],
+        format!("+OK\r\n{confirm}").as_bytes(),
+    ));
     x.handle_input(Input::Received(c, notice().as_bytes()));
     let g = got(&drain(&mut x));
-    assert_eq!(g[&m(2)], "+OK\r\n");
+    assert_eq!(g[&m(2)], confirm);
     assert_eq!(g[&m(1)], notice());
     // A member opening the same again joins the shared connection, not the solo one.
     x.open(m(3), s1(), PeerKind::SentinelSubscriber);
@@ -306,6 +320,36 @@ fn a_notice_member_with_another_script_gets_a_connection_of_its_own() {
         .iter()
         .any(|o| matches!(o, MuxOutput::Connected { member, .. } if *member == m(3))));
     assert_eq!(x.connections(), 2);
+    x.close(m(2));
+    assert_eq!(drain(&mut x), vec![MuxOutput::Close { conn: solo[0] }]);
+}
+
+#[test]
+fn a_member_leaving_unanswered_retires_the_connection_for_newcomers() {
+    let (mut x, c) = two_members(PeerKind::Sentinel);
+    x.transmit(m(1), arr(&["SENTINEL", "sentinels", "svc"]).as_bytes());
+    drain(&mut x);
+    // Member 1 timed out: the sentinel may be stuck. Member 2 keeps the connection...
+    x.close(m(1));
+    assert!(drain(&mut x).is_empty());
+    // ...but a member opening now gets a fresh one.
+    x.open(m(3), s1(), PeerKind::Sentinel);
+    let fresh = connect_ids(&drain(&mut x));
+    assert_eq!(fresh.len(), 1);
+    assert_ne!(fresh[0], c);
+    x.close(m(2));
+    assert_eq!(drain(&mut x), vec![MuxOutput::Close { conn: c }]);
+    // A member leaving with nothing owed retires nothing.
+    let (mut x, c) = two_members(PeerKind::Sentinel);
+    x.close(m(1));
+    x.open(m(3), s1(), PeerKind::Sentinel);
+    let o = drain(&mut x);
+    assert!(connect_ids(&o).is_empty(), "{o:?}");
+    assert!(o.contains(&MuxOutput::Connected {
+        member: m(3),
+        peer: Some(addr("10.0.0.9:26379"))
+    }));
+    let _ = c;
 }
 
 /// A fake sentinel at the byte level: answers each command the way the machine expects.
