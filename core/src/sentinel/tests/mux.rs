@@ -583,3 +583,240 @@ fn a_master_and_a_replica_machine_share_one_query_and_one_notice_connection() {
         );
     }
 }
+
+/// A model of members and a sentinel that echoes each command's tag, driven by random steps:
+/// every member gets exactly the replies to its own commands, in order, whatever the order of
+/// joins, writes, leaves, partial deliveries and closes; nothing is output for a connection
+/// never opened.
+mod model {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Step {
+        Open(usize, bool),
+        Send(usize, u8),
+        Close(usize),
+        Connect(usize),
+        Deliver(usize, usize),
+        Drop(usize),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (0..4usize, any::<bool>()).prop_map(|(m, b)| Step::Open(m, b)),
+            (0..4usize, 1..4u8).prop_map(|(m, n)| Step::Send(m, n)),
+            (0..4usize).prop_map(Step::Close),
+            (0..4usize).prop_map(Step::Connect),
+            (0..4usize, 1..40usize).prop_map(|(c, n)| Step::Deliver(c, n)),
+            (0..8usize).prop_map(Step::Drop),
+        ]
+    }
+
+    /// A member slot: its current id, whether it was told it is connected, and the tags of
+    /// its commands still unanswered.
+    #[derive(Default)]
+    struct Slot {
+        id: Option<MemberId>,
+        connected: bool,
+        owed: VecDeque<String>,
+    }
+
+    struct World {
+        x: SentinelMux,
+        slots: Vec<Slot>,
+        next_member: u64,
+        next_tag: u64,
+        /// Open or opening connections: (open, reply bytes not yet delivered).
+        conns: BTreeMap<ConnId, (bool, Vec<u8>)>,
+        ever: BTreeSet<ConnId>,
+    }
+
+    use std::collections::VecDeque;
+
+    impl World {
+        fn slot_of(&self, m: MemberId) -> usize {
+            self.slots
+                .iter()
+                .position(|s| s.id == Some(m))
+                .unwrap_or_else(|| panic!("output for {m:?}, not a current member"))
+        }
+
+        fn settle(&mut self) {
+            while let Some(o) = self.x.poll_output() {
+                match o {
+                    MuxOutput::Connect { conn, .. } => {
+                        assert!(self.ever.insert(conn), "id reused");
+                        self.conns.insert(conn, (false, Vec::new()));
+                    }
+                    MuxOutput::Transmit { conn, bytes } => {
+                        let c = self.conns.get_mut(&conn).expect("transmit to a known conn");
+                        assert!(c.0, "written before it was open");
+                        let mut b = bytes::BytesMut::from(&bytes[..]);
+                        while let Ok(Some(Value::Array(words))) =
+                            crate::resp::Decoder::new().decode(&mut b)
+                        {
+                            let Some(Value::Bulk(tag)) = words.get(1) else {
+                                panic!("not our command")
+                            };
+                            let tag = String::from_utf8_lossy(tag.as_bytes()).into_owned();
+                            c.1.extend_from_slice(
+                                format!("${}\r\n{tag}\r\n", tag.len()).as_bytes(),
+                            );
+                        }
+                        assert!(b.is_empty(), "a partial command was written");
+                    }
+                    MuxOutput::Close { conn } => {
+                        assert!(self.conns.remove(&conn).is_some(), "closed twice");
+                    }
+                    MuxOutput::Connected { member, .. } => {
+                        let i = self.slot_of(member);
+                        assert!(!self.slots[i].connected, "told twice");
+                        self.slots[i].connected = true;
+                    }
+                    MuxOutput::Received { member, bytes } => {
+                        let i = self.slot_of(member);
+                        let mut b = bytes::BytesMut::from(&bytes[..]);
+                        while let Ok(Some(Value::Bulk(tag))) =
+                            crate::resp::Decoder::new().decode(&mut b)
+                        {
+                            let tag = String::from_utf8_lossy(tag.as_bytes()).into_owned();
+                            assert_eq!(
+                                self.slots[i].owed.pop_front().as_deref(),
+                                Some(tag.as_str()),
+                                "member {i} got another's reply"
+                            );
+                        }
+                        assert!(b.is_empty(), "a partial frame was delivered");
+                    }
+                    MuxOutput::ConnectFailed { member, .. } | MuxOutput::Closed { member, .. } => {
+                        let i = self.slot_of(member);
+                        self.slots[i] = Slot::default();
+                    }
+                }
+            }
+        }
+
+        fn apply(&mut self, s: Step) {
+            match s {
+                Step::Open(i, other) => {
+                    let id = MemberId(self.next_member);
+                    self.next_member += 1;
+                    let at = if other { addr("s2:26379") } else { s1() };
+                    // A machine closes its old connection before opening another.
+                    if let Some(old) = self.slots[i].id.take() {
+                        self.x.close(old);
+                    }
+                    self.slots[i] = Slot {
+                        id: Some(id),
+                        ..Slot::default()
+                    };
+                    self.x.open(id, at, PeerKind::Sentinel);
+                }
+                Step::Send(i, n) => {
+                    let Some(id) = self.slots[i].id.filter(|_| self.slots[i].connected) else {
+                        return;
+                    };
+                    let mut all = String::new();
+                    for _ in 0..n {
+                        let tag = format!("t{}", self.next_tag);
+                        self.next_tag += 1;
+                        all += &arr(&["GET", &tag]);
+                        self.slots[i].owed.push_back(tag);
+                    }
+                    // Written in two pieces: a split command waits for its rest.
+                    let (a, b) = all.split_at(all.len() / 2);
+                    self.x.transmit(id, a.as_bytes());
+                    self.x.transmit(id, b.as_bytes());
+                }
+                Step::Close(i) => {
+                    if let Some(id) = self.slots[i].id.take() {
+                        self.x.close(id);
+                    }
+                    self.slots[i] = Slot::default();
+                }
+                Step::Connect(k) => {
+                    if let Some((&c, _)) = self.conns.iter().filter(|(_, v)| !v.0).nth(k) {
+                        self.conns.get_mut(&c).unwrap().0 = true;
+                        self.x.handle_input(Input::Connected(c));
+                    }
+                }
+                Step::Deliver(k, n) => {
+                    let open: Vec<ConnId> = self
+                        .conns
+                        .iter()
+                        .filter(|(_, v)| v.0 && !v.1.is_empty())
+                        .map(|(c, _)| *c)
+                        .collect();
+                    if let Some(&c) = open.get(k % open.len().max(1)) {
+                        let pending = &mut self.conns.get_mut(&c).unwrap().1;
+                        let chunk: Vec<u8> = pending.drain(..n.min(pending.len())).collect();
+                        self.x.handle_input(Input::Received(c, &chunk));
+                    }
+                }
+                Step::Drop(k) => {
+                    if let Some(&c) = self.conns.keys().nth(k) {
+                        self.conns.remove(&c);
+                        self.x.handle_input(Input::Closed(c));
+                    }
+                }
+            }
+            self.settle();
+            // Members a connection's loss forgot are forgotten by the mux too.
+            let live = self.slots.iter().filter(|s| s.id.is_some()).count();
+            assert_eq!(self.x.members(), live);
+            assert_eq!(self.x.connections(), self.conns.len());
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn every_member_gets_exactly_its_own_replies_in_order(
+            steps in proptest::collection::vec(step(), 1..120)
+        ) {
+            let mut w = World {
+                x: SentinelMux::new(Limits::default()),
+                slots: (0..4).map(|_| Slot::default()).collect(),
+                next_member: 1,
+                next_tag: 0,
+                conns: BTreeMap::new(),
+                ever: BTreeSet::new(),
+            };
+            for s in steps {
+                w.apply(s);
+            }
+            // Everything still owed arrives once the sentinels answer all.
+            let open: Vec<ConnId> = w.conns.iter().filter(|(_, v)| v.0).map(|(c, _)| *c).collect();
+            for c in open {
+                let all = std::mem::take(&mut w.conns.get_mut(&c).unwrap().1);
+                w.x.handle_input(Input::Received(c, &all));
+                w.settle();
+            }
+            for (i, s) in w.slots.iter().enumerate() {
+                if s.connected {
+                    prop_assert!(s.owed.is_empty(), "member {} still owed {:?}", i, s.owed);
+                }
+            }
+        }
+
+        #[test]
+        fn any_bytes_in_any_order_never_panic(
+            ops in proptest::collection::vec((0..6u8, 0..3u64, proptest::collection::vec(any::<u8>(), 0..24)), 1..80)
+        ) {
+            let mut x = SentinelMux::new(Limits { max_frame_len: 64, ..Limits::default() });
+            for (op, n, bytes) in ops {
+                let kind = if n % 2 == 0 { PeerKind::Sentinel } else { PeerKind::SentinelSubscriber };
+                match op {
+                    0 => x.open(MemberId(n), s1(), kind),
+                    1 => x.transmit(MemberId(n), &bytes),
+                    2 => x.close(MemberId(n)),
+                    3 => x.handle_input(Input::Connected(ConnId(n + 1))),
+                    4 => x.handle_input(Input::Received(ConnId(n + 1), &bytes)),
+                    _ => x.handle_input(Input::Closed(ConnId(n + 1))),
+                }
+                while x.poll_output().is_some() {}
+            }
+        }
+    }
+}
