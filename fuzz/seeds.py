@@ -6,6 +6,8 @@ decode_split: byte 0 = number of chunk sizes (mod 17), then the sizes, then a RE
 roundtrip:    bytes the value builder in core/src/fuzzing.rs reads (type tag, size, content).
 machine:      config byte, sentinel count, then operations for core/src/fuzzing/machine_target.rs
               (opcode % 12, operands; snippets by index).
+mux:          three-byte steps for core/src/fuzzing/mux_target.rs (opcode, member or
+              connection, snippet or sentinel).
 """
 import os
 import struct
@@ -196,6 +198,43 @@ def machine():
     return out
 
 
+def mux():
+    # Steps of three bytes (see core/src/fuzzing/mux_target.rs): opcode, member or connection,
+    # snippet or sentinel. Opcodes: 0 open query, 1 open notices, 2 write snippet, 3 leave,
+    # 4 connected, 5 receive snippet, 6 half a snippet, 7 closed, 8 the step's bytes, 9 write
+    # half. Snippets: 0 get-master, 1 AUTH pw, 2 SUBSCRIBE, 3 AUTH other, 4 master address,
+    # 5 +OK, 6 WRONGPASS, 7 subscribe ack, 8 message, 9 push, 10 endless array, 11 garbage.
+    # Connection ids start at 1; operand a maps to ConnId(a % 8 + 1).
+    def steps(*s):
+        return bytes(b for step in s for b in step)
+    two_queries = [(0, 0, 0), (0, 1, 0), (4, 0, 0), (2, 0, 0), (2, 1, 0)]
+    two_notices = [(1, 0, 0), (1, 1, 0), (4, 0, 0), (2, 0, 1), (2, 0, 2)]
+    return {
+        "queries_answered": steps(*two_queries, (5, 0, 4), (5, 0, 4)),
+        "queries_split": steps(*two_queries, (6, 0, 4), (5, 0, 4), (6, 0, 4)),
+        "query_member_leaves": steps(*two_queries, (3, 0, 0), (5, 0, 4), (5, 0, 4)),
+        "query_retired": steps(*two_queries, (3, 0, 0), (0, 2, 0), (4, 1, 0), (2, 2, 0), (5, 1, 4)),
+        "stray_reply": steps(*two_queries, (5, 0, 4), (5, 0, 4), (5, 0, 5)),
+        "query_garbage": steps(*two_queries, (5, 0, 11)),
+        "query_endless": steps(*two_queries, (5, 0, 10)) + bytes([5, 0, 4] * 40),
+        "query_push": steps(*two_queries, (5, 0, 9), (5, 0, 4)),
+        "query_closed": steps(*two_queries, (7, 0, 0), (2, 0, 0)),
+        "two_sentinels": steps((0, 0, 0), (0, 1, 1), (4, 0, 0), (4, 1, 0), (2, 0, 0), (2, 1, 0), (5, 1, 4)),
+        "notices_shared": steps(*two_notices, (5, 0, 5), (5, 0, 7), (2, 1, 1), (2, 1, 2), (5, 0, 8)),
+        "notices_follower_first": steps(*two_notices, (2, 1, 1), (5, 0, 5), (2, 1, 2), (5, 0, 8)),
+        "notices_wrong_password": steps(*two_notices, (5, 0, 6), (2, 1, 1), (3, 0, 0), (5, 0, 8)),
+        "notices_solo": steps(*two_notices, (5, 0, 5), (2, 1, 3), (4, 1, 0), (5, 1, 5), (5, 1, 7), (5, 0, 8)),
+        "notices_solo_before_open": steps(*two_notices, (2, 1, 1), (2, 1, 3), (5, 1, 5), (4, 1, 0), (5, 1, 5)),
+        "notices_writer_leaves": steps(*two_notices, (3, 0, 0), (5, 0, 5), (2, 1, 1), (2, 1, 2), (5, 0, 8)),
+        "notices_push": steps(*two_notices, (5, 0, 5), (5, 0, 9), (5, 0, 8)),
+        "notices_garbage": steps(*two_notices, (5, 0, 5), (5, 0, 11)),
+        "notices_half_writes": steps((1, 0, 0), (4, 0, 0), (9, 0, 1), (9, 0, 1), (2, 0, 2), (5, 0, 5)),
+        "reopen": steps(*two_queries, (0, 0, 0), (0, 0, 1), (3, 0, 0), (3, 1, 0), (0, 3, 0), (4, 1, 0)),
+        "raw_bytes": steps(*two_queries) + bytes([8, 0, 0x2a, 8, 0, 0x0d, 8, 0, 0x24]),
+        "unknown_conns": steps((4, 7, 0), (5, 6, 4), (7, 5, 0), (2, 4, 0), (3, 4, 0)),
+    }
+
+
 def write(target, files):
     d = os.path.join(HERE, "corpus", target)
     os.makedirs(d, exist_ok=True)
@@ -209,3 +248,4 @@ if __name__ == "__main__":
     write("decode_split", decode_split())
     write("roundtrip", roundtrip())
     write("machine", machine())
+    write("mux", mux())

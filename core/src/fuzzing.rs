@@ -4,13 +4,16 @@
 //! Each target takes arbitrary bytes and panics (via `assert!`) only when the decoder breaks one of
 //! its promises: it must never panic, `parse` and `decode` must agree, chunking must not change the
 //! result, and encoding then decoding a value must give it back. The `machine` target drives the
-//! Sentinel state machine with arbitrary inputs (see [`machine`]).
+//! Sentinel state machine with arbitrary inputs (see [`machine`]); the `mux` target, the
+//! sentinel connection mux (see [`mux`]).
 
 use crate::resp::{Aggregate, Decoder, Frame, Limits, Parsed, ProtocolError, Value};
 use bytes::BytesMut;
 
 mod machine_target;
+mod mux_target;
 pub use machine_target::machine;
+pub use mux_target::mux;
 
 /// A fuzz target body: takes arbitrary bytes, panics only on a broken promise.
 pub type Target = fn(&[u8]);
@@ -21,6 +24,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("decode_split", decode_split),
     ("roundtrip", roundtrip),
     ("machine", machine),
+    ("mux", mux),
 ];
 
 /// Tight limits, so short fuzz inputs reach every over-limit error path.
