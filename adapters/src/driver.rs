@@ -611,16 +611,8 @@ fn hub_output(h: &mut crate::hub::Hub) -> Option<Output> {
     use resp_sentinel_core::sentinel::MuxOutput;
     loop {
         let out = h.mux().poll_output()?;
-        match h.member_output(out) {
-            None => continue,
-            Some(MuxOutput::Connect { conn, addr, kind }) => {
-                return Some(Output::Connect { conn, addr, kind })
-            }
-            Some(MuxOutput::Transmit { conn, bytes }) => {
-                return Some(Output::Transmit { conn, bytes })
-            }
-            Some(MuxOutput::Close { conn }) => return Some(Output::Close { conn }),
-            Some(_) => continue,
+        if let Some(MuxOutput::Conn(o)) = h.member_output(out) {
+            return Some(o);
         }
     }
 }

@@ -312,6 +312,7 @@ fn failure(conn: ConnId, why: ConnectFailure, opening: bool) -> Msg {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use resp_sentinel_core::sentinel::{Input, Output};
 
     /// Performs the mux's outputs as the hub's driver would, returning its connection outputs.
     fn run(h: &mut Hub) -> Vec<MuxOutput> {
@@ -320,6 +321,41 @@ mod tests {
             conns.extend(h.member_output(out));
         }
         conns
+    }
+
+    const SUBSCRIBE: &[u8] = b"*2\r\n$9\r\nSUBSCRIBE\r\n$14\r\n+switch-master\r\n";
+
+    /// A hub whose drivers, one per channel, each open a notice connection (driver `i`'s as
+    /// `ConnId(i + 1)`, member `i + 1`) to one sentinel, connected and subscribed; returns
+    /// the hub and the shared connection.
+    fn subscribed(drivers: &[Sender<Msg>]) -> (Hub, ConnId) {
+        let (hub_tx, _hub_rx) = flume::unbounded();
+        let mut h = Hub::new(resp_sentinel_core::Limits::default());
+        h.set_self(Loop::new(hub_tx));
+        let at = Addr::new("127.0.0.1", 26379);
+        for (i, tx) in drivers.iter().enumerate() {
+            let back = Back::new(tx.clone(), None);
+            h.open(
+                ConnId(i as u64 + 1),
+                at.clone(),
+                PeerKind::SentinelSubscriber,
+                back,
+            );
+        }
+        let conn = match run(&mut h).as_slice() {
+            [MuxOutput::Conn(Output::Connect { conn, .. })] => *conn,
+            other => panic!("{other:?}"),
+        };
+        h.mux().handle_input(Input::Connected(conn));
+        run(&mut h);
+        for i in 0..drivers.len() {
+            h.write(MemberId(i as u64 + 1), SUBSCRIBE);
+        }
+        assert!(matches!(
+            run(&mut h).as_slice(),
+            [MuxOutput::Conn(Output::Transmit { .. })]
+        ));
+        (h, conn)
     }
 
     fn notice(i: usize) -> Bytes {
@@ -335,40 +371,12 @@ mod tests {
     /// stays bounded.
     #[test]
     fn a_driver_behind_gets_everything_in_order_or_loses_the_connection() {
-        let (hub_tx, _hub_rx) = flume::unbounded();
-        let mut h = Hub::new(resp_sentinel_core::Limits::default());
-        h.set_self(Loop::new(hub_tx));
         let (tx, rx) = flume::bounded(4);
-        let kind = PeerKind::SentinelSubscriber;
-        h.open(
-            ConnId(7),
-            Addr::new("127.0.0.1", 26379),
-            kind,
-            Back::new(tx, None),
-        );
-        let conn = match run(&mut h).as_slice() {
-            [MuxOutput::Connect { conn, .. }] => *conn,
-            other => panic!("{other:?}"),
-        };
-        h.mux()
-            .handle_input(resp_sentinel_core::sentinel::Input::Connected(conn));
-        run(&mut h);
-        assert!(matches!(rx.try_recv(), Ok(Msg::Connected(ConnId(7), _))));
-        h.write(
-            MemberId(1),
-            b"*2\r\n$9\r\nSUBSCRIBE\r\n$14\r\n+switch-master\r\n",
-        );
-        assert!(matches!(
-            run(&mut h).as_slice(),
-            [MuxOutput::Transmit { .. }]
-        ));
+        let (mut h, conn) = subscribed(&[tx]);
+        assert!(matches!(rx.try_recv(), Ok(Msg::Connected(ConnId(1), _))));
         // Ten notices: four fit, six wait.
         for i in 0..10 {
-            h.mux()
-                .handle_input(resp_sentinel_core::sentinel::Input::Received(
-                    conn,
-                    &notice(i),
-                ));
+            h.mux().handle_input(Input::Received(conn, &notice(i)));
         }
         run(&mut h);
         assert_eq!(h.backlog.len(), 1);
@@ -376,7 +384,7 @@ mod tests {
         assert!(h.deadline().is_some());
         let mut got = Vec::new();
         while got.len() < 10 {
-            while let Ok(Msg::Received(ConnId(7), b)) = rx.try_recv() {
+            while let Ok(Msg::Received(ConnId(1), b)) = rx.try_recv() {
                 got.push(b);
             }
             h.retry();
@@ -385,14 +393,10 @@ mod tests {
         assert!(h.backlog.is_empty() && h.deadline().is_none());
         // Past the bound without reading: cut off, told so last, the backlog bounded.
         for i in 0..BACKLOG_MAX + 10 {
-            h.mux()
-                .handle_input(resp_sentinel_core::sentinel::Input::Received(
-                    conn,
-                    &notice(i),
-                ));
+            h.mux().handle_input(Input::Received(conn, &notice(i)));
             let conns = run(&mut h);
             assert!(h.backlog.iter().all(|w| w.msgs.len() <= BACKLOG_MAX + 1));
-            if conns.contains(&MuxOutput::Close { conn }) {
+            if conns.contains(&MuxOutput::Conn(Output::Close { conn })) {
                 break;
             }
         }
@@ -408,38 +412,17 @@ mod tests {
             }
             h.retry();
         }
-        assert!(matches!(last, Some(Msg::Closed(ConnId(7)))));
+        assert!(matches!(last, Some(Msg::Closed(ConnId(1)))));
     }
 
     /// One driver's full channel holds up no other driver.
     #[test]
     fn a_full_driver_does_not_hold_up_the_others() {
-        let (hub_tx, _hub_rx) = flume::unbounded();
-        let mut h = Hub::new(resp_sentinel_core::Limits::default());
-        h.set_self(Loop::new(hub_tx));
         let (slow, slow_rx) = flume::bounded(1);
         let (fast, fast_rx) = flume::unbounded();
-        let kind = PeerKind::SentinelSubscriber;
-        let at = Addr::new("127.0.0.1", 26379);
-        h.open(ConnId(1), at.clone(), kind, Back::new(slow, None));
-        h.open(ConnId(2), at, kind, Back::new(fast, None));
-        let conn = match run(&mut h).as_slice() {
-            [MuxOutput::Connect { conn, .. }] => *conn,
-            other => panic!("{other:?}"),
-        };
-        h.mux()
-            .handle_input(resp_sentinel_core::sentinel::Input::Connected(conn));
-        run(&mut h);
-        let script = b"*2\r\n$9\r\nSUBSCRIBE\r\n$14\r\n+switch-master\r\n";
-        h.write(MemberId(1), script);
-        h.write(MemberId(2), script);
-        run(&mut h);
+        let (mut h, conn) = subscribed(&[slow, fast]);
         for i in 0..50 {
-            h.mux()
-                .handle_input(resp_sentinel_core::sentinel::Input::Received(
-                    conn,
-                    &notice(i),
-                ));
+            h.mux().handle_input(Input::Received(conn, &notice(i)));
             run(&mut h);
         }
         let got: Vec<Bytes> = fast_rx

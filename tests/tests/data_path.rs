@@ -6,7 +6,7 @@
 #[macro_use]
 mod support;
 
-use resp_sentinel::core::sentinel::{Config, Role};
+use resp_sentinel::core::sentinel::{Addr, Config, Role};
 use resp_sentinel::core::ProtocolErrorKind;
 use resp_sentinel::{cmd, Error, SubmitOptions, Value};
 use resp_sentinel_tests::fake::{handshake, Answer, FakeSentinel, FakeServer};
@@ -511,7 +511,7 @@ fn sentinels_named_localhost_are_not_doubled(rt: Rt) {
     config.sentinels = topo
         .sentinel_addrs()
         .iter()
-        .map(|a| resp_sentinel::core::sentinel::Addr::new("localhost", a.port))
+        .map(|a| Addr::new("localhost", a.port))
         .collect();
     let client = TestClient::new(rt, config, Role::Master);
     assert_eq!(client.incr("named").unwrap(), 1);
@@ -524,19 +524,24 @@ fn sentinels_named_localhost_are_not_doubled(rt: Rt) {
     }
 }
 
+/// `CLIENT LIST` of the sentinel at `a`.
+fn client_list(topo: &resp_sentinel_tests::Topology, a: &Addr) -> Result<String, String> {
+    let sa: std::net::SocketAddr = format!("127.0.0.1:{}", a.port).parse().unwrap();
+    let mut conn = resp_sentinel_tests::AdminConn::connect(sa, Duration::from_secs(2))
+        .map_err(|e| e.to_string())?;
+    if let Some(auth) = &topo.options().sentinel_auth {
+        conn.auth(auth.username.as_deref(), &auth.password)
+            .map_err(|e| e.to_string())?;
+    }
+    let list = conn.call(&["CLIENT", "LIST"]).map_err(|e| e.to_string())?;
+    Ok(list.as_str().unwrap_or_default().to_string())
+}
+
 /// Waits (up to 10 s) until every sentinel of `topo` has exactly `want` subscribed clients.
 fn every_sentinel_has_subscribers(topo: &resp_sentinel_tests::Topology, want: usize) {
     for a in topo.sentinel_addrs() {
-        let sa: std::net::SocketAddr = format!("127.0.0.1:{}", a.port).parse().unwrap();
         support::eventually(Duration::from_secs(10), || {
-            let mut conn = resp_sentinel_tests::AdminConn::connect(sa, Duration::from_secs(2))
-                .map_err(|e| e.to_string())?;
-            if let Some(auth) = &topo.options().sentinel_auth {
-                conn.auth(auth.username.as_deref(), &auth.password)
-                    .map_err(|e| e.to_string())?;
-            }
-            let list = conn.call(&["CLIENT", "LIST"]).map_err(|e| e.to_string())?;
-            let text = list.as_str().unwrap_or_default().to_string();
+            let text = client_list(topo, &a)?;
             let subscribers = text
                 .lines()
                 .filter(|l| l.split(' ').any(|f| f.starts_with("sub=") && f != "sub=0"))
@@ -557,16 +562,7 @@ fn every_sentinel_has_subscribers(topo: &resp_sentinel_tests::Topology, want: us
 fn our_sentinel_connections(topo: &resp_sentinel_tests::Topology) -> Result<usize, String> {
     let mut total = 0;
     for a in topo.sentinel_addrs() {
-        let sa: std::net::SocketAddr = format!("127.0.0.1:{}", a.port).parse().unwrap();
-        let mut conn = resp_sentinel_tests::AdminConn::connect(sa, Duration::from_secs(2))
-            .map_err(|e| e.to_string())?;
-        if let Some(auth) = &topo.options().sentinel_auth {
-            conn.auth(auth.username.as_deref(), &auth.password)
-                .map_err(|e| e.to_string())?;
-        }
-        let list = conn.call(&["CLIENT", "LIST"]).map_err(|e| e.to_string())?;
-        let text = list.as_str().unwrap_or_default().to_string();
-        total += text
+        total += client_list(topo, &a)?
             .lines()
             .filter(|l| {
                 let fields: Vec<&str> = l.split(' ').collect();

@@ -4,7 +4,7 @@
 //! connection twice, and keep its counts true.
 
 use crate::resp::Limits;
-use crate::sentinel::{Addr, ConnId, Input, MemberId, MuxOutput, PeerKind, SentinelMux};
+use crate::sentinel::{Addr, ConnId, Input, MemberId, MuxOutput, Output, PeerKind, SentinelMux};
 use std::collections::BTreeSet;
 
 /// Byte snippets the steps write or deliver (by index), so short inputs reach deep states.
@@ -71,14 +71,14 @@ pub fn mux(data: &[u8]) {
         }
         while let Some(out) = x.poll_output() {
             match out {
-                MuxOutput::Connect { conn, .. } => {
+                MuxOutput::Conn(Output::Connect { conn, .. }) => {
                     assert!(opened.insert(conn), "connection id reused");
                     live_conns.insert(conn);
                 }
-                MuxOutput::Transmit { conn, .. } => {
+                MuxOutput::Conn(Output::Transmit { conn, .. }) => {
                     assert!(live_conns.contains(&conn), "write to a closed connection");
                 }
-                MuxOutput::Close { conn } => {
+                MuxOutput::Conn(Output::Close { conn }) => {
                     assert!(live_conns.remove(&conn), "closed twice or never opened");
                 }
                 MuxOutput::Connected { member, .. } | MuxOutput::Received { member, .. } => {
@@ -87,6 +87,7 @@ pub fn mux(data: &[u8]) {
                 MuxOutput::ConnectFailed { member, .. } | MuxOutput::Closed { member, .. } => {
                     assert!(members.remove(&member), "a member ended twice");
                 }
+                other => panic!("not a mux output: {other:?}"),
             }
         }
         assert_eq!(x.members(), members.len());

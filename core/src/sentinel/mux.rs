@@ -21,7 +21,7 @@
 //! A frame that answers no member, or bytes that are not RESP, go to every member (each machine
 //! then reports its own typed error) and end the shared connection.
 
-use super::interface::{Addr, ConnId, ConnectFailure, Input, PeerKind};
+use super::interface::{Addr, ConnId, ConnectFailure, Input, Output, PeerKind};
 use crate::resp::{Decoder, Frame, Limits};
 use bytes::{Bytes, BytesMut};
 use std::collections::{BTreeMap, VecDeque};
@@ -34,27 +34,9 @@ pub struct MemberId(pub u64);
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum MuxOutput {
-    /// Open a connection to a sentinel; report it with [`SentinelMux::handle_input`].
-    Connect {
-        /// Id to use in inputs about this connection.
-        conn: ConnId,
-        /// The sentinel.
-        addr: Addr,
-        /// What it is for ([`PeerKind::Sentinel`] or [`PeerKind::SentinelSubscriber`]).
-        kind: PeerKind,
-    },
-    /// Write `bytes` to the connection, in order.
-    Transmit {
-        /// The connection.
-        conn: ConnId,
-        /// What to write.
-        bytes: Bytes,
-    },
-    /// Close the connection; no input about it is expected afterwards.
-    Close {
-        /// The connection.
-        conn: ConnId,
-    },
+    /// For a shared connection: [`Output::Connect`] (report it with
+    /// [`SentinelMux::handle_input`]), [`Output::Transmit`] or [`Output::Close`].
+    Conn(Output),
     /// The member's connection is open (`peer`: where it arrived, when the driver said).
     Connected {
         /// The member.
@@ -197,7 +179,8 @@ impl SentinelMux {
         };
         if matches!(s.mode, Mode::Solo { .. }) {
             let bytes = Bytes::copy_from_slice(bytes);
-            self.out.push_back(MuxOutput::Transmit { conn, bytes });
+            self.out
+                .push_back(MuxOutput::Conn(Output::Transmit { conn, bytes }));
             return;
         }
         m.partial.extend_from_slice(bytes);
@@ -219,7 +202,8 @@ impl SentinelMux {
                 all.freeze()
             }
         };
-        self.out.push_back(MuxOutput::Transmit { conn, bytes });
+        self.out
+            .push_back(MuxOutput::Conn(Output::Transmit { conn, bytes }));
     }
 
     /// A member's machine closed its connection; the shared one closes with its last member.
@@ -242,7 +226,8 @@ impl SentinelMux {
         }
         if s.members.is_empty() {
             self.conns.remove(&m.conn);
-            self.out.push_back(MuxOutput::Close { conn: m.conn });
+            self.out
+                .push_back(MuxOutput::Conn(Output::Close { conn: m.conn }));
         }
     }
 
@@ -267,11 +252,11 @@ impl SentinelMux {
     fn connect(&mut self, addr: Addr, kind: PeerKind, notices: bool) -> ConnId {
         let conn = ConnId(self.next_conn);
         self.next_conn += 1;
-        self.out.push_back(MuxOutput::Connect {
+        self.out.push_back(MuxOutput::Conn(Output::Connect {
             conn,
             addr: addr.clone(),
             kind,
-        });
+        }));
         let mode = if notices {
             Mode::Notices(Script::default())
         } else {
@@ -326,7 +311,8 @@ impl SentinelMux {
         if let Mode::Solo { replay, .. } = &mut s.mode {
             // Its member was told it is connected when it joined the shared connection.
             if let Some(bytes) = replay.take() {
-                self.out.push_back(MuxOutput::Transmit { conn, bytes });
+                self.out
+                    .push_back(MuxOutput::Conn(Output::Transmit { conn, bytes }));
             }
             return;
         }
@@ -378,10 +364,10 @@ impl SentinelMux {
             }
             script.frames = frames;
             script.synced.push(member);
-            self.out.push_back(MuxOutput::Transmit {
+            self.out.push_back(MuxOutput::Conn(Output::Transmit {
                 conn,
                 bytes: all.freeze(),
-            });
+            }));
             return;
         }
         // Commands beyond the script (from anyone) cannot be answered on a shared connection.
@@ -574,7 +560,7 @@ impl SentinelMux {
                 bytes: bytes.clone(),
             });
         }
-        self.out.push_back(MuxOutput::Close { conn });
+        self.out.push_back(MuxOutput::Conn(Output::Close { conn }));
         self.end(conn, None);
     }
 }

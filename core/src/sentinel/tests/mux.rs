@@ -33,7 +33,7 @@ fn got(o: &[MuxOutput]) -> BTreeMap<MemberId, String> {
 fn transmits(o: &[MuxOutput]) -> Vec<(ConnId, String)> {
     o.iter()
         .filter_map(|x| match x {
-            MuxOutput::Transmit { conn, bytes } => {
+            MuxOutput::Conn(Output::Transmit { conn, bytes }) => {
                 Some((*conn, String::from_utf8_lossy(bytes).into_owned()))
             }
             _ => None,
@@ -44,7 +44,7 @@ fn transmits(o: &[MuxOutput]) -> Vec<(ConnId, String)> {
 fn connect_ids(o: &[MuxOutput]) -> Vec<ConnId> {
     o.iter()
         .filter_map(|x| match x {
-            MuxOutput::Connect { conn, .. } => Some(*conn),
+            MuxOutput::Conn(Output::Connect { conn, .. }) => Some(*conn),
             _ => None,
         })
         .collect()
@@ -121,7 +121,10 @@ fn the_reply_to_a_member_that_left_is_dropped_and_the_last_to_leave_closes() {
         BTreeMap::from([(m(2), "$1\r\nb\r\n".into())])
     );
     x.close(m(2));
-    assert_eq!(drain(&mut x), vec![MuxOutput::Close { conn: c }]);
+    assert_eq!(
+        drain(&mut x),
+        vec![MuxOutput::Conn(Output::Close { conn: c })]
+    );
     assert_eq!((x.connections(), x.members()), (0, 0));
     // A later member opens a new connection.
     x.open(m(3), s1(), PeerKind::Sentinel);
@@ -137,7 +140,7 @@ fn a_reply_nobody_asked_for_or_bytes_that_are_not_resp_end_the_connection_for_ev
         let g = got(&o);
         assert_eq!(g[&m(1)], stray, "{o:?}");
         assert_eq!(g[&m(2)], stray);
-        assert!(o.contains(&MuxOutput::Close { conn: c }));
+        assert!(o.contains(&MuxOutput::Conn(Output::Close { conn: c })));
         for member in [m(1), m(2)] {
             assert!(o.contains(&MuxOutput::Closed { member, why: None }));
         }
@@ -321,7 +324,10 @@ fn a_notice_member_with_another_script_gets_a_connection_of_its_own() {
         .any(|o| matches!(o, MuxOutput::Connected { member, .. } if *member == m(3))));
     assert_eq!(x.connections(), 2);
     x.close(m(2));
-    assert_eq!(drain(&mut x), vec![MuxOutput::Close { conn: solo[0] }]);
+    assert_eq!(
+        drain(&mut x),
+        vec![MuxOutput::Conn(Output::Close { conn: solo[0] })]
+    );
 }
 
 #[test]
@@ -338,7 +344,10 @@ fn a_member_leaving_unanswered_retires_the_connection_for_newcomers() {
     assert_eq!(fresh.len(), 1);
     assert_ne!(fresh[0], c);
     x.close(m(2));
-    assert_eq!(drain(&mut x), vec![MuxOutput::Close { conn: c }]);
+    assert_eq!(
+        drain(&mut x),
+        vec![MuxOutput::Conn(Output::Close { conn: c })]
+    );
     // A member leaving with nothing owed retires nothing.
     let (mut x, c) = two_members(PeerKind::Sentinel);
     x.close(m(1));
@@ -491,15 +500,15 @@ impl Rig {
         let now = self.now;
         let target = |member: MemberId| ((member.0 >> 32) as usize, ConnId(member.0 & 0xffff_ffff));
         match o {
-            MuxOutput::Connect { conn, kind, .. } => {
+            MuxOutput::Conn(Output::Connect { conn, kind, .. }) => {
                 self.phys.insert(conn, kind);
                 self.mux.handle_input(Input::Connected(conn));
             }
-            MuxOutput::Transmit { conn, bytes } => {
+            MuxOutput::Conn(Output::Transmit { conn, bytes }) => {
                 let r = sentinel_replies(&String::from_utf8_lossy(&bytes));
                 self.mux.handle_input(Input::Received(conn, r.as_bytes()));
             }
-            MuxOutput::Close { conn } => {
+            MuxOutput::Conn(Output::Close { conn }) => {
                 self.phys.remove(&conn);
             }
             MuxOutput::Connected { member, .. } => {
@@ -518,6 +527,7 @@ impl Rig {
                 let (i, c) = target(member);
                 self.machines[i].handle_input(Input::Closed(c), now);
             }
+            other => panic!("not a mux output: {other:?}"),
         }
     }
 
@@ -645,11 +655,11 @@ mod model {
         fn settle(&mut self) {
             while let Some(o) = self.x.poll_output() {
                 match o {
-                    MuxOutput::Connect { conn, .. } => {
+                    MuxOutput::Conn(Output::Connect { conn, .. }) => {
                         assert!(self.ever.insert(conn), "id reused");
                         self.conns.insert(conn, (false, Vec::new()));
                     }
-                    MuxOutput::Transmit { conn, bytes } => {
+                    MuxOutput::Conn(Output::Transmit { conn, bytes }) => {
                         let c = self.conns.get_mut(&conn).expect("transmit to a known conn");
                         assert!(c.0, "written before it was open");
                         let mut b = bytes::BytesMut::from(&bytes[..]);
@@ -666,7 +676,7 @@ mod model {
                         }
                         assert!(b.is_empty(), "a partial command was written");
                     }
-                    MuxOutput::Close { conn } => {
+                    MuxOutput::Conn(Output::Close { conn }) => {
                         assert!(self.conns.remove(&conn).is_some(), "closed twice");
                     }
                     MuxOutput::Connected { member, .. } => {
@@ -693,6 +703,7 @@ mod model {
                         let i = self.slot_of(member);
                         self.slots[i] = Slot::default();
                     }
+                    other => panic!("not a mux output: {other:?}"),
                 }
             }
         }
