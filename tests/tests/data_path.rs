@@ -629,6 +629,51 @@ fn clients_of_one_sentinel_share_a_driver(rt: Rt) {
     );
 }
 
+/// A master and a replica client of one `Sentinel`, on shared sentinel connections, both follow
+/// a forced failover: the master client ends up writing to the new master with no acknowledged
+/// write lost, and the replica client reads from a replica of the new master.
+fn clients_of_one_sentinel_follow_a_failover_together(rt: Rt) {
+    let topo = topology(opts());
+    let family = TestClient::family(rt, config_for(&topo), &[Role::Master, Role::Replica]);
+    let (writer, reader) = (&family[0], &family[1]);
+    let mut acked = 0i64;
+    for _ in 0..10 {
+        writer.incr("ff:n").unwrap();
+        acked += 1;
+    }
+    let _: Option<String> = reader.query(cmd("GET").arg("ff:n")).expect("replica read");
+    every_sentinel_has_subscribers(&topo, 1);
+    let old = topo.failover().expect("SENTINEL FAILOVER");
+    let new = topo
+        .wait_for_new_master(&old, Duration::from_secs(60))
+        .expect("new master");
+    support::eventually(Duration::from_secs(30), || {
+        if writer.incr("ff:n").is_ok() {
+            acked += 1;
+        }
+        match writer.master_addr() {
+            Some(a) if a.port == new.port => Ok(()),
+            other => Err(format!("master client on {other:?}, new master {new:?}")),
+        }
+    });
+    support::eventually(Duration::from_secs(30), || {
+        let role: Vec<Value> = reader.query(cmd("ROLE")).map_err(|e| e.to_string())?;
+        match role.as_slice() {
+            [Value::Bulk(kind), _, Value::Integer(port), ..]
+                if kind.as_bytes() == b"slave" && *port == i64::from(new.port) =>
+            {
+                Ok(())
+            }
+            other => Err(format!("replica client's node: {other:?}")),
+        }
+    });
+    let total: i64 = writer.query(cmd("GET").arg("ff:n")).expect("GET");
+    assert!(
+        total >= acked,
+        "{acked} increments acknowledged, the new master holds {total}"
+    );
+}
+
 on_every_runtime!(
     transactions_beside_concurrent_commands,
     pipelines_are_not_interleaved,
@@ -643,5 +688,6 @@ on_every_runtime!(
     subscribe_is_confirmed_and_dropping_unsubscribes,
     sharded_pubsub,
     clients_of_one_sentinel_share_a_driver,
+    clients_of_one_sentinel_follow_a_failover_together,
     sentinels_named_localhost_are_not_doubled,
 );
