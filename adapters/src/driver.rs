@@ -505,6 +505,12 @@ impl<N: Net> Driver<N> {
                     let _conn = span.as_ref().map(|s| s.enter());
                     tracing::debug!("connection ended");
                     self.driven.handle_input(Input::Closed(conn), now);
+                } else if self.opening.remove(&conn) {
+                    // A shared sentinel connection can end before this driver learned it opened
+                    // (the hub cut a driver too far behind).
+                    self.spans.take(conn);
+                    let input = Input::ConnectFailedWith(conn, ConnectFailure::Other);
+                    self.driven.handle_input(input, now);
                 }
             }
             Msg::HubSelf(me) => {

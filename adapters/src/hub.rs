@@ -139,8 +139,14 @@ pub struct Hub {
 struct Waiting {
     back: Back,
     msgs: VecDeque<Msg>,
-    /// It fell too far behind and lost its members: only their `Closed` wait here.
-    cut: bool,
+}
+
+/// True for a message that ends a connection: never dropped, whatever else is.
+fn ends(msg: &Msg) -> bool {
+    matches!(
+        msg,
+        Msg::Closed(_) | Msg::ConnectFailed(..) | Msg::TlsFailed(..)
+    )
 }
 
 impl Hub {
@@ -203,6 +209,7 @@ impl Hub {
         let (back, conn) = self.members.get(&member).cloned()?;
         let (msg, ends) = match out {
             MuxOutput::Connected { peer, .. } => {
+                debug_assert!(self.me.is_some(), "the hub is told its loop first");
                 let hub = self.me.clone()?;
                 let link = Link {
                     writer: Writer::Hub(MemberLink { member, hub }),
@@ -236,7 +243,6 @@ impl Hub {
                     self.backlog.push(Waiting {
                         back,
                         msgs: VecDeque::from([msg]),
-                        cut: false,
                     });
                     self.retry_at.get_or_insert_with(|| Instant::now() + RETRY);
                 }
@@ -244,7 +250,7 @@ impl Hub {
             return;
         };
         self.backlog[i].msgs.push_back(msg);
-        if self.backlog[i].msgs.len() > BACKLOG_MAX && !self.backlog[i].cut {
+        if self.backlog[i].msgs.len() > BACKLOG_MAX {
             self.cut(i);
         }
     }
@@ -268,11 +274,11 @@ impl Hub {
     }
 
     /// Driver `i` of the backlog is too far behind: its members leave the mux, what waits for
-    /// it is dropped, and it is told (once it has room) that their connections closed.
+    /// it is dropped but the ends of connections, and it is told (once it has room) that its
+    /// members' connections closed. What then waits is one end per connection at most.
     fn cut(&mut self, i: usize) {
         let w = &mut self.backlog[i];
-        w.cut = true;
-        w.msgs.clear();
+        w.msgs.retain(ends);
         let laggard = w.back.clone();
         let theirs: Vec<(MemberId, ConnId)> = self
             .members
@@ -436,5 +442,51 @@ mod tests {
         assert_eq!(slow_rx.len(), 1);
         assert_eq!(h.backlog.len(), 1, "only the slow driver waits");
         assert_eq!(h.backlog[0].msgs.len(), 50, "its Connected went first");
+    }
+
+    /// Cutting a driver keeps the news of a connection that already ended.
+    #[test]
+    fn a_cut_keeps_the_ends_already_waiting() {
+        let (tx, rx) = flume::bounded(1);
+        let (mut h, notices) = subscribed(&[tx.clone()]);
+        // The same driver's query connection, to another sentinel.
+        let back = Back::new(tx, None);
+        h.open(
+            ConnId(9),
+            Addr::new("127.0.0.1", 26380),
+            PeerKind::Sentinel,
+            back,
+        );
+        let query = match run(&mut h).as_slice() {
+            [MuxOutput::Conn(Output::Connect { conn, .. })] => *conn,
+            other => panic!("{other:?}"),
+        };
+        h.mux().handle_input(Input::Connected(query));
+        run(&mut h);
+        h.mux().handle_input(Input::Closed(query));
+        run(&mut h);
+        for i in 0..BACKLOG_MAX + 1 {
+            h.mux().handle_input(Input::Received(notices, &notice(i)));
+            run(&mut h);
+        }
+        assert_eq!(h.mux().members(), 0);
+        let mut ends = Vec::new();
+        loop {
+            while let Ok(msg) = rx.try_recv() {
+                if let Msg::Closed(c) = msg {
+                    ends.push(c);
+                }
+            }
+            if h.backlog.is_empty() {
+                break;
+            }
+            h.retry();
+        }
+        ends.sort();
+        assert_eq!(
+            ends,
+            vec![ConnId(1), ConnId(9)],
+            "both connections' ends arrive"
+        );
     }
 }

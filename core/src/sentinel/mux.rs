@@ -177,10 +177,20 @@ impl SentinelMux {
         let Some(s) = self.conns.get_mut(&conn) else {
             return;
         };
-        if matches!(s.mode, Mode::Solo { .. }) {
-            let bytes = Bytes::copy_from_slice(bytes);
-            self.out
-                .push_back(MuxOutput::Conn(Output::Transmit { conn, bytes }));
+        if let Mode::Solo { replay, .. } = &mut s.mode {
+            match replay {
+                // Not open yet: written after what it sent before.
+                Some(r) => {
+                    let mut all = BytesMut::from(&r[..]);
+                    all.extend_from_slice(bytes);
+                    *r = all.freeze();
+                }
+                None => {
+                    let bytes = Bytes::copy_from_slice(bytes);
+                    let out = Output::Transmit { conn, bytes };
+                    self.out.push_back(MuxOutput::Conn(out));
+                }
+            }
             return;
         }
         m.partial.extend_from_slice(bytes);
@@ -328,9 +338,18 @@ impl SentinelMux {
         let Some(s) = self.conns.remove(&conn) else {
             return;
         };
+        // A solo connection's member was told it is connected (on the shared one): for it,
+        // the connection ended.
+        let solo = matches!(s.mode, Mode::Solo { .. });
         for member in s.members {
             self.members.remove(&member);
-            self.out.push_back(MuxOutput::ConnectFailed { member, why });
+            self.out.push_back(match solo {
+                true => MuxOutput::Closed {
+                    member,
+                    why: Some(why),
+                },
+                false => MuxOutput::ConnectFailed { member, why },
+            });
         }
     }
 
@@ -433,6 +452,15 @@ impl SentinelMux {
             return;
         };
         let (addr, kind) = (s.addr.clone(), s.kind);
+        // What it wrote of a command not yet whole goes along.
+        let partial = self
+            .members
+            .get_mut(&member)
+            .map(|m| m.partial.split())
+            .unwrap_or_default();
+        let mut sent = BytesMut::from(&sent[..]);
+        sent.extend_from_slice(&partial);
+        let sent = sent.freeze();
         // Leaves the shared connection (no input about that reaches the member).
         self.close(member);
         let solo = self.connect(addr, kind, false);
@@ -515,7 +543,12 @@ impl SentinelMux {
                     // Machines ignore pushes on query connections.
                     return;
                 }
-                match owed.pop_front() {
+                let next = owed.pop_front();
+                // The replies owed to members that left came: the sentinel answers after all.
+                if s.retired && owed.iter().all(|m| s.members.contains(m)) {
+                    s.retired = false;
+                }
+                match next {
                     Some(member) if s.members.contains(&member) => {
                         self.out.push_back(MuxOutput::Received {
                             member,
@@ -538,6 +571,10 @@ impl SentinelMux {
                     // A script reply: the writer (synced from the start) got it above; a
                     // follower gets it once it has sent the command it answers.
                     script.replies.push(frame);
+                    // Answered after all: whoever left waiting gave up too early.
+                    if script.replies.len() == script.replies_due {
+                        s.retired = false;
+                    }
                     let followers: Vec<MemberId> = script.followers.keys().copied().collect();
                     for member in followers {
                         self.catch_up(conn, member);

@@ -361,6 +361,60 @@ fn a_member_leaving_unanswered_retires_the_connection_for_newcomers() {
     let _ = c;
 }
 
+#[test]
+fn a_solo_connection_takes_writes_made_before_it_opened_and_ends_as_a_close() {
+    let (mut x, c) = two_members(PeerKind::SentinelSubscriber);
+    x.transmit(m(1), subscribe().as_bytes());
+    drain(&mut x);
+    let other = arr(&["SUBSCRIBE", "+sdown"]);
+    let more = arr(&["PING"]);
+    // The differing command and half of the next one in one write, the rest later.
+    let (head, tail) = more.split_at(5);
+    x.transmit(m(2), format!("{other}{head}").as_bytes());
+    let solo = connect_ids(&drain(&mut x))[0];
+    assert_ne!(solo, c);
+    x.transmit(m(2), tail.as_bytes());
+    assert!(
+        drain(&mut x).is_empty(),
+        "nothing written before it is open"
+    );
+    x.handle_input(Input::Connected(solo));
+    assert_eq!(
+        transmits(&drain(&mut x)),
+        vec![(solo, format!("{other}{more}"))]
+    );
+    // A solo connection that fails to open ends, for its member, a connection it had.
+    let (mut x, _) = two_members(PeerKind::SentinelSubscriber);
+    x.transmit(m(1), subscribe().as_bytes());
+    x.transmit(m(2), other.as_bytes());
+    let solo = connect_ids(&drain(&mut x))[0];
+    x.handle_input(Input::ConnectFailedWith(solo, ConnectFailure::Refused));
+    assert_eq!(
+        drain(&mut x),
+        vec![MuxOutput::Closed {
+            member: m(2),
+            why: Some(ConnectFailure::Refused)
+        }]
+    );
+}
+
+#[test]
+fn a_retired_connection_takes_members_again_once_the_late_reply_comes() {
+    let (mut x, c) = two_members(PeerKind::Sentinel);
+    x.transmit(m(1), arr(&["SENTINEL", "sentinels", "svc"]).as_bytes());
+    drain(&mut x);
+    x.close(m(1));
+    x.handle_input(Input::Received(c, b"*0\r\n"));
+    assert!(
+        got(&drain(&mut x)).is_empty(),
+        "the reply to the one that left is dropped"
+    );
+    x.open(m(3), s1(), PeerKind::Sentinel);
+    let o = drain(&mut x);
+    assert!(connect_ids(&o).is_empty(), "{o:?}");
+    assert_eq!(x.connections(), 1);
+}
+
 /// A fake sentinel at the byte level: answers each command the way the machine expects.
 fn sentinel_replies(commands: &str) -> String {
     let mut out = String::new();
