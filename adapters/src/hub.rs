@@ -448,7 +448,7 @@ mod tests {
     #[test]
     fn a_cut_keeps_the_ends_already_waiting() {
         let (tx, rx) = flume::bounded(1);
-        let (mut h, notices) = subscribed(&[tx.clone()]);
+        let (mut h, notices) = subscribed(std::slice::from_ref(&tx));
         // The same driver's query connection, to another sentinel.
         let back = Back::new(tx, None);
         h.open(
