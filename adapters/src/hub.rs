@@ -28,8 +28,10 @@ use std::time::{Duration, Instant};
 /// Most messages waiting for drivers whose channels are full.
 pub(crate) const BACKLOG_MAX: usize = 1024;
 
-/// How soon a backlog is retried.
+/// How soon a backlog is retried; doubled, up to [`RETRY_MAX`], while no driver takes
+/// anything (a driver that stays stuck is not polled every millisecond).
 const RETRY: Duration = Duration::from_millis(1);
+const RETRY_MAX: Duration = Duration::from_millis(64);
 
 /// True for the connections the hub carries: to sentinels.
 pub(crate) fn carries(kind: PeerKind) -> bool {
@@ -133,6 +135,8 @@ pub struct Hub {
     /// What waits for drivers whose channels were full, one queue per driver.
     backlog: Vec<Waiting>,
     retry_at: Option<Instant>,
+    /// The wait before the next retry.
+    retry_delay: Duration,
 }
 
 /// Messages for one driver whose channel was full, in order.
@@ -159,6 +163,7 @@ impl Hub {
             next: 1,
             backlog: Vec::new(),
             retry_at: None,
+            retry_delay: RETRY,
         }
     }
 
@@ -244,7 +249,8 @@ impl Hub {
                         back,
                         msgs: VecDeque::from([msg]),
                     });
-                    self.retry_at.get_or_insert_with(|| Instant::now() + RETRY);
+                    let delay = self.retry_delay;
+                    self.retry_at.get_or_insert_with(|| Instant::now() + delay);
                 }
             }
             return;
@@ -257,10 +263,14 @@ impl Hub {
 
     /// Sends what waits, in order, until each driver's channel is full again.
     pub(crate) fn retry(&mut self) {
+        let mut taken = false;
         self.backlog.retain_mut(|w| {
             while let Some(msg) = w.msgs.pop_front() {
                 match w.back.tx.try_send(msg) {
-                    Ok(()) => w.back.wake(),
+                    Ok(()) => {
+                        taken = true;
+                        w.back.wake();
+                    }
                     Err(TrySendError::Disconnected(_)) => return false,
                     Err(TrySendError::Full(msg)) => {
                         w.msgs.push_front(msg);
@@ -270,7 +280,12 @@ impl Hub {
             }
             false
         });
-        self.retry_at = (!self.backlog.is_empty()).then(|| Instant::now() + RETRY);
+        self.retry_delay = match taken {
+            true => RETRY,
+            false => (self.retry_delay * 2).min(RETRY_MAX),
+        };
+        let delay = self.retry_delay;
+        self.retry_at = (!self.backlog.is_empty()).then(|| Instant::now() + delay);
     }
 
     /// Driver `i` of the backlog is too far behind: its members leave the mux, what waits for
@@ -442,6 +457,20 @@ mod tests {
         assert_eq!(slow_rx.len(), 1);
         assert_eq!(h.backlog.len(), 1, "only the slow driver waits");
         assert_eq!(h.backlog[0].msgs.len(), 50, "its Connected went first");
+        // While it takes nothing, it is polled less and less often; once it does, at once.
+        let wait = |h: &Hub| {
+            h.deadline()
+                .unwrap()
+                .saturating_duration_since(Instant::now())
+        };
+        for _ in 0..10 {
+            h.retry();
+        }
+        assert!(wait(&h) > Duration::from_millis(32), "{:?}", wait(&h));
+        assert!(wait(&h) <= RETRY_MAX);
+        assert!(slow_rx.try_recv().is_ok());
+        h.retry();
+        assert!(wait(&h) <= RETRY);
     }
 
     /// Cutting a driver keeps the news of a connection that already ended.
