@@ -163,7 +163,15 @@ impl SentinelMux {
         });
         let conn = match shared {
             Some((&conn, _)) => conn,
-            None => self.connect(addr, kind, matches!(kind, PeerKind::SentinelSubscriber)),
+            None => {
+                let mode = match kind {
+                    PeerKind::SentinelSubscriber => Mode::Notices(Script::default()),
+                    _ => Mode::Queries {
+                        owed: VecDeque::new(),
+                    },
+                };
+                self.connect(addr, kind, mode)
+            }
         };
         self.attach(member, conn);
     }
@@ -259,7 +267,7 @@ impl SentinelMux {
         self.out.pop_front()
     }
 
-    fn connect(&mut self, addr: Addr, kind: PeerKind, notices: bool) -> ConnId {
+    fn connect(&mut self, addr: Addr, kind: PeerKind, mode: Mode) -> ConnId {
         let conn = ConnId(self.next_conn);
         self.next_conn += 1;
         self.out.push_back(MuxOutput::Conn(Output::Connect {
@@ -267,13 +275,6 @@ impl SentinelMux {
             addr: addr.clone(),
             kind,
         }));
-        let mode = if notices {
-            Mode::Notices(Script::default())
-        } else {
-            Mode::Queries {
-                owed: VecDeque::new(),
-            }
-        };
         self.conns.insert(
             conn,
             Shared {
@@ -463,12 +464,12 @@ impl SentinelMux {
         let sent = sent.freeze();
         // Leaves the shared connection (no input about that reaches the member).
         self.close(member);
-        let solo = self.connect(addr, kind, false);
+        let mode = Mode::Solo {
+            replay: Some(sent),
+            skip: given,
+        };
+        let solo = self.connect(addr, kind, mode);
         if let Some(s) = self.conns.get_mut(&solo) {
-            s.mode = Mode::Solo {
-                replay: Some(sent),
-                skip: given,
-            };
             s.members.push(member);
         }
         self.members.insert(
