@@ -1,8 +1,10 @@
 //! The blocking driver over std sockets: the state machine has no thread of its own (see
-//! [`engine`]); each connection has a reader thread, and a writer thread for what the socket
-//! does not take at once and for the close (see [`wire`]); a timer thread fires deadlines.
+//! [`engine`]); each connection has a reader thread, which steps aside while a lone caller
+//! reads its own replies (see [`read`]), and a writer thread for what the socket does not take
+//! at once and for the close (see [`wire`]); a timer thread fires deadlines.
 
 mod engine;
+mod read;
 mod wait;
 mod wire;
 
@@ -10,7 +12,7 @@ pub(crate) use wait::Wait;
 
 use crate::driver::{Driven, Driver, Link, Msg, Net, NetOptions};
 use crate::handle::Loop;
-use crate::tls::{self, Connector, Inbound, Session, Step};
+use crate::tls::{Connector, Session, Step};
 use bytes::Bytes;
 use engine::Engine;
 use flume::Sender;
@@ -152,19 +154,12 @@ fn start_io(
     let (wire, kicked) = Wire::new(writer, session.clone(), wrx);
     let wire = Arc::new(wire);
     let nudge = wtx.downgrade();
-    let reader = Reader {
-        conn,
-        stream: reader,
-        session,
-        nudge,
-        tx: tx.clone(),
-        wire: wire.clone(),
-        engine: engine.clone(),
-    };
-    spawn("resp-sentinel-read", move || reader.run());
+    let core = read::Core::new(conn, reader, session, nudge, tx.clone(), wire.clone());
+    let side = Arc::new(read::ReadSide::new(core, engine.clone()));
     if let Some(e) = engine.upgrade() {
-        e.add_wire(wire.clone());
+        e.add_wire(wire.clone(), Arc::downgrade(&side));
     }
+    spawn("resp-sentinel-read", move || side.run());
     let writer_engine = engine.clone();
     let alone = engine.strong_count() == 0;
     spawn("resp-sentinel-write", move || {
@@ -180,55 +175,6 @@ fn start_io(
     };
     if deliver(&tx, &engine, Msg::Connected(conn, link)).is_err() {
         let _ = stream.shutdown(Shutdown::Both);
-    }
-}
-
-/// A connection's reader thread: hands what it reads to the loop and takes the loop's turn.
-struct Reader {
-    conn: ConnId,
-    stream: TcpStream,
-    session: Option<Session>,
-    nudge: flume::WeakSender<Bytes>,
-    tx: Sender<Msg>,
-    wire: Arc<Wire>,
-    engine: Weak<Engine>,
-}
-
-impl Reader {
-    fn run(mut self) {
-        let conn = self.conn;
-        let mut buf = super::read_buf::ReadBuf::new();
-        loop {
-            match self.stream.read(buf.room()) {
-                Ok(n) if n > 0 => {
-                    let inbound = tls::inbound(self.session.as_ref(), buf.take(n), &self.nudge);
-                    if self.session.is_some() && self.engine.strong_count() > 0 {
-                        // What TLS itself has to send (queued by the nudge above).
-                        self.wire.flush();
-                    }
-                    let (bytes, end) = match inbound {
-                        Inbound::Data(b) => (b, None),
-                        Inbound::DataThenClosed(b) => (b, Some(Msg::Closed(conn))),
-                        Inbound::Failed(why) => (Bytes::new(), Some(Msg::TlsFailed(conn, why))),
-                    };
-                    // A full channel blocks here: the socket is not read meanwhile.
-                    if !bytes.is_empty()
-                        && deliver(&self.tx, &self.engine, Msg::Received(conn, bytes)).is_err()
-                    {
-                        return;
-                    }
-                    if let Some(end) = end {
-                        let _ = deliver(&self.tx, &self.engine, end);
-                        return;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                _ => {
-                    let _ = deliver(&self.tx, &self.engine, Msg::Closed(conn));
-                    return;
-                }
-            }
-        }
     }
 }
 

@@ -2,8 +2,9 @@
 //! whichever thread has just handed it something (a caller that submitted, a reader thread
 //! with bytes, a connect thread) takes the loop's turn itself when nobody else has it, then
 //! sends what the turn transmitted ([`Wire::flush`]). A caller's command so goes to the
-//! socket from the caller's own thread, and its reply comes back from the reader thread that
-//! read it: one thread hand-off per round trip.
+//! socket from the caller's own thread; a caller alone reads its reply off the socket itself
+//! too (see [`super::read`]), so a round trip crosses no thread at all, and with several
+//! callers the connection's reader thread reads and completes their replies.
 //!
 //! A thread that finds the turn taken leaves its message in the channel: the thread holding
 //! the turn looks at the channels again after it lets go, so no message is stranded, and
@@ -11,12 +12,25 @@
 //! thread takes the turn at the machine's deadline; every turn also fires deadlines that have
 //! passed, so a flood of bytes cannot starve them.
 
+use super::read::ReadSide;
 use super::wire::Wire;
 use super::ThreadNet;
 use crate::driver::{Driver, Msg, TURN};
 use flume::{Receiver, Sender};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::cell::RefCell;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError, Weak};
 use std::time::Instant;
+
+thread_local! {
+    /// The read side of the connection this thread's last command most likely went to: the
+    /// last one written by the loop it last handed something to.
+    static CURRENT: RefCell<Weak<ReadSide>> = const { RefCell::new(Weak::new()) };
+}
+
+/// The read side this thread's last command most likely awaits an answer on.
+pub(crate) fn current_side() -> Option<Arc<ReadSide>> {
+    CURRENT.try_with(|c| c.borrow().upgrade()).ok().flatten()
+}
 
 /// One blocking client's (or discovery's) driver and the threads' ways into it.
 pub(crate) struct Engine {
@@ -25,8 +39,10 @@ pub(crate) struct Engine {
     /// Senders of both channels, only to see whether messages are waiting.
     requests: Sender<Msg>,
     io: Sender<Msg>,
-    /// The open connections' write sides.
-    wires: Mutex<Vec<Arc<Wire>>>,
+    /// The open connections' write sides, and their read sides.
+    wires: Mutex<Vec<(Arc<Wire>, Weak<ReadSide>)>>,
+    /// The read side of the connection last written to.
+    last: Mutex<Weak<ReadSide>>,
     clock: Clock,
 }
 
@@ -34,12 +50,12 @@ pub(crate) struct Engine {
 /// connection) allocates nothing.
 #[derive(Default)]
 struct Dirty {
-    first: Option<Arc<Wire>>,
-    rest: Vec<Arc<Wire>>,
+    first: Option<(Arc<Wire>, Weak<ReadSide>)>,
+    rest: Vec<(Arc<Wire>, Weak<ReadSide>)>,
 }
 
-impl FromIterator<Arc<Wire>> for Dirty {
-    fn from_iter<I: IntoIterator<Item = Arc<Wire>>>(iter: I) -> Dirty {
+impl FromIterator<(Arc<Wire>, Weak<ReadSide>)> for Dirty {
+    fn from_iter<I: IntoIterator<Item = (Arc<Wire>, Weak<ReadSide>)>>(iter: I) -> Dirty {
         let mut d = Dirty::default();
         for w in iter {
             if d.first.is_none() {
@@ -87,6 +103,7 @@ impl Engine {
             requests,
             io,
             wires: Mutex::new(Vec::new()),
+            last: Mutex::new(Weak::new()),
             clock: Clock {
                 alarm: Mutex::new(Alarm::default()),
                 ring: Condvar::new(),
@@ -97,7 +114,15 @@ impl Engine {
     /// Takes the loop's turn if no other thread has it (which then handles what this thread
     /// sent); returns once the channels are empty or another thread has the turn.
     pub(crate) fn pump(&self) {
-        self.run(false)
+        self.run(false);
+        let last = lock(&self.last).clone();
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = last);
+    }
+
+    /// Takes the loop's turn, waiting for it if another thread has it: once this returns,
+    /// what this thread sent before has been handled.
+    pub(super) fn settle(&self) {
+        self.run(true)
     }
 
     fn run(&self, wait: bool) {
@@ -136,29 +161,32 @@ impl Engine {
     fn flush_wires(&self) {
         let mut dirty = lock(&self.wires)
             .iter()
-            .filter(|w| w.has_queued())
+            .filter(|(w, _)| w.has_queued())
             .cloned()
             .collect::<Dirty>();
-        if let Some(w) = dirty.first.take() {
+        if let Some((w, side)) = dirty.first.take() {
             w.flush();
+            *lock(&self.last) = side;
         }
-        for w in dirty.rest {
+        for (w, _) in dirty.rest {
             w.flush();
         }
     }
 
-    /// A connection's write side, flushed after every turn from now on.
-    pub(super) fn add_wire(&self, wire: Arc<Wire>) {
-        lock(&self.wires).push(wire);
+    /// A connection's write side, flushed after every turn from now on, and its read side.
+    pub(super) fn add_wire(&self, wire: Arc<Wire>, side: Weak<ReadSide>) {
+        lock(&self.wires).push((wire, side));
     }
 
     /// Forgets a closed connection's write side.
     pub(super) fn remove_wire(&self, wire: &Arc<Wire>) {
-        lock(&self.wires).retain(|w| !Arc::ptr_eq(w, wire));
+        lock(&self.wires).retain(|(w, _)| !Arc::ptr_eq(w, wire));
     }
 
-    /// Tells the timer thread the machine's next deadline (`None`: the loop ended); it is woken
-    /// only when that deadline is earlier than the one it waits for.
+    /// Tells the timer thread the machine's next deadline (`None`: the loop ended). It is woken
+    /// only when that deadline is earlier than the one it waits for; a deadline that moved
+    /// later is not passed on (the thread wakes at the earlier one, finds nothing due, and
+    /// waits again), so a command whose deadline comes and goes costs the timer nothing.
     fn arm(&self, next: Option<Option<Instant>>) {
         let mut a = lock(&self.clock.alarm);
         match next {
@@ -166,16 +194,9 @@ impl Engine {
                 a.stopped = true;
                 self.clock.ring.notify_all();
             }
-            Some(d) if d != a.deadline => {
-                let earlier = match (d, a.deadline) {
-                    (Some(new), Some(old)) => new < old,
-                    (Some(_), None) => true,
-                    (None, _) => false,
-                };
-                a.deadline = d;
-                if earlier {
-                    self.clock.ring.notify_all();
-                }
+            Some(Some(d)) if a.deadline.is_none_or(|old| d < old) => {
+                a.deadline = Some(d);
+                self.clock.ring.notify_all();
             }
             Some(_) => {}
         }
@@ -191,6 +212,8 @@ impl Engine {
             let now = Instant::now();
             a = match a.deadline {
                 Some(d) if d <= now => {
+                    // The turn arms the machine's next deadline afresh.
+                    a.deadline = None;
                     drop(a);
                     self.run(true);
                     lock(&self.clock.alarm)

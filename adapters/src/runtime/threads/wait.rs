@@ -66,7 +66,19 @@ impl<T> Wait<T> for Receiver<T> {
 
 impl Wait<Answer> for Reply {
     fn wait(&self) -> Result<Answer, RecvError> {
-        wait_on(self)
+        if let Some(got) = self.try_take() {
+            return got;
+        }
+        // Read the answer off the socket if nobody else is reading it (see `read`).
+        let side = super::engine::current_side();
+        let Some(side) = side.as_deref() else {
+            return wait_on(self);
+        };
+        let (_waiting, got) = side.hold(self);
+        match got {
+            Some(got) => got,
+            None => wait_on(self),
+        }
     }
 }
 
