@@ -34,8 +34,25 @@ const RETRY: Duration = Duration::from_millis(1);
 const RETRY_MAX: Duration = Duration::from_millis(64);
 
 /// True for the connections the hub carries: to sentinels.
-pub(crate) fn carries(kind: PeerKind) -> bool {
+fn carries(kind: PeerKind) -> bool {
     matches!(kind, PeerKind::Sentinel | PeerKind::SentinelSubscriber)
+}
+
+/// Hands a driver's connection `conn` to `hub` if it is one the hub carries (facts back on
+/// `tx`, then `pump`); false when the net must dial it itself (no hub, another kind, or the
+/// hub is gone).
+pub(crate) fn hand_over(
+    hub: Option<&HubRef>,
+    conn: ConnId,
+    addr: &Addr,
+    kind: PeerKind,
+    tx: &Sender<Msg>,
+    pump: impl FnOnce() -> Option<Pump>,
+) -> bool {
+    match hub.filter(|_| carries(kind)) {
+        Some(hub) => hub.open(conn, addr.clone(), kind, Back::new(tx.clone(), pump())),
+        None => false,
+    }
 }
 
 /// A driver's way into the hub; the last one dropped ends the hub's loop.

@@ -92,11 +92,8 @@ async fn handshake<R: AsyncIo>(
 
 impl<R: AsyncIo> Net for AsyncNet<R> {
     fn open(&self, conn: ConnId, addr: Addr, kind: PeerKind, tx: Sender<Msg>) {
-        if let Some(hub) = self.opts.hub.as_ref().filter(|_| crate::hub::carries(kind)) {
-            let back = crate::hub::Back::new(tx.clone(), None);
-            if hub.open(conn, addr.clone(), kind, back) {
-                return;
-            }
+        if crate::hub::hand_over(self.opts.hub.as_ref(), conn, &addr, kind, &tx, || None) {
+            return;
         }
         // A timeout no `Instant` can hold (the core clamps its own copy) means no timeout here.
         let deadline = Instant::now().checked_add(self.opts.connect_timeout);

@@ -42,17 +42,17 @@ fn deliver(tx: &Sender<Msg>, engine: &Weak<Engine>, msg: Msg) -> Result<(), ()> 
 
 impl Net for ThreadNet {
     fn open(&self, conn: ConnId, addr: Addr, kind: PeerKind, tx: Sender<Msg>) {
-        if let Some(hub) = self.opts.hub.as_ref().filter(|_| crate::hub::carries(kind)) {
+        let pump = || {
             let engine = self.engine.clone();
             let pump: crate::handle::Pump = Arc::new(move || {
                 if let Some(e) = engine.upgrade() {
                     e.pump();
                 }
             });
-            let back = crate::hub::Back::new(tx.clone(), Some(pump));
-            if hub.open(conn, addr.clone(), kind, back) {
-                return;
-            }
+            Some(pump)
+        };
+        if crate::hub::hand_over(self.opts.hub.as_ref(), conn, &addr, kind, &tx, pump) {
+            return;
         }
         let timeout = self.opts.connect_timeout;
         let tls = self.opts.tls.for_kind(kind).cloned();
