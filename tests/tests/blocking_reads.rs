@@ -30,13 +30,19 @@ fn connection_thread_switches() -> u64 {
     total
 }
 
+/// One test, so that no other test's connection threads run (and wake) beside it.
+#[test]
+fn blocking_reads() {
+    let topo = topology(TopologyOptions::default());
+    let client = TestClient::new(Rt::Blocking, config_for(&topo), Role::Master);
+    a_lone_caller_reads_its_own_replies(&client);
+    slow_and_concurrent_callers_lose_nothing(&client);
+}
+
 /// A caller alone reads its replies itself: over 3,000 sequential commands the connection
 /// threads wake far less than once per reply (a reader thread that read every reply would
 /// wake at least 3,000 times), and every reply is the right one.
-#[test]
-fn a_lone_caller_reads_its_own_replies() {
-    let topo = topology(TopologyOptions::default());
-    let client = TestClient::new(Rt::Blocking, config_for(&topo), Role::Master);
+fn a_lone_caller_reads_its_own_replies(client: &TestClient) {
     for _ in 0..200 {
         client.incr("br:warm").unwrap();
     }
@@ -54,10 +60,7 @@ fn a_lone_caller_reads_its_own_replies() {
 
 /// Commands slower than a caller's read hold (20 ms scripts), a lone caller, and eight
 /// concurrent callers on one blocking client: every reply is its own, and counters add up.
-#[test]
-fn slow_and_concurrent_callers_lose_nothing() {
-    let topo = topology(TopologyOptions::default());
-    let client = TestClient::new(Rt::Blocking, config_for(&topo), Role::Master);
+fn slow_and_concurrent_callers_lose_nothing(client: &TestClient) {
     let slow = "local t0 = redis.call('TIME') \
                 local s0 = t0[1] * 1000000 + t0[2] \
                 while true do \
@@ -81,7 +84,6 @@ fn slow_and_concurrent_callers_lose_nothing() {
     std::thread::scope(|s| {
         let workers: Vec<_> = (0..8)
             .map(|t| {
-                let client = &client;
                 let run_slow = &run_slow;
                 s.spawn(move || {
                     let key = format!("br:t{t}");
