@@ -1,9 +1,10 @@
 //! Blocking std sockets: `Sentinel` and `Client` for plain threads, no async runtime.
 //!
 //! The state machine has no thread of its own: the calling thread submits and writes its
-//! command itself, and the connection's reader thread hands the reply back (one thread hand-off
-//! per round trip); a writer thread per connection takes what a full socket did not take, and a
-//! timer thread fires deadlines.
+//! command itself; a caller waiting alone reads its reply off the socket itself too, and with
+//! several callers waiting the connection's reader thread reads and hands their replies back; a
+//! writer thread per connection takes what a full socket did not take, and a timer thread fires
+//! deadlines.
 //! The [`Client`] has the same methods as the async [`crate::Client`] (both come from one
 //! definition), blocking the calling thread instead of returning futures; [`Events`] and
 //! [`Subscription`] are iterators with `try_next` and `next_timeout`.

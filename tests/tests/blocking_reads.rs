@@ -10,8 +10,8 @@ use resp_sentinel_tests::TopologyOptions;
 use std::time::{Duration, Instant};
 use support::{config_for, topology, Rt, TestClient};
 
-/// Voluntary context switches of this process's connection threads (reader and writer
-/// threads: their names are cut to `resp-sentinel-r` by the kernel).
+/// Voluntary context switches of this process's connection reader threads (named
+/// `resp-sentinel-read`, which the kernel cuts to `resp-sentinel-r`).
 fn connection_thread_switches() -> u64 {
     let mut total = 0;
     for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
@@ -39,7 +39,7 @@ fn blocking_reads() {
     slow_and_concurrent_callers_lose_nothing(&client);
 }
 
-/// A caller alone reads its replies itself: over 3,000 sequential commands the connection
+/// A caller alone reads its replies itself: over 3,000 sequential commands the reader
 /// threads wake far less than once per reply (a reader thread that read every reply would
 /// wake at least 3,000 times), and every reply is the right one.
 fn a_lone_caller_reads_its_own_replies(client: &TestClient) {
@@ -54,7 +54,7 @@ fn a_lone_caller_reads_its_own_replies(client: &TestClient) {
     let woke = connection_thread_switches() - before;
     assert!(
         woke < N as u64 / 4,
-        "connection threads woke {woke} times for {N} sequential replies"
+        "reader threads woke {woke} times for {N} sequential replies"
     );
 }
 

@@ -18,18 +18,28 @@ use super::ThreadNet;
 use crate::driver::{Driver, Msg, TURN};
 use flume::{Receiver, Sender};
 use std::cell::RefCell;
+use std::sync::atomic::{fence, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError, Weak};
 use std::time::Instant;
 
 thread_local! {
-    /// The read side of the connection this thread's last command most likely went to: the
-    /// last one written by the loop it last handed something to.
-    static CURRENT: RefCell<Weak<ReadSide>> = const { RefCell::new(Weak::new()) };
+    /// The loop this thread last handed something to, and the read side of the connection its
+    /// last command most likely went to: the one connection its own turn wrote to, or, when
+    /// another thread had the turn, the one that loop last wrote to (a guess: a caller that
+    /// guessed wrong wakes the loop's parked readers, see [`Engine::blocked`]).
+    static CURRENT: RefCell<(Weak<Engine>, Weak<ReadSide>)> =
+        const { RefCell::new((Weak::new(), Weak::new())) };
 }
 
-/// The read side this thread's last command most likely awaits an answer on.
-pub(crate) fn current_side() -> Option<Arc<ReadSide>> {
-    CURRENT.try_with(|c| c.borrow().upgrade()).ok().flatten()
+/// The loop this thread last handed something to, and the read side its last command most
+/// likely awaits an answer on.
+pub(crate) fn current() -> (Option<Arc<Engine>>, Option<Arc<ReadSide>>) {
+    CURRENT
+        .try_with(|c| {
+            let c = c.borrow();
+            (c.0.upgrade(), c.1.upgrade())
+        })
+        .unwrap_or((None, None))
 }
 
 /// One blocking client's (or discovery's) driver and the threads' ways into it.
@@ -43,6 +53,8 @@ pub(crate) struct Engine {
     wires: Mutex<Vec<(Arc<Wire>, Weak<ReadSide>)>>,
     /// The read side of the connection last written to.
     last: Mutex<Weak<ReadSide>>,
+    /// Callers asleep until their answer arrives, with no connection read on their behalf.
+    asleep: AtomicUsize,
     clock: Clock,
 }
 
@@ -65,6 +77,34 @@ impl FromIterator<(Arc<Wire>, Weak<ReadSide>)> for Dirty {
             }
         }
         d
+    }
+}
+
+/// What a thread's turns wrote to.
+enum Wrote {
+    Nothing,
+    One(Weak<ReadSide>),
+    Several,
+}
+
+impl Wrote {
+    /// This, then `next`.
+    fn and(self, next: Wrote) -> Wrote {
+        match (self, next) {
+            (w, Wrote::Nothing) => w,
+            (Wrote::Nothing, w) => w,
+            (Wrote::One(a), Wrote::One(b)) if a.ptr_eq(&b) => Wrote::One(a),
+            _ => Wrote::Several,
+        }
+    }
+}
+
+/// A caller counted as asleep by [`Engine::blocked`], until dropped.
+pub(super) struct Asleep<'a>(&'a Engine);
+
+impl Drop for Asleep<'_> {
+    fn drop(&mut self) {
+        self.0.asleep.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -104,6 +144,7 @@ impl Engine {
             io,
             wires: Mutex::new(Vec::new()),
             last: Mutex::new(Weak::new()),
+            asleep: AtomicUsize::new(0),
             clock: Clock {
                 alarm: Mutex::new(Alarm::default()),
                 ring: Condvar::new(),
@@ -113,32 +154,59 @@ impl Engine {
 
     /// Takes the loop's turn if no other thread has it (which then handles what this thread
     /// sent); returns once the channels are empty or another thread has the turn.
-    pub(crate) fn pump(&self) {
-        self.run(false);
-        let last = lock(&self.last).clone();
-        let _ = CURRENT.try_with(|c| *c.borrow_mut() = last);
+    pub(crate) fn pump(self: &Arc<Self>) {
+        let side = match self.run(false) {
+            Wrote::One(side) => side,
+            Wrote::Several => Weak::new(),
+            Wrote::Nothing => lock(&self.last).clone(),
+        };
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = (Arc::downgrade(self), side));
+    }
+
+    /// Counts a caller that sleeps until its answer arrives without any connection read on
+    /// its behalf, until the guard is dropped, and wakes every parked reader thread: the
+    /// answer may come on any connection. A reader thread that parks after this sees the count
+    /// (see [`ReadSide`]).
+    pub(super) fn blocked(&self) -> Asleep<'_> {
+        self.asleep.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        for (_, side) in lock(&self.wires).iter() {
+            if let Some(side) = side.upgrade() {
+                side.wake_if_parked();
+            }
+        }
+        Asleep(self)
+    }
+
+    /// How many callers sleep with nobody reading for them.
+    pub(super) fn asleep(&self) -> usize {
+        self.asleep.load(Ordering::SeqCst)
     }
 
     /// Takes the loop's turn, waiting for it if another thread has it: once this returns,
     /// what this thread sent before has been handled.
     pub(super) fn settle(&self) {
-        self.run(true)
+        self.run(true);
     }
 
-    fn run(&self, wait: bool) {
+    /// Turns while messages wait; returns what these turns wrote to.
+    fn run(&self, wait: bool) -> Wrote {
         let mut wait = wait;
+        let mut wrote = Wrote::Nothing;
         loop {
             let mut state = if wait {
                 lock(&self.state)
             } else {
                 match self.state.try_lock() {
                     Ok(s) => s,
-                    Err(TryLockError::WouldBlock) => return,
+                    Err(TryLockError::WouldBlock) => return wrote,
                     Err(TryLockError::Poisoned(p)) => p.into_inner(),
                 }
             };
             wait = false;
-            let Some(live) = state.as_mut() else { return };
+            let Some(live) = state.as_mut() else {
+                return wrote;
+            };
             let next = if live.turn() {
                 Some(live.driver.deadline())
             } else {
@@ -148,28 +216,34 @@ impl Engine {
                 None
             };
             drop(state);
-            self.flush_wires();
+            wrote = wrote.and(self.flush_wires());
             self.arm(next);
             if next.is_none() || (self.requests.is_empty() && self.io.is_empty()) {
-                return;
+                return wrote;
             }
         }
     }
 
     /// Sends what the turn queued on any connection (most turns write to one: it is sent
     /// without gathering the list).
-    fn flush_wires(&self) {
+    fn flush_wires(&self) -> Wrote {
         let mut dirty = lock(&self.wires)
             .iter()
             .filter(|(w, _)| w.has_queued())
             .cloned()
             .collect::<Dirty>();
-        if let Some((w, side)) = dirty.first.take() {
+        let Some((w, side)) = dirty.first.take() else {
+            return Wrote::Nothing;
+        };
+        w.flush();
+        *lock(&self.last) = side.clone();
+        for (w, _) in dirty.rest.iter() {
             w.flush();
-            *lock(&self.last) = side;
         }
-        for (w, _) in dirty.rest {
-            w.flush();
+        if dirty.rest.is_empty() {
+            Wrote::One(side)
+        } else {
+            Wrote::Several
         }
     }
 

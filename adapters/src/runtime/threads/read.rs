@@ -54,6 +54,8 @@ pub(super) struct ReadSide {
     born: Instant,
     /// The reader thread's parking place.
     aside: Mutex<Aside>,
+    /// The reader thread is parked (read without the `aside` lock).
+    parked: AtomicBool,
     ring: Condvar,
     engine: Weak<Engine>,
 }
@@ -182,6 +184,7 @@ impl ReadSide {
             last_hold: AtomicU64::new(0),
             born: Instant::now(),
             aside: Mutex::new(Aside::default()),
+            parked: AtomicBool::new(false),
             ring: Condvar::new(),
             engine,
         }
@@ -229,9 +232,12 @@ impl ReadSide {
         self.born.elapsed().saturating_sub(last) >= QUIET
     }
 
-    /// True when a caller waits and nobody holds the role: the reader thread must read.
+    /// True when a caller waits and nobody holds the role: the reader thread must read. The
+    /// caller may be one that counts on this connection, or one asleep with nobody reading for
+    /// it (its answer may come on any of the loop's connections).
     fn stranded(&self) -> bool {
-        self.waiters.load(Ordering::SeqCst) > 0 && self.core.try_lock().is_ok()
+        let asleep = || self.engine.upgrade().is_some_and(|e| e.asleep() > 0);
+        (self.waiters.load(Ordering::SeqCst) > 0 || asleep()) && self.core.try_lock().is_ok()
     }
 
     /// The reader thread, stepped aside: back when handed the role, when a caller is stranded,
@@ -241,16 +247,32 @@ impl ReadSide {
         let mut wait = FIRST_LOOK;
         loop {
             if std::mem::take(&mut aside.handed) || self.stranded() || self.quiet() {
-                aside.parked = false;
-                return;
+                break;
             }
             aside.parked = true;
+            self.parked.store(true, Ordering::SeqCst);
+            // Pairs with the fence in `Engine::blocked`: a caller that falls asleep either sees
+            // this thread parked (and wakes it) or is seen by `stranded` after the wait.
+            fence(Ordering::SeqCst);
+            if self.stranded() {
+                break;
+            }
             aside = self
                 .ring
                 .wait_timeout(aside, wait)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
             wait = QUIET;
+        }
+        aside.parked = false;
+        self.parked.store(false, Ordering::SeqCst);
+    }
+
+    /// Hands the role back to the reader thread if it is parked (a caller fell asleep and its
+    /// answer may come on this connection).
+    pub(super) fn wake_if_parked(&self) {
+        if self.parked.load(Ordering::SeqCst) {
+            self.hand_back();
         }
     }
 
@@ -287,15 +309,16 @@ impl ReadSide {
         };
         core.set_timed(true);
         let got = loop {
+            // Also answered when it came another way (a timeout, another connection).
+            if let Some(got) = reply.try_take() {
+                break Some(got);
+            }
             match core.read_once(&self.engine) {
                 Got::Data => {
                     // Every byte read is handled before looking at the answer: a turn another
                     // thread holds is waited for.
                     if let Some(e) = self.engine.upgrade() {
                         e.settle();
-                    }
-                    if let Some(got) = reply.try_take() {
-                        break Some(got);
                     }
                 }
                 Got::Idle => break None,

@@ -70,15 +70,18 @@ impl Wait<Answer> for Reply {
             return got;
         }
         // Read the answer off the socket if nobody else is reading it (see `read`).
-        let side = super::engine::current_side();
-        let Some(side) = side.as_deref() else {
-            return wait_on(self);
-        };
-        let (_waiting, got) = side.hold(self);
-        match got {
-            Some(got) => got,
-            None => wait_on(self),
+        let (engine, side) = super::engine::current();
+        let mut _counted = None;
+        if let Some(side) = side.as_deref() {
+            let (waiting, got) = side.hold(self);
+            if let Some(got) = got {
+                return got;
+            }
+            _counted = Some(waiting);
         }
+        // Asleep: the loop's parked reader threads read again meanwhile.
+        let _asleep = engine.as_deref().map(super::engine::Engine::blocked);
+        wait_on(self)
     }
 }
 
